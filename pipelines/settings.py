@@ -1,0 +1,56 @@
+"""Tunable defaults, in one place.
+
+Every knob a job spec can set lives here as a pydantic model with a
+description; ``extra="forbid"`` makes a typo in a spec an error instead of a
+silently ignored key. The job spec (``pipelines.spec``) composes these models;
+per-column overrides reuse ``ResearchSettings`` field by field.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Strict", "ResearchSettings", "FetchSettings", "BudgetSettings", "RunSettings"]
+
+
+class Strict(BaseModel):
+    """Base for every config model: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ResearchSettings(Strict):
+    keywords_per_cell: int = Field(4, ge=1, le=20, description="K: search keywords the LLM writes per cell.")
+    results_per_keyword: int = Field(10, ge=1, le=50, description="N: search results kept per keyword.")
+    max_pages_per_cell: int = Field(12, ge=1, le=200, description="Pages fetched and judged per cell after deduplication.")
+    chunks_per_page: int = Field(3, ge=1, le=20, description="Top-ranked chunks of a page the judge sees (the chunk budget).")
+    chunk_chars: int = Field(800, ge=200, le=8000, description="Target size of one text chunk, in characters.")
+    max_excerpts: int = Field(12, ge=1, le=100, description="Excerpts passed to the summarizer, best first.")
+
+
+class FetchSettings(Strict):
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (or 'host:port') that may resolve to private, loopback or link-local addresses. "
+        "Everything else on such addresses is refused. The local world lists its own hosts here.",
+    )
+    respect_robots: bool = Field(True, description="Honour robots.txt rules and Crawl-delay.")
+    user_agent: str = Field("trawl/0.1 (+https://github.com/trawl/trawl)", description="User-Agent header and robots.txt agent.")
+    per_domain_concurrency: int = Field(4, ge=1, le=64, description="Concurrent requests to one domain.")
+    per_domain_delay_s: float = Field(0.0, ge=0, le=60, description="Minimum delay between request starts to one domain (Crawl-delay wins if larger).")
+    max_bytes: int = Field(5_000_000, ge=1_000, description="Body size cap; larger bodies are cut and the page skipped.")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirect hops followed, each checked by the address guard.")
+    connect_timeout_s: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect timeout.")
+    total_timeout_s: float = Field(20.0, gt=0, le=600, description="Whole-response timeout, body included.")
+    shards: int = Field(4, ge=1, le=256, description="Fetcher actors; domains are hashed onto them.")
+
+
+class BudgetSettings(Strict):
+    max_total_tokens: int | None = Field(None, ge=1, description="Stop new LLM calls once input+output tokens reach this.")
+    max_cost_usd: float | None = Field(None, gt=0, description="Stop new LLM calls once the job's cost reaches this.")
+
+
+class RunSettings(Strict):
+    max_cells_in_flight: int = Field(64, ge=1, le=10_000, description="Cells being researched at once (backpressure bound).")
+    extract_batch_size: int = Field(16, ge=1, le=512, description="Pages per extraction task.")
+    cell_timeout_s: float = Field(600.0, gt=0, description="A cell still running after this fails with reason 'timeout'.")
