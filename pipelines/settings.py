@@ -34,6 +34,11 @@ class FetchSettings(Strict):
         description="Hosts (or 'host:port') that may resolve to private, loopback or link-local addresses. "
         "Everything else on such addresses is refused. The local world lists its own hosts here.",
     )
+    resolve: dict[str, str] = Field(
+        default_factory=dict,
+        description="Static name resolution, like curl --resolve: host pattern ('acme.example' or '*.example') -> IP. "
+        "Used for intranets, staging hosts and the local world. Resolved addresses still pass the address guard.",
+    )
     respect_robots: bool = Field(True, description="Honour robots.txt rules and Crawl-delay.")
     user_agent: str = Field("trawl/0.1 (+https://github.com/trawl/trawl)", description="User-Agent header and robots.txt agent.")
     per_domain_concurrency: int = Field(4, ge=1, le=64, description="Concurrent requests to one domain.")
