@@ -1,9 +1,157 @@
-"""(placeholder: commands of this group are added by their issue)."""
+"""`trawl run`, `trawl resume`, `trawl rerun` and `trawl demo`."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import typer
+import yaml
+from rich.console import Console
+
+from pipelines.errors import SpecError, TrawlError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1):
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _load(spec: Path):
+    from pipelines.spec import load_job
+
+    try:
+        return load_job(str(spec))
+    except SpecError as exc:
+        err.print(f"[red]{spec}: {len(exc.problems)} problem(s):[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+        raise typer.Exit(1) from None
+
+
+def _job_from_ref(ref: str, output: str):
+    """A job from a spec path, or from a job id / name recorded in the output folder."""
+    if os.path.exists(ref):
+        return _load(Path(ref))
+    from pipelines.spec import parse_job
+    from pipelines.store.reader import read_table
+
+    try:
+        jobs = read_table(output, "jobs").to_pylist()
+    except Exception:
+        jobs = []
+    matches = [j for j in jobs if ref in (j["job_id"], j["name"])]
+    if not matches:
+        known = ", ".join(sorted({j["job_id"] for j in jobs})) or "none"
+        _fail(f"no job or spec file {ref!r} (jobs in {output}: {known})")
+    rec = max(matches, key=lambda j: j["created_at"])
+    base = os.path.dirname(rec["spec_path"]) if rec.get("spec_path") else None
+    try:
+        job = parse_job(yaml.safe_load(rec["spec_yaml"]), base_dir=base, source=rec.get("spec_path") or rec["job_id"])
+    except SpecError as exc:
+        _fail(f"stored spec of {rec['job_id']} no longer validates: {exc}")
+    job.output = output  # the folder we found it in, even if the spec said a relative path
+    return job
+
+
+def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: bool = True, quiet: bool = False):
+    from cluster.progress import ProgressView
+    from cluster.runner import run_job
+
+    def view(progress, connection):
+        if quiet:
+            return None
+        return ProgressView(progress, f"trawl {mode}: {job.job_id}", dashboard_url=connection.dashboard_url)
+
+    try:
+        result = run_job(job, mode=mode, selector=selector, address=address, dashboard=dashboard, on_start=view)
+    except TrawlError as exc:
+        _fail(str(exc))
+    s = result.statuses
+    total = len(job.rows) * len(job.columns)
+    line = " · ".join(f"{n} {status}" for status, n in sorted(s.items()))
+    console.print(
+        f"\n[bold]{'Interrupted' if result.interrupted else 'Finished'}[/] {result.job_id} ({mode}) in {result.wall_s:.1f} s: "
+        f"{line or 'nothing to do'} of {total} cells."
+    )
+    console.print(f"Results: {result.output}  (trawl query \"SELECT * FROM results\" --output {result.output})")
+    if s.get("failed") or s.get("budget_exhausted"):
+        console.print(f"Retry failed cells: trawl rerun {result.job_id} --failed --output {result.output}")
+    return result
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command()
+    def run(
+        spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="Job spec YAML."),
+        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address; default: a local Ray."),
+        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress view."),
+    ):
+        """Research every cell of a job.
+
+        Example: trawl run examples/companies.yaml
+        """
+        _execute(_load(spec), "run", address=address, dashboard=dashboard, quiet=quiet)
+
+    @app.command()
+    def resume(
+        job_ref: str = typer.Argument(..., help="Spec file, job id or job name."),
+        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
+        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ):
+        """Continue an interrupted job: cells already done, failed or skipped are not recomputed.
+
+        Example: trawl resume demo-companies-1a2b3c4d
+        """
+        job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
+        _execute(job, "resume", address=address, quiet=quiet)
+
+    @app.command()
+    def rerun(
+        job_ref: str = typer.Argument(..., help="Spec file, job id or job name."),
+        cells: str = typer.Option(None, "--cells", help="Cells to recompute: 'column=ceo', 'row=Acme Robotics', or both."),
+        failed: bool = typer.Option(False, "--failed", help="Recompute failed (and over-budget) cells."),
+        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
+        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ):
+        """Recompute chosen cells and every cell that depends on them.
+
+        Example: trawl rerun demo-companies-1a2b3c4d --cells column=ceo
+        """
+        from pipelines.coordinator import CellSelector
+
+        if not cells and not failed:
+            _fail("say which cells: --cells 'column=NAME' and/or --failed")
+        try:
+            selector = CellSelector.parse(cells, failed=failed)
+        except ValueError as exc:
+            _fail(str(exc))
+        job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
+        unknown = [c for c in selector.columns if c not in job.columns]
+        if unknown:
+            _fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
+        _execute(job, "rerun", address=address, selector=selector, quiet=quiet)
+
+    @app.command()
+    def demo(
+        companies: int = typer.Option(5, min=1, max=10_000, help="Companies in the generated world (rows)."),
+        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder."),
+        seed: int = typer.Option(7, help="World seed."),
+        hold: bool = typer.Option(None, "--hold/--no-hold", help="Keep Ray and its dashboard up until Enter (default: when interactive)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ):
+        """Start the local world, research its companies, print the results table.
+
+        Example: trawl demo --companies 5
+        """
+        from cluster.demo import run_demo
+
+        run_demo(companies=companies, output=output, seed=seed, hold=sys.stdin.isatty() if hold is None else hold,
+                 quiet=quiet, execute=_execute, console=console)

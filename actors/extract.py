@@ -1,0 +1,98 @@
+"""Extraction as batched Ray tasks, fed by fetch results that stay in the object store.
+
+``ExtractBatcher`` collects ObjectRefs of ``FetchResult``s, waits until they
+are ready *without pulling them to the driver* (``ray.wait(fetch_local=False)``),
+and submits ``extract_batch`` tasks of up to ``batch_size`` pages. Ray hands
+the page bodies straight from the fetcher's object to the task's worker; the
+driver only ever sees the extracted text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import ray
+
+from pipelines.extract import ExtractedPage, extract_page
+
+__all__ = ["extract_batch", "ExtractBatcher"]
+
+
+@ray.remote(num_cpus=1, max_retries=3)
+def extract_batch(chunk_chars: int, *fetched) -> list[ExtractedPage]:
+    node = ray.get_runtime_context().get_node_id()
+    return [extract_page(f, chunk_chars=chunk_chars, node_id=node) for f in fetched]
+
+
+class ExtractBatcher:
+    """Turns (url, fetch ObjectRef) into awaited ``ExtractedPage``s, in batches."""
+
+    def __init__(self, *, job_id: str, chunk_chars: int, batch_size: int = 16, linger_s: float = 0.02,
+                 max_batches_in_flight: int | None = None) -> None:
+        self.job_id = job_id
+        self.chunk_chars = chunk_chars
+        self.batch_size = batch_size
+        self.linger_s = linger_s
+        cpus = int(ray.cluster_resources().get("CPU", 2))
+        self.max_batches = max_batches_in_flight or max(2, 2 * cpus)
+        self._waiting: dict[ray.ObjectRef, tuple[str, asyncio.Future]] = {}
+        self._ready: list[tuple[ray.ObjectRef, asyncio.Future, float]] = []
+        self._batches = 0
+        self._loop_task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self.batches_submitted = 0
+
+    async def extract(self, url: str, fetch_ref: ray.ObjectRef) -> ExtractedPage:
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[fetch_ref] = (url, fut)
+        if self._loop_task is None:
+            self._loop_task = asyncio.ensure_future(self._run())
+        self._wake.set()
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            if not self._waiting and not self._ready:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._waiting:
+                refs = list(self._waiting)
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+                now = time.monotonic()
+                for ref in ready:
+                    _, fut = self._waiting.pop(ref)
+                    self._ready.append((ref, fut, now))
+            self._dispatch()
+            await asyncio.sleep(0.005 if self._waiting or self._ready else 0)
+
+    def _dispatch(self) -> None:
+        while self._ready and self._batches < self.max_batches:
+            oldest = self._ready[0][2]
+            if len(self._ready) < self.batch_size and time.monotonic() - oldest < self.linger_s and self._batches > 0:
+                return
+            batch, self._ready = self._ready[: self.batch_size], self._ready[self.batch_size :]
+            self._batches += 1
+            self.batches_submitted += 1
+            ref = extract_batch.options(name=f"extract[job={self.job_id}, n={len(batch)}]").remote(
+                self.chunk_chars, *(r for r, _, _ in batch)
+            )
+            asyncio.ensure_future(self._finish(ref, [f for _, f, _ in batch]))
+
+    async def _finish(self, ref: ray.ObjectRef, futures: list[asyncio.Future]) -> None:
+        try:
+            pages = await ref
+            for fut, page in zip(futures, pages):
+                if not fut.done():
+                    fut.set_result(page)
+        except Exception as exc:  # the task failed after its retries: fail these pages, not the job
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(exc)
+        finally:
+            self._batches -= 1
+            self._wake.set()
+
+    async def aclose(self) -> None:
+        if self._loop_task:
+            self._loop_task.cancel()

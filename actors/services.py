@@ -1,0 +1,131 @@
+"""The research pipeline's services, backed by Ray actors and tasks.
+
+``RayServices`` implements ``pipelines.research.Services``: LLM and search
+calls go to their gateway actors, pages come from the sharded fetchers
+through the extraction batcher, records go to the writer in batches. Page
+fan-in lives here: every cell of the job that needs a URL awaits the same
+future, so the URL is fetched and extracted once per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, defaultdict
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+
+from actors.extract import ExtractBatcher
+from actors.metrics import JobMetrics
+from pipelines.errors import TrawlError, UnavailableError
+from pipelines.extract import ExtractedPage, page_record
+from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.search.types import SearchHit, SearchRequest
+
+__all__ = ["RayServices"]
+
+
+class RayServices:
+    def __init__(self, *, job_id: str, llm_gateway, search_gateway, fetchers, writer, batcher: ExtractBatcher,
+                 progress, metrics: JobMetrics | None = None, page_memo_size: int = 4096,
+                 record_batch: int = 500, record_linger_s: float = 0.5) -> None:
+        self.job_id = job_id
+        self.llm_gateway = llm_gateway
+        self.search_gateway = search_gateway
+        self.fetchers = fetchers
+        self.writer = writer
+        self.batcher = batcher
+        self.progress = progress
+        self.metrics = metrics
+        self._pages: OrderedDict[str, asyncio.Future] = OrderedDict()
+        self._page_memo_size = page_memo_size
+        self._pending: dict[str, list[dict]] = defaultdict(list)
+        self._pending_n = 0
+        self._last_flush = time.monotonic()
+        self._record_batch = record_batch
+        self._record_linger_s = record_linger_s
+        self._writes: list[ray.ObjectRef] = []
+
+    # --- remote calls ---------------------------------------------------------
+
+    async def _remote(self, stage: str, ref):
+        started = time.perf_counter()
+        try:
+            return await ref
+        except RayTaskError as exc:
+            cause = exc.as_instanceof_cause()
+            if isinstance(cause, TrawlError):
+                raise cause from None
+            raise UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error") from None
+        except RayActorError as exc:
+            raise UnavailableError(f"{stage} actor died: {str(exc)[:200]}", reason=f"{stage}_actor_died") from None
+        finally:
+            if self.metrics:
+                self.metrics.observe(stage, time.perf_counter() - started)
+
+    async def llm(self, req: LLMRequest) -> LLMResult:
+        return await self._remote(req.stage, self.llm_gateway.complete.remote(req))
+
+    async def search(self, req: SearchRequest) -> list[SearchHit]:
+        return await self._remote("search", self.search_gateway.search.remote(req))
+
+    async def page(self, url: str) -> ExtractedPage:
+        fut = self._pages.get(url)
+        if fut is not None:
+            self._pages.move_to_end(url)
+            self.count("page_fan_in")
+            return await asyncio.shield(fut)
+        fut = asyncio.ensure_future(self._fetch_and_extract(url))
+        self._pages[url] = fut
+        while len(self._pages) > self._page_memo_size:
+            old_url, old = next(iter(self._pages.items()))
+            if not old.done():
+                break
+            del self._pages[old_url]
+        return await asyncio.shield(fut)
+
+    async def _fetch_and_extract(self, url: str) -> ExtractedPage:
+        started = time.perf_counter()
+        try:
+            page = await self.batcher.extract(url, self.fetchers.fetch(url))
+        except Exception as exc:  # a dead fetcher or extraction worker after retries: this page fails
+            page = ExtractedPage(url=url, final_url=url, status="failed", reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
+        if self.metrics:
+            self.metrics.observe("page", time.perf_counter() - started)
+        self.count(f"pages_{page.status}")
+        self.record("pages", [page_record(page, self.job_id)])
+        return page
+
+    # --- records and counters -------------------------------------------------
+
+    def record(self, table: str, records: list[dict]) -> None:
+        if not records:
+            return
+        self._pending[table].extend(records)
+        self._pending_n += len(records)
+        if self._pending_n >= self._record_batch or time.monotonic() - self._last_flush > self._record_linger_s:
+            self.flush_records()
+
+    def flush_records(self) -> None:
+        if self._pending_n:
+            batches = [(t, recs) for t, recs in self._pending.items() if recs]
+            self._writes.append(self.writer.append_many.remote(batches))
+            self._pending = defaultdict(list)
+            self._pending_n = 0
+        self._last_flush = time.monotonic()
+        if len(self._writes) > 32:  # bound un-acknowledged writes (backpressure on the writer)
+            done, self._writes = ray.wait(self._writes, num_returns=len(self._writes) - 16)
+            ray.get(done)
+
+    def count(self, counter: str, n: int = 1) -> None:
+        self.progress.count(counter, n)
+        if self.metrics:
+            self.metrics.count(counter, n)
+
+    async def drain(self) -> None:
+        """Send every buffered record and wait until the writer has them."""
+        self.flush_records()
+        if self._writes:
+            await asyncio.gather(*self._writes)
+            self._writes = []

@@ -1,0 +1,46 @@
+"""The one writer of an output folder: a thin Ray shell over ``StoreWriter``.
+
+Every other actor and the driver send records here; appends are batched by
+``StoreWriter`` and keyed, so a retried append never duplicates a row. The
+actor is synchronous (one call at a time): appends are cheap buffer writes,
+and serializing them is what makes "one writer" true.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from pipelines.store.writer import StoreWriter
+
+__all__ = ["WriterActor", "start_writer"]
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class WriterActor:
+    def __init__(self, output_dir: str) -> None:
+        self._writer = StoreWriter(output_dir)
+
+    def append(self, table: str, records: list[dict]) -> None:
+        self._writer.append(table, records)
+
+    def append_many(self, batches: list[tuple[str, list[dict]]]) -> None:
+        for table, records in batches:
+            self._writer.append(table, records)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush, compact to one row per key, and refresh the DuckDB views."""
+        self._writer.close()
+        self._writer.refresh_catalog()
+
+    def ping(self) -> bool:
+        return True
+
+
+def start_writer(output_dir: str, *, job_id: str):
+    """Start the writer pinned to this node (the output folder lives here)."""
+    node = ray.get_runtime_context().get_node_id()
+    strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+    return WriterActor.options(name=f"trawl.writer[{job_id}]", scheduling_strategy=strategy).remote(output_dir)

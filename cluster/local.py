@@ -1,0 +1,48 @@
+"""Where trawl runs: an embedded local Ray instance, or an existing cluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+
+__all__ = ["Connection", "connect"]
+
+
+@dataclass(frozen=True)
+class Connection:
+    mode: str  # "local" | "cluster" | "existing"
+    address: str | None
+    dashboard_url: str | None
+
+
+def _dashboard_url() -> str | None:
+    try:
+        url = ray._private.worker.global_worker.node.address_info.get("webui_url")  # noqa: SLF001
+    except Exception:  # not every connection mode exposes it (e.g. Ray Client)
+        return None
+    if url and not url.startswith("http"):
+        url = f"http://{url}"
+    return url or None
+
+
+def connect(address: str | None = None, *, dashboard: bool = True, num_cpus: int | None = None) -> Connection:
+    """Connect to ``address`` (or RAY_ADDRESS), else start a local Ray instance.
+
+    An already initialized Ray (tests, notebooks, a job submitted to a
+    cluster) is reused rather than replaced.
+    """
+    if ray.is_initialized():
+        return Connection("existing", None, _dashboard_url())
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    common = dict(logging_level=logging.WARNING, log_to_driver=False, namespace="trawl")
+    if address:
+        ctx = ray.init(address=address, **common)
+        return Connection("cluster", address, getattr(ctx, "dashboard_url", None) or _dashboard_url())
+    ctx = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1", **common)
+    url = getattr(ctx, "dashboard_url", None)
+    if url and not url.startswith("http"):
+        url = f"http://{url}"
+    return Connection("local", None, url if dashboard else None)

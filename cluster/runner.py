@@ -1,0 +1,169 @@
+"""Run a job on Ray: start the actors, drive the cell DAG, close the output cleanly.
+
+``run_job`` is what `trawl run`, `trawl resume`, `trawl rerun` and `trawl demo`
+call. It works the same on the embedded local Ray and on a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import ray
+
+from actors.extract import ExtractBatcher
+from actors.fetcher import FetcherPool
+from actors.llm_gateway import start_llm_gateway
+from actors.metrics import JobMetrics
+from actors.search_gateway import start_search_gateway
+from actors.services import RayServices
+from actors.writer import start_writer
+from cluster.local import Connection, connect
+from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
+from pipelines.store.reader import read_table
+
+__all__ = ["RunResult", "run_job", "previous_state"]
+
+TRAWL_VERSION = "0.1.0"
+
+
+@dataclass
+class RunResult:
+    job_id: str
+    run_id: str
+    mode: str
+    output: str
+    progress: Progress
+    wall_s: float
+    connection: Connection
+    statuses: dict[str, int] = field(default_factory=dict)  # final, whole job
+    interrupted: bool = False
+
+
+def previous_state(output: str, job_id: str) -> tuple[dict, dict]:
+    """Statuses of every recorded cell, and the answers of done cells (row -> column -> answer)."""
+    try:
+        table = read_table(output, "cells", job_id=job_id)
+    except Exception:  # nothing written yet
+        return {}, {}
+    statuses, answers = {}, {}
+    for rec in table.select(["row_key", "column", "status", "answer"]).to_pylist():
+        statuses[(rec["row_key"], rec["column"])] = rec["status"]
+        if rec["status"] == "done":
+            answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
+    return statuses, answers
+
+
+def _job_record(job, status: str, created: datetime) -> dict:
+    return {
+        "job_id": job.job_id,
+        "name": job.name,
+        "status": status,
+        "spec_yaml": job.spec_yaml,
+        "spec_path": job.spec_path,
+        "key_field": job.key,
+        "columns_json": json.dumps(
+            [{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in job.columns.values()]
+        ),
+        "rows": len(job.rows),
+        "cells": len(job.rows) * len(job.columns),
+        "created_at": created,
+        "updated_at": datetime.now(timezone.utc),
+        "trawl_version": TRAWL_VERSION,
+    }
+
+
+def run_job(
+    job,
+    *,
+    mode: str = "run",
+    selector: CellSelector | None = None,
+    address: str | None = None,
+    dashboard: bool = True,
+    on_start=None,
+) -> RunResult:
+    """Run (all cells), resume (unfinished cells) or rerun (selected cells and their dependents).
+
+    ``on_start(progress, connection)`` is called once the actors are up (the
+    CLI starts its live view there) and must return a context manager.
+    """
+    connection = connect(address, dashboard=dashboard)
+    output = os.path.abspath(job.output)
+    os.makedirs(output, exist_ok=True)
+    run_id = f"{mode}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+    statuses, answers = previous_state(output, job.job_id) if mode != "run" else ({}, {})
+    rerun = cells_to_rerun(job, statuses, selector) if mode == "rerun" and selector else set()
+    dag = build_dag(job, statuses if mode != "run" else None, rerun)
+    for row, column in rerun:
+        answers.get(row, {}).pop(column, None)
+
+    writer = start_writer(output, job_id=job.job_id)
+    created = datetime.now(timezone.utc)
+    ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
+    cache_root = os.path.join(output, "cache")
+    llm = start_llm_gateway(
+        job.llm, budget=job.budget, writer=writer, cache_dir=job.llm.cache_dir or os.path.join(cache_root, "llm"),
+        name=f"trawl.llm_gateway[{job.job_id}]",
+    )
+    search = start_search_gateway(
+        job.search, writer=writer, cache_dir=os.path.join(cache_root, "search"), name=f"trawl.search_gateway[{job.job_id}]"
+    )
+    fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(output, "page-store"), job_id=job.job_id)
+    progress = Progress()
+    metrics = JobMetrics(job.job_id)
+    started = time.time()
+    interrupted = False
+
+    async def drive() -> None:
+        batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars, batch_size=job.run.extract_batch_size)
+        services = RayServices(
+            job_id=job.job_id, llm_gateway=llm, search_gateway=search, fetchers=fetchers, writer=writer,
+            batcher=batcher, progress=progress, metrics=metrics,
+        )
+        try:
+            await run_cells(
+                job, services, dag, answers=answers, run_id=run_id, progress=progress,
+                max_in_flight=job.run.max_cells_in_flight, cell_timeout_s=job.run.cell_timeout_s,
+            )
+        finally:
+            await services.drain()
+            await batcher.aclose()
+
+    view = on_start(progress, connection) if on_start else None
+    try:
+        if view is not None:
+            with view:
+                asyncio.run(drive())
+        else:
+            asyncio.run(drive())
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        final_status = "interrupted" if interrupted else "done"
+        try:
+            for gateway in (llm, search):  # their telemetry records must reach the writer before it closes
+                try:
+                    ray.get(gateway.flush.remote(), timeout=30)
+                except Exception:  # an older gateway without flush(), or one that died: its records are best effort
+                    pass
+            ray.get(writer.append.remote("jobs", [_job_record(job, final_status, created)]))
+            ray.get(writer.close.remote())
+        finally:
+            for handle in (llm, search, writer):
+                ray.kill(handle, no_restart=True)
+            fetchers.kill()
+
+    final, _ = previous_state(output, job.job_id)
+    counts: dict[str, int] = {}
+    for status in final.values():
+        counts[status] = counts.get(status, 0) + 1
+    return RunResult(
+        job_id=job.job_id, run_id=run_id, mode=mode, output=output, progress=progress,
+        wall_s=time.time() - started, connection=connection, statuses=counts, interrupted=interrupted,
+    )

@@ -1,0 +1,216 @@
+"""Drive a job's cell DAG: start ready cells, bound the work in flight, record every outcome.
+
+Plain asyncio over a ``Services`` object (see ``pipelines.research``): the
+Ray wiring lives in ``actors.services``. Backpressure is a hard bound on
+cells in flight; each cell bounds its own pages, so the pages and LLM calls
+in flight are bounded too and memory stays flat as the job grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipelines.dag import CellDAG
+from pipelines.research import CellOutcome, CellTask, Services, cell_record, research_cell
+
+__all__ = ["Progress", "CellSelector", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
+
+Cell = tuple[str, str]  # (row_key, column)
+FINISHED = ("done", "failed", "skipped")
+
+
+@dataclass
+class Progress:
+    """Live counters for the progress view and the end-of-run summary."""
+
+    total_cells: int = 0
+    cells: Counter = field(default_factory=Counter)  # status -> count, this run
+    counters: Counter = field(default_factory=Counter)  # pages, llm_calls, tokens, searches...
+    in_flight: int = 0
+    started: float = field(default_factory=time.time)
+    already_done: int = 0  # finished before this run (resume/rerun)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+
+@dataclass(frozen=True)
+class CellSelector:
+    """Which cells ``trawl rerun`` recomputes: by column, by row key, and/or all failed ones."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+    failed: bool = False
+
+    @classmethod
+    def parse(cls, text: str | None, failed: bool = False) -> CellSelector:
+        """``'column=ceo'``, ``'row=Acme Robotics'``, ``'column=ceo,column=founded;row=X'``."""
+        columns, rows = [], []
+        for part in (p.strip() for p in (text or "").replace(";", ",").split(",")):
+            if not part:
+                continue
+            name, sep, value = part.partition("=")
+            if not sep or name.strip() not in ("column", "row") or not value.strip():
+                raise ValueError(f"bad cell selector {part!r}: use column=NAME and/or row=KEY")
+            (columns if name.strip() == "column" else rows).append(value.strip())
+        return cls(tuple(columns), tuple(rows), failed)
+
+    def matches(self, cell: Cell, status: str | None) -> bool:
+        row, column = cell
+        if self.failed and status in ("failed", "budget_exhausted"):
+            return (not self.columns or column in self.columns) and (not self.rows or row in self.rows)
+        if not self.columns and not self.rows:
+            return False
+        return (not self.columns or column in self.columns) and (not self.rows or row in self.rows)
+
+
+def _dependents(job) -> dict[str, set[str]]:
+    """Column -> every column that depends on it, transitively."""
+    direct: dict[str, set[str]] = {c: set() for c in job.columns}
+    for name, col in job.columns.items():
+        for dep in col.depends_on:
+            direct[dep].add(name)
+    closure: dict[str, set[str]] = {}
+    for c in job.columns:
+        seen, stack = set(), [c]
+        while stack:
+            for d in direct[stack.pop()]:
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        closure[c] = seen
+    return closure
+
+
+def cells_to_rerun(job, statuses: dict[Cell, str], selector: CellSelector) -> set[Cell]:
+    """The selected cells plus every cell downstream of them in the same row."""
+    deps = _dependents(job)
+    chosen = set()
+    for row in job.row_keys():
+        for column in job.columns:
+            if selector.matches((row, column), statuses.get((row, column))):
+                chosen.add((row, column))
+                chosen.update((row, d) for d in deps[column])
+    return chosen
+
+
+def build_dag(job, statuses: dict[Cell, str] | None = None, rerun: set[Cell] | None = None) -> CellDAG:
+    """A DAG for ``job``; cells finished in an earlier run stay finished unless chosen for a rerun."""
+    dag = CellDAG({name: tuple(col.depends_on) for name, col in job.columns.items()}, job.row_keys())
+    if statuses:
+        keep = {cell: s for cell, s in statuses.items() if s in FINISHED and cell not in (rerun or set())}
+        dag.restore(keep)
+    return dag
+
+
+def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str], run_id: str) -> CellTask:
+    col = job.columns[column]
+    context = {k: str(v) for k, v in row.items()}
+    context.update({dep: answers[dep] for dep in col.depends_on if dep in answers})
+    search = job.search
+    return CellTask(
+        job_id=job.job_id,
+        row_key=row_key,
+        column=column,
+        question=job.render_question(column, row, answers),
+        context=context,
+        answer_type=col.type,
+        instructions=col.instructions,
+        research=col.research,
+        include_domains=tuple(search.include_domains),
+        exclude_domains=tuple(search.exclude_domains),
+        language=search.language,
+        region=search.region,
+        time_range=search.time_range,
+        run_id=run_id,
+    )
+
+
+async def run_cells(
+    job,
+    services: Services,
+    dag: CellDAG,
+    *,
+    answers: dict[str, dict[str, str]] | None = None,
+    run_id: str = "",
+    progress: Progress | None = None,
+    max_in_flight: int = 64,
+    cell_timeout_s: float | None = None,
+) -> Progress:
+    """Research every ready cell until the DAG is finished (or the budget runs out).
+
+    ``answers`` holds upstream answers of cells finished in an earlier run:
+    row_key -> {column: answer}. Returns the progress counters.
+    """
+    progress = progress or Progress()
+    progress.total_cells = len(job.row_keys()) * len(job.columns)
+    progress.already_done = sum(v for k, v in dag.counts().items() if k in FINISHED)
+    rows = {str(r[job.key]): r for r in job.rows}
+    answers = answers if answers is not None else {}
+    running: dict[asyncio.Task, tuple[Cell, CellTask, float]] = {}
+    budget_out = False
+
+    def record_skips(skipped) -> None:
+        now = time.time()
+        for (row, column), reason in skipped:
+            task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
+            rec = cell_record(task, _skipped(reason), now, now)
+            services.record("cells", [rec])
+            progress.cells["skipped"] += 1
+            services.count("cells_skipped")
+
+    while True:
+        if not budget_out:
+            for cell in dag.take_ready(max(0, max_in_flight - len(running))):
+                row, column = cell
+                task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
+                coro = research_cell(task, services)
+                if cell_timeout_s:
+                    coro = asyncio.wait_for(coro, cell_timeout_s)
+                running[asyncio.ensure_future(coro)] = (cell, task, time.time())
+        progress.in_flight = len(running)
+        if not running:
+            break
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            cell, task, started = running.pop(fut)
+            outcome = _outcome_of(fut)
+            services.record("cells", [cell_record(task, outcome, started, time.time())])
+            progress.cells[outcome.status] += 1
+            services.count(f"cells_{outcome.status}")
+            if outcome.status == "done":
+                answers.setdefault(cell[0], {})[cell[1]] = outcome.answer or ""
+                dag.mark_done(cell)
+            elif outcome.status == "budget_exhausted":
+                budget_out = True
+            else:
+                record_skips(dag.mark_failed(cell, outcome.error or "failed"))
+    if budget_out:  # everything not started stays resumable, marked so the user sees why
+        now = time.time()
+        left = dag.take_ready(None)
+        for row, column in left:
+            task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
+            services.record("cells", [cell_record(task, _budget(), now, now)])
+        progress.cells["budget_exhausted"] += len(left)
+    progress.in_flight = 0
+    return progress
+
+
+def _outcome_of(fut: asyncio.Future):
+    try:
+        return fut.result()
+    except asyncio.TimeoutError:
+        return CellOutcome(status="failed", error="timeout: cell exceeded run.cell_timeout_s")
+    except Exception as exc:  # a bug or a dead actor: this cell fails, the job goes on
+        return CellOutcome(status="failed", error=f"internal: {type(exc).__name__}: {str(exc)[:300]}")
+
+
+def _skipped(reason: str):
+    return CellOutcome(status="skipped", error=reason)
+
+
+def _budget():
+    return CellOutcome(status="budget_exhausted", error="budget_exhausted: job budget reached before this cell started")

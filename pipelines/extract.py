@@ -1,0 +1,162 @@
+"""HTML → main text → chunks, for one fetched page.
+
+Runs inside batched Ray tasks (CPU-bound; never in an async actor). A page
+trafilatura cannot use becomes an ``ExtractedPage`` with status "skipped"
+and a reason, never an exception: one bad page must not sink a batch.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
+
+
+@dataclass
+class ExtractedPage:
+    url: str
+    final_url: str
+    status: str  # ok | skipped | failed | blocked
+    reason: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    bytes: int = 0
+    fetch_ms: float = 0.0
+    from_page_store: bool = False
+    fetched_at: datetime | None = None
+    fetcher: str | None = None
+    title: str = ""
+    text: str = ""
+    chunks: list[str] = field(default_factory=list)
+    extract_ms: float = 0.0
+    node_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    for enc in (charset, "utf-8"):
+        if enc:
+            try:
+                return body.decode(enc)
+            except (LookupError, UnicodeDecodeError):
+                continue
+    return body.decode("utf-8", errors="replace")
+
+
+def chunk_text(text: str, chunk_chars: int) -> list[str]:
+    """Split text at paragraph, then sentence boundaries into chunks of about ``chunk_chars``."""
+    pieces: list[tuple[int, str]] = []  # (paragraph number, text)
+    for n, para in enumerate(p.strip() for p in text.split("\n")):
+        if not para:
+            continue
+        if len(para) <= chunk_chars:
+            pieces.append((n, para))
+            continue
+        for sentence in _SENTENCE_END.split(para):
+            while len(sentence) > chunk_chars:  # one sentence longer than a chunk: cut at a space
+                cut = sentence.rfind(" ", 0, chunk_chars)
+                cut = cut if cut > chunk_chars // 2 else chunk_chars
+                pieces.append((n, sentence[:cut].strip()))
+                sentence = sentence[cut:]
+            if sentence.strip():
+                pieces.append((n, sentence.strip()))
+    chunks: list[str] = []
+    current, current_para = "", -1
+    for n, piece in pieces:
+        if current and len(current) + 1 + len(piece) > chunk_chars:
+            chunks.append(current)
+            current = ""
+        sep = " " if n == current_para else "\n"
+        current = f"{current}{sep}{piece}" if current else piece
+        current_para = n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None) -> ExtractedPage:
+    """Extract main text from a ``FetchResult`` (duck-typed) and chunk it."""
+    page = ExtractedPage(
+        url=fetched.url,
+        final_url=getattr(fetched, "final_url", None) or fetched.url,
+        status=fetched.status,
+        reason=getattr(fetched, "reason", None),
+        http_status=getattr(fetched, "http_status", None),
+        content_type=getattr(fetched, "content_type", None),
+        bytes=getattr(fetched, "bytes", 0) or 0,
+        fetch_ms=getattr(fetched, "fetch_ms", 0.0) or 0.0,
+        from_page_store=bool(getattr(fetched, "from_page_store", False)),
+        fetched_at=getattr(fetched, "fetched_at", None),
+        fetcher=getattr(fetched, "fetcher", None),
+        node_id=node_id,
+    )
+    body = getattr(fetched, "body", None)
+    if page.status != "ok" or not body:
+        if page.status == "ok":
+            page.status, page.reason = "skipped", "empty_body"
+        return page
+    started = time.perf_counter()
+    try:
+        page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
+    except Exception as exc:  # trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
+        page.status, page.reason = "skipped", f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
+        return page
+    finally:
+        page.extract_ms = (time.perf_counter() - started) * 1000
+    if not page.text.strip():
+        page.status, page.reason = "skipped", "no_text: no main text found"
+        return page
+    page.chunks = chunk_text(page.text, chunk_chars)
+    return page
+
+
+def _main_text(body: bytes, charset: str | None, content_type: str | None, url: str) -> tuple[str, str]:
+    text = _decode(body, charset)
+    if content_type and content_type.startswith("text/plain"):
+        return "", text.strip()
+    import trafilatura  # imported lazily: heavy, and only extraction workers need it
+
+    doc = trafilatura.bare_extraction(
+        text,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        favor_recall=True,
+        with_metadata=True,
+        deduplicate=False,
+    )
+    if doc is None:
+        return "", ""
+    title = getattr(doc, "title", None) or ""
+    return title, (getattr(doc, "text", None) or "")
+
+
+def page_record(page: ExtractedPage, job_id: str) -> dict:
+    """The ``pages`` table row for an extracted page."""
+    return {
+        "job_id": job_id,
+        "url": page.url,
+        "final_url": page.final_url,
+        "status": page.status,
+        "reason": page.reason,
+        "http_status": page.http_status,
+        "content_type": page.content_type,
+        "bytes": page.bytes,
+        "fetch_ms": page.fetch_ms,
+        "from_page_store": page.from_page_store,
+        "title": page.title,
+        "text_chars": len(page.text),
+        "chunks": len(page.chunks),
+        "text": page.text,
+        "fetched_at": page.fetched_at,
+        "fetcher": page.fetcher,
+        "node_id": page.node_id,
+    }

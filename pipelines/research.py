@@ -1,0 +1,303 @@
+"""The cell workflow: expand → search → fetch/extract → judge → summarize, for one cell.
+
+Plain asyncio over a ``Services`` object, so the same code runs against Ray
+actors (``actors.services.RayServices``) and against in-process fakes in
+unit tests. Every intermediate step is recorded through ``services.record``;
+a failure anywhere becomes a ``CellOutcome`` with a reason, never an
+exception out of ``research_cell``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from pipelines import prompts
+from pipelines.answers import coerce
+from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
+from pipelines.extract import ExtractedPage
+from pipelines.llm.types import CallContext, LLMRequest, LLMResult
+from pipelines.ranking import rank_chunks
+from pipelines.search.types import SearchHit, SearchRequest
+from pipelines.settings import ResearchSettings
+from pipelines.urls import normalize_url, select_urls
+
+__all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
+
+
+class Services(Protocol):
+    async def llm(self, req: LLMRequest) -> LLMResult: ...
+    async def search(self, req: SearchRequest) -> list[SearchHit]: ...
+    async def page(self, url: str) -> ExtractedPage: ...
+    def record(self, table: str, records: list[dict]) -> None: ...
+    def count(self, counter: str, n: int = 1) -> None: ...
+
+
+@dataclass
+class CellTask:
+    job_id: str
+    row_key: str
+    column: str
+    question: str
+    context: dict[str, str]
+    answer_type: str = "text"
+    instructions: str | None = None
+    research: ResearchSettings = field(default_factory=ResearchSettings)
+    include_domains: tuple[str, ...] = ()
+    exclude_domains: tuple[str, ...] = ()
+    language: str | None = None
+    region: str | None = None
+    time_range: str | None = None
+    run_id: str = ""
+
+
+@dataclass
+class CellOutcome:
+    status: str  # done | failed | budget_exhausted
+    answer: str | None = None
+    value: object | None = None
+    confidence: float | None = None
+    citations: list[str] = field(default_factory=list)
+    dropped_citations: int = 0
+    error: str | None = None
+    keywords: int = 0
+    search_results: int = 0
+    pages_fetched: int = 0
+    pages_relevant: int = 0
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class _Cell:
+    """State of one cell while it is researched (token totals, records)."""
+
+    def __init__(self, task: CellTask, services: Services) -> None:
+        self.task = task
+        self.services = services
+        self.outcome = CellOutcome(status="done")
+        self.ctx = CallContext(task.job_id, task.row_key, task.column)
+
+    def _keys(self) -> dict:
+        return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
+
+    async def ask(self, stage: str, messages: list[dict], parse):
+        """One logical LLM call: parse the reply; on an unparseable reply, retry once with a repair hint."""
+        reply = await self._call(stage, messages)
+        try:
+            return parse(reply.text)
+        except UnparseableOutputError:
+            self.services.count("llm_unparseable")
+            reply = await self._call(stage, prompts.with_repair_hint(messages, reply.text))
+            return parse(reply.text)
+
+    async def _call(self, stage: str, messages: list[dict]) -> LLMResult:
+        req = LLMRequest(stage=stage, messages=messages, context=self.ctx, prompt_version=prompts.PROMPT_VERSION)
+        result = await self.services.llm(req)
+        o = self.outcome
+        o.llm_calls += 1
+        o.input_tokens += result.input_tokens
+        o.output_tokens += result.output_tokens
+        o.cost_usd += result.cost_usd
+        self.services.count("llm_calls")
+        self.services.count("tokens", result.input_tokens + result.output_tokens)
+        return result
+
+    # --- stages -------------------------------------------------------------
+
+    async def expand(self) -> list[str]:
+        t, k = self.task, self.task.research.keywords_per_cell
+        try:
+            keywords = await self.ask("expand", prompts.expand_messages(t.question, t.context, k), lambda s: prompts.parse_keywords(s, k))
+        except UnparseableOutputError:
+            keywords = [t.question]  # rules suffice: the question itself is a fine query
+        self.services.record(
+            "keywords", [{**self._keys(), "position": i, "keyword": kw} for i, kw in enumerate(keywords)]
+        )
+        self.outcome.keywords = len(keywords)
+        return keywords
+
+    async def search(self, keywords: list[str]) -> list[str]:
+        t, n = self.task, self.task.research.results_per_keyword
+
+        async def one(keyword: str) -> list[SearchHit] | TrawlError:
+            req = SearchRequest(
+                query=keyword, count=n, language=t.language, region=t.region, time_range=t.time_range,
+                include_domains=t.include_domains, exclude_domains=t.exclude_domains,
+                job_id=t.job_id, row_key=t.row_key, column=t.column,
+            )
+            try:
+                return (await self.services.search(req))[:n]
+            except TrawlError as exc:
+                return exc
+
+        answers = await asyncio.gather(*(one(k) for k in keywords))
+        self.services.count("searches", len(keywords))
+        errors = [a for a in answers if isinstance(a, TrawlError)]
+        hits_by_keyword = [a if not isinstance(a, TrawlError) else [] for a in answers]
+        if errors and len(errors) == len(answers):
+            raise errors[0]
+        urls, infos = select_urls(
+            hits_by_keyword, include=list(t.include_domains), exclude=list(t.exclude_domains), cap=t.research.max_pages_per_cell
+        )
+        rows = []
+        for keyword, hits in zip(keywords, hits_by_keyword):
+            for hit in hits:
+                norm = normalize_url(hit.url)
+                rows.append(
+                    {**self._keys(), "keyword": keyword, "rank": hit.rank, "url": norm or hit.url, "title": hit.title,
+                     "snippet": hit.snippet, "provider": hit.provider, "score": hit.score, "selected": norm in urls}
+                )
+        self.services.record("search_results", rows)
+        self.outcome.search_results = len(rows)
+        return urls
+
+    async def judge(self, page: ExtractedPage) -> tuple[list[str], float]:
+        t = self.task
+        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page)
+        best = max((r.score for r in ranked), default=0.0)
+        shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
+        msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
+        try:
+            excerpts = await self.ask("judge", msg, prompts.parse_judgement)
+        except UnparseableOutputError:
+            excerpts = []
+        # A judge may only quote the page: drop "excerpts" that are not grounded in the text it was shown.
+        shown_words = set(_words(" ".join(shown)))
+        grounded = [e for e in excerpts if _grounded(e, shown_words)]
+        if len(grounded) < len(excerpts):
+            self.services.count("ungrounded_excerpts", len(excerpts) - len(grounded))
+        return grounded, best
+
+    async def pages_and_excerpts(self, urls: list[str]) -> list[tuple[ExtractedPage, list[str]]]:
+        async def one(url: str):
+            page = await self.services.page(url)
+            if not page.ok or not page.chunks:
+                return page, [], 0.0, False
+            try:
+                excerpts, best = await self.judge(page)
+            except BudgetExhaustedError:
+                raise
+            except TrawlError as exc:  # a failed judge call fails this page for this cell, not the cell
+                self.services.count("judge_failed")
+                return page, [], 0.0, f"judge_failed: {exc.reason}"
+            return page, excerpts, best, True
+
+        results = await asyncio.gather(*(one(u) for u in urls))
+        judged, rows = [], []
+        self.outcome.pages_fetched = len(results)
+        for page, excerpts, best, state in results:
+            if state is False:
+                continue
+            if excerpts:
+                self.outcome.pages_relevant += 1
+                judged.append((page, excerpts))
+            rows.extend(
+                {**self._keys(), "url": page.url, "position": i, "relevant": True, "text": e, "chunk_score": best}
+                for i, e in enumerate(excerpts)
+            )
+            if not excerpts:
+                rows.append({**self._keys(), "url": page.url, "position": 0, "relevant": False,
+                             "text": state if isinstance(state, str) else None, "chunk_score": best})
+        self.services.record("excerpts", rows)
+        return judged
+
+    async def summarize(self, judged: list[tuple[ExtractedPage, list[str]]]) -> None:
+        t, o = self.task, self.outcome
+        budget = t.research.max_excerpts
+        sources, by_id = [], {}
+        for page, excerpts in judged:
+            if budget <= 0:
+                break
+            sid = f"S{len(sources) + 1}"
+            sources.append(prompts.SourceForSummary(sid, page.url, page.title, excerpts[:budget]))
+            by_id[sid] = page.url
+            budget -= len(excerpts[:budget])
+        msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
+        summary = await self.ask("summarize", msg, prompts.parse_summary)
+        fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
+        for cite in summary.citations:
+            url = by_id.get(cite) or by_id.get(cite.upper())
+            if url is None and cite.startswith("http") and normalize_url(cite) in fetched:
+                url = normalize_url(cite)
+            if url is None:
+                o.dropped_citations += 1
+            elif url not in o.citations:
+                o.citations.append(url)
+        if summary.answer is None:
+            o.status, o.error = "failed", f"no_answer: {len(judged)} relevant page(s) did not answer the question"
+            return
+        if not o.citations:  # an answer must rest on a fetched page; fall back to the sources it was given
+            o.citations = [page.url for page, _ in judged]
+        o.answer, o.confidence = summary.answer, summary.confidence
+        o.value, problem = coerce(summary.answer, t.answer_type)
+        if problem:
+            o.error = problem
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _grounded(excerpt: str, shown_words: set[str]) -> bool:
+    """Most of an excerpt's words must occur in what the judge was shown (tolerates re-punctuation, not invention)."""
+    words = _words(excerpt)
+    return bool(words) and sum(w in shown_words for w in words) / len(words) >= 0.8
+
+
+async def research_cell(task: CellTask, services: Services) -> CellOutcome:
+    """Research one cell end to end. Never raises for research failures; see ``CellOutcome.error``."""
+    cell = _Cell(task, services)
+    o = cell.outcome
+    try:
+        keywords = await cell.expand()
+        urls = await cell.search(keywords)
+        if not urls:
+            o.status, o.error = "failed", "no_results: search returned no usable URLs"
+            return o
+        judged = await cell.pages_and_excerpts(urls)
+        if not judged:
+            o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
+            return o
+        await cell.summarize(judged)
+    except BudgetExhaustedError as exc:
+        o.status, o.error = "budget_exhausted", f"budget_exhausted: {exc}"
+    except TrawlError as exc:
+        o.status, o.error = "failed", f"{exc.reason}: {exc}"
+    return o
+
+
+def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: float) -> dict:
+    """The ``cells`` table row for a finished cell (wall-clock ``time.time()`` stamps)."""
+    return {
+        "job_id": task.job_id,
+        "row_key": task.row_key,
+        "column": task.column,
+        "status": outcome.status,
+        "answer": outcome.answer,
+        "value_json": None if outcome.value is None else json.dumps(outcome.value, ensure_ascii=False),
+        "answer_type": task.answer_type,
+        "confidence": outcome.confidence,
+        "citations": outcome.citations,
+        "dropped_citations": outcome.dropped_citations,
+        "error": outcome.error,
+        "question": task.question,
+        "keywords": outcome.keywords,
+        "search_results": outcome.search_results,
+        "pages_fetched": outcome.pages_fetched,
+        "pages_relevant": outcome.pages_relevant,
+        "llm_calls": outcome.llm_calls,
+        "input_tokens": outcome.input_tokens,
+        "output_tokens": outcome.output_tokens,
+        "cost_usd": round(outcome.cost_usd, 8),
+        "started_at": datetime.fromtimestamp(started, timezone.utc),
+        "finished_at": datetime.fromtimestamp(finished, timezone.utc),
+        "duration_s": round(finished - started, 4),
+        "run_id": task.run_id,
+    }
+
