@@ -1,0 +1,229 @@
+"""The search gateway: one place that talks to search providers for the whole job.
+
+For each request it tries the cache (every configured provider's entry, in
+order), then the providers in order. On one provider it waits for that
+provider's rate limit (``rpm``, evenly spaced) and concurrency slot, and
+retries retryable errors with jittered exponential backoff; a Retry-After
+longer than ``max_retry_after_s`` skips the provider instead of stalling the
+cell. Permanent errors (bad key, bad request, malformed answer) move on to the
+next provider at once. Only when every provider has failed does ``search``
+raise, with the last error.
+
+Every attempt, and every cache hit, becomes one record shaped like the
+``search_calls`` table, handed to ``record_sink`` when the request is done
+(also when it failed or was cancelled). Records never hold API keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+
+from pipelines.errors import BadRequestError, RateLimitedError, RetryableError, TrawlError
+from pipelines.search.adapter import SearchAdapter
+from pipelines.search.cache import SearchCache, cache_key, normalize_query
+from pipelines.search.config import SearchProviderConfig, SearchSettings
+from pipelines.search.providers import make_adapter
+from pipelines.search.types import SearchHit, SearchRequest
+
+__all__ = ["SearchGateway"]
+
+log = logging.getLogger(__name__)
+
+RecordSink = Callable[[list[dict]], None]
+
+
+class _Provider:
+    """One configured provider with its adapter, limiter, concurrency slots and cool-down."""
+
+    def __init__(self, config: SearchProviderConfig) -> None:
+        self.config = config
+        self.adapter: SearchAdapter = make_adapter(config)
+        self.limiter = AsyncLimiter(1, 60.0 / config.rpm) if config.rpm else None
+        self.slots = asyncio.Semaphore(config.max_concurrency)
+        self.cool_until = 0.0  # monotonic time before which the provider asked us not to call
+
+
+class SearchGateway:
+    def __init__(
+        self,
+        settings: SearchSettings,
+        *,
+        record_sink: RecordSink | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self._providers = [_Provider(cfg) for cfg in settings.providers]
+        self._record_sink = record_sink
+        self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
+        self._session: aiohttp.ClientSession | None = None
+        self._rng = random.Random()
+
+    @property
+    def provider_names(self) -> list[str]:
+        return [p.config.name for p in self._providers]
+
+    async def search(self, req: SearchRequest) -> list[SearchHit]:
+        """Hits for one query, from the cache or the first provider that answers; raises a trawl error otherwise."""
+        if not self._providers:
+            raise BadRequestError("no search provider configured (search.providers is empty)", reason="no_search_provider")
+        if not req.query.strip():
+            raise BadRequestError("empty search query", reason="empty_query")
+        req = self._with_defaults(req)
+        records: list[dict] = []
+        try:
+            cached = self._from_cache(req, records)
+            if cached is not None:
+                return cached
+            return await self._from_providers(req, records)
+        finally:
+            self._emit(records)
+
+    def _with_defaults(self, req: SearchRequest) -> SearchRequest:
+        """Settings fill what the request leaves open (language, region, time range, domain lists)."""
+        s = self.settings
+        return dataclasses.replace(
+            req,
+            language=req.language or s.language,
+            region=req.region or s.region,
+            time_range=req.time_range or s.time_range,
+            include_domains=tuple(req.include_domains) or tuple(s.include_domains),
+            exclude_domains=tuple(req.exclude_domains) or tuple(s.exclude_domains),
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._cache is not None:
+            self._cache.close()
+
+    # -- cache --------------------------------------------------------------------------------------------------
+    def _from_cache(self, req: SearchRequest, records: list[dict]) -> list[SearchHit] | None:
+        if self._cache is None:
+            return None
+        for provider in self._providers:
+            started, t0 = _now(), time.perf_counter()
+            hits = self._cache.get(cache_key(provider.config, req))
+            if hits is not None:
+                records.append(_record(req, provider.config.name, 1, started, t0, results=len(hits), cache_hit=True))
+                return hits
+        return None
+
+    # -- providers ----------------------------------------------------------------------------------------------
+    async def _from_providers(self, req: SearchRequest, records: list[dict]) -> list[SearchHit]:
+        attempt = 0
+        last_error: TrawlError | None = None
+        fallback_from: str | None = None
+        for provider in self._providers:
+            name = provider.config.name
+            for tries in range(1, self.settings.max_attempts_per_provider + 1):
+                attempt += 1
+                started, t0 = _now(), time.perf_counter()
+                try:
+                    hits = await self._call(provider, req)
+                except TrawlError as err:
+                    records.append(_record(req, name, attempt, started, t0, error=err, fallback_from=fallback_from))
+                    last_error = err
+                    wait = self._retry_wait(err, tries)
+                    if wait is None:
+                        break
+                    log.info("search %s: %s; retrying in %.2fs", name, err.reason, wait)
+                    await asyncio.sleep(wait)
+                    continue
+                records.append(_record(req, name, attempt, started, t0, results=len(hits), fallback_from=fallback_from))
+                if self._cache is not None:
+                    self._cache.put(cache_key(provider.config, req), name, normalize_query(req.query), hits)
+                return hits
+            fallback_from = name
+        assert last_error is not None
+        raise last_error
+
+    async def _call(self, provider: _Provider, req: SearchRequest) -> list[SearchHit]:
+        cool = provider.cool_until - time.monotonic()
+        if cool > self.settings.max_retry_after_s:
+            raise RateLimitedError(
+                f"search provider '{provider.config.name}' asked to pause for {cool:.0f}s more",
+                retry_after=cool,
+                reason="cooling_down",
+            )
+        if cool > 0:
+            await asyncio.sleep(cool)
+        async with provider.slots:
+            if provider.limiter is not None:
+                await provider.limiter.acquire()
+            try:
+                return await provider.adapter.search(self._http(), req)
+            except RateLimitedError as err:
+                if err.retry_after:
+                    provider.cool_until = max(provider.cool_until, time.monotonic() + err.retry_after)
+                raise
+
+    def _retry_wait(self, err: TrawlError, tries: int) -> float | None:
+        """Seconds to wait before the next try on the same provider, or None to move on."""
+        if not isinstance(err, RetryableError) or tries >= self.settings.max_attempts_per_provider:
+            return None
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after is not None:
+            if retry_after > self.settings.max_retry_after_s:
+                return None
+            return retry_after + self._rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
+        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (tries - 1))
+        return self._rng.uniform(0, ceiling)
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers={"User-Agent": "trawl-search/0.1"})
+        return self._session
+
+    def _emit(self, records: list[dict]) -> None:
+        if not records or self._record_sink is None:
+            return
+        try:
+            self._record_sink(records)
+        except Exception:  # telemetry must never fail a search
+            log.exception("search telemetry sink failed; %d record(s) lost", len(records))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _record(
+    req: SearchRequest,
+    provider: str,
+    attempt: int,
+    started: datetime,
+    t0: float,
+    *,
+    results: int | None = None,
+    error: TrawlError | None = None,
+    fallback_from: str | None = None,
+    cache_hit: bool = False,
+) -> dict:
+    """One row of the search_calls table."""
+    return {
+        "call_id": uuid.uuid4().hex,
+        "job_id": req.job_id,
+        "row_key": req.row_key,
+        "column": req.column,
+        "provider": provider,
+        "query": req.query,
+        "attempt": attempt,
+        "results": results,
+        "duration_s": time.perf_counter() - t0,
+        "error.type": error.reason if error is not None else None,
+        "error_message": str(error)[:500] if error is not None else None,
+        "fallback_from": fallback_from,
+        "cache_hit": cache_hit,
+        "started_at": started,
+    }

@@ -1,0 +1,68 @@
+"""SearXNG adapter: a self-hosted metasearch instance, and the local world's index.
+
+Follows the SearXNG Search API as documented at https://docs.searxng.org/dev/search_api.html
+(SearXNG 2024.x and later): ``GET {base_url}/search?q=...&format=json`` with the
+optional ``language``, ``time_range``, ``pageno``, ``categories``, ``engines``
+and ``safesearch`` parameters. The JSON format must be enabled in the
+instance's ``settings.yml`` (``search.formats``), otherwise it answers 403.
+
+The API has no result-count parameter: one page (about 10-20 results) is
+fetched and cut to ``count``. No key is needed; when ``api_key_env`` is set
+(an instance behind a proxy), the key is sent as ``Authorization: Bearer``.
+Results carry the engine-merged ``score``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.search.adapter import HTTPRequest, SearchAdapter
+from pipelines.search.types import SearchHit, SearchRequest
+
+__all__ = ["SearxngAdapter"]
+
+
+class SearxngAdapter(SearchAdapter):
+    kind = "searxng"
+    api_version = "SearXNG Search API (docs.searxng.org/dev/search_api), format=json"
+    default_base_url = None
+    needs_key = False
+    site_operators_default = False
+
+    def build_request(self, req: SearchRequest, api_key: str | None) -> HTTPRequest:
+        params = {"q": self.query_text(req), "format": "json", "pageno": "1"}
+        language = _language(req.language, req.region)
+        if language:
+            params["language"] = language
+        if self.time_range(req):
+            params["time_range"] = self.time_range(req)
+        params.update(self.options())
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        return HTTPRequest("GET", f"{self.base_url}/search", params=params, headers=headers)
+
+    def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
+        results = payload["results"]
+        if not isinstance(results, list):
+            raise TypeError("'results' is not a list")
+        hits: list[SearchHit] = []
+        for item in results:
+            if not isinstance(item, dict) or not item.get("url"):
+                continue
+            hits.append(
+                self.hit(
+                    url=item["url"],
+                    title=item.get("title"),
+                    snippet=item.get("content"),
+                    rank=len(hits) + 1,
+                    score=item.get("score"),
+                )
+            )
+        return hits
+
+
+def _language(language: str | None, region: str | None) -> str | None:
+    if language and region and "-" not in language:
+        return f"{language}-{region.upper()}"
+    return language

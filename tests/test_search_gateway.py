@@ -1,0 +1,193 @@
+"""Search gateway: retries honour Retry-After, fallback, cache, rate limits, telemetry records."""
+
+import asyncio
+import time
+
+import pyarrow as pa
+import pytest
+
+from pipelines.errors import AuthError, UnavailableError
+from pipelines.search.config import SearchProviderConfig, SearchSettings
+from pipelines.search.gateway import SearchGateway
+from pipelines.search.types import SearchRequest
+from pipelines.store.schemas import SCHEMAS
+
+OK = {"results": [{"url": "https://acme.example/", "title": "Acme", "content": "CEO Jane", "score": 1.0}]}
+
+
+def searxng(name, url, **kw):
+    return SearchProviderConfig(name=name, kind="searxng", base_url=url, **kw)
+
+
+def settings(*providers, **kw):
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_max_s", 0.05)
+    return SearchSettings(providers=list(providers), **kw)
+
+
+def run(gateway_settings, *requests, cache_dir=None):
+    """Run requests through one gateway; returns (results or raised errors, telemetry records)."""
+    records = []
+
+    async def go():
+        gw = SearchGateway(gateway_settings, record_sink=records.extend, cache_dir=cache_dir)
+        out = []
+        try:
+            for req in requests:
+                try:
+                    out.append(await gw.search(req))
+                except Exception as err:  # noqa: BLE001 - the test inspects it
+                    out.append(err)
+        finally:
+            await gw.aclose()
+        return out
+
+    return asyncio.run(go()), records
+
+
+REQ = SearchRequest("acme ceo", job_id="j1", row_key="acme", column="ceo")
+
+
+def test_retry_after_is_honoured_then_success(search_server):
+    search_server.reply(429, json={"message": "slow down"}, headers={"Retry-After": "1"})
+    search_server.reply(json=OK)
+    t0 = time.monotonic()
+    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    elapsed = time.monotonic() - t0
+    assert [h.url for h in hits] == ["https://acme.example/"]
+    assert 1.0 <= elapsed < 4.0
+    assert [(r["attempt"], r["error.type"], r["results"]) for r in records] == [(1, "http_429", None), (2, None, 1)]
+
+
+def test_backoff_retries_server_errors(search_server):
+    search_server.reply(503, text="down")
+    search_server.reply(500, text="down")
+    search_server.reply(json=OK)
+    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    assert len(hits) == 1 and len(search_server.requests) == 3
+    assert [r["error.type"] for r in records] == ["http_503", "http_500", None]
+
+
+def test_fallback_to_second_provider(search_server, second_search_server):
+    search_server.default.status, search_server.default.json = 500, {"error": "boom"}
+    second_search_server.reply(json=OK)
+    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), max_attempts_per_provider=2, cache=False)
+    [hits], records = run(s, REQ)
+    assert hits[0].provider == "backup"
+    assert len(search_server.requests) == 2 and len(second_search_server.requests) == 1
+    assert [(r["provider"], r["attempt"], r["fallback_from"]) for r in records] == [
+        ("primary", 1, None),
+        ("primary", 2, None),
+        ("backup", 3, "primary"),
+    ]
+
+
+def test_long_retry_after_skips_to_next_provider_without_waiting(search_server, second_search_server):
+    search_server.reply(429, text="", headers={"Retry-After": "3600"})
+    second_search_server.reply(json=OK)
+    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), cache=False)
+    t0 = time.monotonic()
+    [hits], records = run(s, REQ)
+    assert time.monotonic() - t0 < 3
+    assert hits[0].provider == "backup"
+    assert len(search_server.requests) == 1
+    assert records[0]["error.type"] == "http_429" and records[1]["fallback_from"] == "primary"
+
+
+def test_permanent_error_falls_back_at_once_and_key_never_leaks(search_server, second_search_server, monkeypatch):
+    monkeypatch.setenv("TRAWL_TEST_BRAVE_KEY", "sekrit-key-123")
+    search_server.reply(401, json={"message": "invalid key sekrit-key-123"})
+    second_search_server.reply(json=OK)
+    brave = SearchProviderConfig(name="brave", kind="brave", base_url=search_server.url, api_key_env="TRAWL_TEST_BRAVE_KEY")
+    [hits], records = run(settings(brave, searxng("local", second_search_server.url), cache=False), REQ)
+    assert hits[0].provider == "local"
+    assert len(search_server.requests) == 1  # a 401 is not retried
+    assert records[0]["error.type"] == "http_401"
+    assert "sekrit" not in repr(records)
+
+
+def test_missing_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv("TRAWL_TEST_MISSING_KEY", raising=False)
+    tavily = SearchProviderConfig(name="tavily", kind="tavily", base_url="http://127.0.0.1:9", api_key_env="TRAWL_TEST_MISSING_KEY")
+    [err], records = run(settings(tavily, cache=False), REQ)
+    assert isinstance(err, AuthError) and "TRAWL_TEST_MISSING_KEY" in str(err)
+    assert records[0]["error.type"] == "missing_api_key"
+
+
+def test_everything_failing_raises_the_last_error_after_all_attempts(search_server):
+    search_server.default.status, search_server.default.text = 503, "down"
+    [err], records = run(settings(searxng("local", search_server.url), max_attempts_per_provider=3, cache=False), REQ)
+    assert isinstance(err, UnavailableError)
+    assert len(records) == 3 and len(search_server.requests) == 3
+
+
+def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_server, tmp_path):
+    search_server.reply(json=OK)
+    s = settings(searxng("local", search_server.url))
+    (first, second), records = run(s, REQ, SearchRequest("  ACME   ceo", job_id="j1"), cache_dir=str(tmp_path))
+    assert first == second
+    assert len(search_server.requests) == 1
+    assert [r["cache_hit"] for r in records] == [False, True]
+    # persisted: a new gateway on the same folder answers from the cache too
+    (third,), records = run(s, REQ, cache_dir=str(tmp_path))
+    assert third == first and len(search_server.requests) == 1 and records[0]["cache_hit"] is True
+
+
+def test_cache_respects_ttl_and_options(search_server, tmp_path):
+    search_server.default.json = OK
+    s = settings(searxng("local", search_server.url), cache_ttl_s=0.2)
+    run(s, REQ, SearchRequest("acme ceo", time_range="year"), cache_dir=str(tmp_path))
+    assert len(search_server.requests) == 2  # different options, different key
+    time.sleep(0.3)
+    run(s, REQ, cache_dir=str(tmp_path))
+    assert len(search_server.requests) == 3  # expired
+
+
+def test_rpm_spaces_requests(search_server):
+    search_server.default.json = OK
+    s = settings(searxng("local", search_server.url, rpm=600), cache=False)  # one every 0.1 s
+    t0 = time.monotonic()
+    run(s, *[SearchRequest(f"q{i}") for i in range(5)])
+    assert time.monotonic() - t0 >= 0.35
+
+
+def test_records_match_the_search_calls_table(search_server):
+    search_server.reply(500, text="x")
+    search_server.reply(json=OK)
+    _, records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    schema = SCHEMAS["search_calls"]
+    assert all(set(r) == set(schema.names) for r in records)
+    table = pa.Table.from_pylist(records, schema=schema)
+    row = table.to_pylist()[-1]
+    assert (row["job_id"], row["row_key"], row["column"], row["query"]) == ("j1", "acme", "ceo", "acme ceo")
+    assert row["duration_s"] >= 0 and row["started_at"].tzinfo is not None
+    assert len({r["call_id"] for r in records}) == 2
+
+
+def test_settings_fill_request_defaults(search_server):
+    search_server.default.json = OK
+    s = settings(searxng("local", search_server.url), language="de", time_range="week", cache=False)
+    run(s, SearchRequest("acme"))
+    assert search_server.requests[0].query["language"] == "de"
+    assert search_server.requests[0].query["time_range"] == "week"
+
+
+def test_a_failing_sink_does_not_fail_the_search(search_server):
+    search_server.default.json = OK
+
+    def broken(records):
+        raise RuntimeError("writer gone")
+
+    async def go():
+        gw = SearchGateway(settings(searxng("local", search_server.url), cache=False), record_sink=broken)
+        try:
+            return await gw.search(REQ)
+        finally:
+            await gw.aclose()
+
+    assert len(asyncio.run(go())) == 1
+
+
+def test_no_providers_is_a_clear_error():
+    [err], _ = run(SearchSettings(), REQ)
+    assert err.reason == "no_search_provider"

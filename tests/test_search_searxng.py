@@ -1,0 +1,149 @@
+"""SearXNG adapter contract: the request it sends and how it reads what SearXNG documents."""
+
+import pytest
+
+from pipelines.errors import BadRequestError, ContentError, RateLimitedError, UnavailableError
+from pipelines.search.config import SearchProviderConfig
+from pipelines.search.searxng import SearxngAdapter
+from pipelines.search.types import SearchRequest
+from tests.fixtures_search import call_adapter
+
+# Shaped like GET /search?format=json on SearXNG (docs.searxng.org/dev/search_api).
+SUCCESS = {
+    "query": "acme ceo",
+    "number_of_results": 0,
+    "results": [
+        {
+            "url": "https://acme.example/about",
+            "title": "About  Acme",
+            "content": "Acme's CEO is\nJane Doe.",
+            "engine": "trawl-local",
+            "parsed_url": ["https", "acme.example", "/about", "", "", ""],
+            "template": "default.html",
+            "engines": ["trawl-local"],
+            "positions": [1],
+            "score": 2.5,
+            "category": "general",
+            "publishedDate": None,
+        },
+        {"url": "https://news.example/acme", "title": "Acme news", "content": "", "engine": "x", "score": 1.0},
+        {"title": "no url, skipped", "content": "x"},
+        {"url": "https://third.example/", "title": "Third", "content": "c", "score": 0.5},
+    ],
+    "answers": [],
+    "corrections": [],
+    "infoboxes": [],
+    "suggestions": ["acme chief executive"],
+    "unresponsive_engines": [],
+}
+
+
+def adapter(url, **kw):
+    return SearxngAdapter(SearchProviderConfig(name="local", kind="searxng", base_url=url + "/", **kw))
+
+
+def test_request_is_get_search_with_json_format_and_options(search_server):
+    search_server.reply(json=SUCCESS)
+    a = adapter(search_server.url, options={"categories": "general", "safesearch": 0})
+    call_adapter(a, SearchRequest("  acme   ceo ", count=10, language="en", region="us", time_range="month"))
+    [seen] = search_server.requests
+    assert seen.method == "GET"
+    assert seen.path == "/search"
+    assert seen.query == {
+        "q": "acme ceo",
+        "format": "json",
+        "pageno": "1",
+        "language": "en-US",
+        "time_range": "month",
+        "categories": "general",
+        "safesearch": "0",
+    }
+    assert "authorization" not in seen.headers
+
+
+def test_success_is_parsed_into_ranked_hits(search_server):
+    search_server.reply(json=SUCCESS)
+    hits = call_adapter(adapter(search_server.url), SearchRequest("acme ceo"))
+    assert [h.url for h in hits] == ["https://acme.example/about", "https://news.example/acme", "https://third.example/"]
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert hits[0].title == "About Acme" and hits[0].snippet == "Acme's CEO is Jane Doe."
+    assert hits[0].score == 2.5 and hits[0].provider == "local"
+
+
+def test_results_are_cut_to_count(search_server):
+    search_server.reply(json=SUCCESS)
+    hits = call_adapter(adapter(search_server.url), SearchRequest("acme", count=2))
+    assert len(hits) == 2
+
+
+def test_empty_results(search_server):
+    search_server.reply(json={**SUCCESS, "results": []})
+    assert call_adapter(adapter(search_server.url), SearchRequest("nothing")) == []
+
+
+def test_include_domains_become_site_operators_only_when_asked(search_server):
+    req = SearchRequest("acme", include_domains=("acme.example",), exclude_domains=("spam.example",))
+    call_adapter(adapter(search_server.url), req)
+    call_adapter(adapter(search_server.url, site_operators=True), req)
+    assert search_server.requests[0].query["q"] == "acme"
+    assert search_server.requests[1].query["q"] == "acme site:acme.example -site:spam.example"
+
+
+def test_rate_limited_carries_retry_after(search_server):
+    search_server.reply(429, text="Too Many Requests", headers={"Retry-After": "7"})
+    with pytest.raises(RateLimitedError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert info.value.retry_after == 7 and info.value.reason == "http_429"
+
+
+def test_server_error_is_retryable(search_server):
+    search_server.reply(502, text="<html>bad gateway</html>")
+    with pytest.raises(UnavailableError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert info.value.reason == "http_502"
+
+
+def test_json_format_disabled_is_a_clear_permanent_error(search_server):
+    search_server.reply(403, text="Forbidden")
+    from pipelines.errors import AuthError
+
+    with pytest.raises(AuthError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert "HTTP 403" in str(info.value)
+
+
+def test_malformed_json(search_server):
+    search_server.reply(200, text='{"results": [')
+    with pytest.raises(ContentError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert info.value.reason == "malformed_response"
+
+
+def test_wrong_shape_is_malformed(search_server):
+    search_server.reply(200, json={"results": "nope"})
+    with pytest.raises(ContentError):
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+
+
+def test_bad_request(search_server):
+    search_server.reply(400, json={"message": "bad query"})
+    with pytest.raises(BadRequestError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert "bad query" in str(info.value)
+
+
+def test_connection_refused_is_unavailable():
+    with pytest.raises(UnavailableError) as info:
+        call_adapter(adapter("http://127.0.0.1:9"), SearchRequest("acme"))
+    assert info.value.reason == "connection"
+
+
+def test_config_requires_base_url():
+    with pytest.raises(ValueError, match="base_url"):
+        SearchProviderConfig(name="x", kind="searxng")
+
+
+def test_docstring_names_the_api_version():
+    import pipelines.search.searxng as module
+
+    assert "docs.searxng.org/dev/search_api" in module.__doc__
