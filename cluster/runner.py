@@ -99,7 +99,7 @@ def run_job(
 
     statuses, answers = previous_state(output, job.job_id) if mode != "run" else ({}, {})
     rerun = cells_to_rerun(job, statuses, selector) if mode == "rerun" and selector else set()
-    dag = build_dag(job, statuses if mode != "run" else None, rerun)
+    dag, skipped = build_dag(job, statuses if mode != "run" else None, rerun)
     for row, column in rerun:
         answers.get(row, {}).pop(column, None)
 
@@ -128,7 +128,7 @@ def run_job(
         )
         try:
             await run_cells(
-                job, services, dag, answers=answers, run_id=run_id, progress=progress,
+                job, services, dag, answers=answers, skipped=skipped, run_id=run_id, progress=progress,
                 max_in_flight=job.run.max_cells_in_flight, cell_timeout_s=job.run.cell_timeout_s,
             )
         finally:

@@ -97,13 +97,18 @@ def cells_to_rerun(job, statuses: dict[Cell, str], selector: CellSelector) -> se
     return chosen
 
 
-def build_dag(job, statuses: dict[Cell, str] | None = None, rerun: set[Cell] | None = None) -> CellDAG:
-    """A DAG for ``job``; cells finished in an earlier run stay finished unless chosen for a rerun."""
+def build_dag(job, statuses: dict[Cell, str] | None = None, rerun: set[Cell] | None = None) -> tuple[CellDAG, list]:
+    """A DAG for ``job``; cells finished in an earlier run stay finished unless chosen for a rerun.
+
+    Also returns the cells the restore newly skipped (dependents of cells that
+    stay failed), as ``(cell, reason)``, for the caller to record.
+    """
     dag = CellDAG({name: tuple(col.depends_on) for name, col in job.columns.items()}, job.row_keys())
+    skipped = []
     if statuses:
         keep = {cell: s for cell, s in statuses.items() if s in FINISHED and cell not in (rerun or set())}
-        dag.restore(keep)
-    return dag
+        skipped = [(cell, reason) for cell, reason in dag.restore(keep) if statuses.get(cell) != "skipped"]
+    return dag, skipped
 
 
 def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str], run_id: str) -> CellTask:
@@ -135,6 +140,7 @@ async def run_cells(
     dag: CellDAG,
     *,
     answers: dict[str, dict[str, str]] | None = None,
+    skipped: list | None = None,
     run_id: str = "",
     progress: Progress | None = None,
     max_in_flight: int = 64,
@@ -143,7 +149,8 @@ async def run_cells(
     """Research every ready cell until the DAG is finished (or the budget runs out).
 
     ``answers`` holds upstream answers of cells finished in an earlier run:
-    row_key -> {column: answer}. Returns the progress counters.
+    row_key -> {column: answer}; ``skipped`` are cells ``build_dag`` skipped,
+    to be recorded. Returns the progress counters.
     """
     progress = progress or Progress()
     progress.total_cells = len(job.row_keys()) * len(job.columns)
@@ -162,6 +169,7 @@ async def run_cells(
             progress.cells["skipped"] += 1
             services.count("cells_skipped")
 
+    record_skips(skipped or [])
     while True:
         if not budget_out:
             for cell in dag.take_ready(max(0, max_in_flight - len(running))):
