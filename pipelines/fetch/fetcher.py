@@ -1,0 +1,261 @@
+"""PageFetcher: fetch one URL politely and safely; every problem becomes a FetchResult, never an exception.
+
+For each URL: page store (if configured and fresh) -> for each redirect hop:
+address guard on the URL -> robots.txt of the hop's origin -> per-domain slot
+(concurrency + delay) -> GET without auto-redirects -> judge the response.
+
+Choices worth knowing:
+
+- Redirects are followed by hand (``max_redirects`` hops); every hop passes the
+  address guard, robots.txt and politeness. A URL seen twice is ``redirect_loop``.
+- 429 and 503 with a ``Retry-After`` of at most ``retry_after_max_s`` seconds are
+  retried once after that wait (outside the domain slot); otherwise, or if the
+  retry fails too, the page fails with ``http_429`` / ``http_503``.
+- ``fetch_ms`` is the wall time of ``fetch()``, politeness waits included.
+- One aiohttp session per fetcher, created on first use inside the running loop;
+  no cookies are kept (DummyCookieJar); proxies from the environment are ignored.
+- Two concurrent ``fetch(url)`` calls for one URL share one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, retry_after_seconds, sniff_problem
+from pipelines.fetch.domains import domain_of
+from pipelines.fetch.failures import classify_exception
+from pipelines.fetch.guard import AddressGuard
+from pipelines.fetch.knobs import knob
+from pipelines.fetch.page_store import PageStore, StoredPage
+from pipelines.fetch.politeness import DomainLimiter
+from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
+from pipelines.fetch.result import FetchResult, utc_now
+from pipelines.fetch.robots import RobotsCache, RobotsResponse
+from pipelines.settings import FetchSettings
+
+__all__ = ["PageFetcher", "FetchResult"]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"
+
+
+class PageFetcher:
+    """Plain-Python fetcher; one per Ray fetcher actor (or per test)."""
+
+    def __init__(self, settings: FetchSettings, *, name: str = "fetcher", page_store_dir: str | None = None) -> None:
+        self.settings = settings
+        self.name = name
+        self.guard = AddressGuard(settings.allow_hosts)
+        self._static = StaticHostMap(settings.resolve)
+        self.limiter = DomainLimiter(
+            settings.per_domain_concurrency,
+            settings.per_domain_delay_s,
+            max_delay_s=knob(settings, "max_crawl_delay_s"),
+        )
+        self.robots = RobotsCache(
+            settings.user_agent,
+            max_entries=knob(settings, "robots_cache_size"),
+            ttl_s=knob(settings, "robots_ttl_s"),
+            unreachable_ttl_s=knob(settings, "robots_unreachable_ttl_s"),
+        )
+        self.store = PageStore(page_store_dir, ttl_s=knob(settings, "page_store_ttl_s")) if page_store_dir else None
+        self._timeout = aiohttp.ClientTimeout(total=settings.total_timeout_s, sock_connect=settings.connect_timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._inflight: dict[str, asyncio.Future[FetchResult]] = {}
+        self.requests = 0  # HTTP requests sent, robots.txt included (for stats and tests)
+
+    # -- public -----------------------------------------------------------------------------------
+
+    async def fetch(self, url: str) -> FetchResult:
+        """Fetch ``url``; concurrent calls for the same URL share one fetch. Never raises for page problems."""
+        task = self._inflight.get(url)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_once(url))
+            self._inflight[url] = task
+            task.add_done_callback(lambda done: self._inflight.pop(url, None) if self._inflight.get(url) is done else None)
+        return await asyncio.shield(task)
+
+    async def aclose(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def stats(self) -> dict[str, Any]:
+        return {"requests": self.requests, "robots_fetches": self.robots.fetches, "domains": self.limiter.domains, "inflight": len(self._inflight)}
+
+    # -- one URL ----------------------------------------------------------------------------------
+
+    async def _fetch_once(self, url: str) -> FetchResult:
+        started = time.monotonic()
+        try:
+            result = await self._fetch_with_store(url)
+        except Exception as exc:  # noqa: BLE001 - the promise is "never raises"; record the surprise instead
+            status, reason = classify_exception(exc)
+            result = FetchResult(url=url, final_url=url, status=status, reason=reason)
+        result.fetch_ms = (time.monotonic() - started) * 1000.0
+        result.fetcher = self.name
+        if result.status != "ok":
+            result.body = None
+        return result
+
+    async def _fetch_with_store(self, url: str) -> FetchResult:
+        if self.store is not None:
+            stored = await asyncio.to_thread(self.store.get, url)
+            if stored is not None:
+                return FetchResult(
+                    url=url,
+                    final_url=stored.final_url,
+                    status="ok",
+                    http_status=stored.http_status,
+                    content_type=stored.content_type,
+                    charset=stored.charset,
+                    body=stored.body,
+                    bytes=len(stored.body),
+                    from_page_store=True,
+                    fetched_at=stored.fetched_at,
+                )
+        result = await self._follow(url, robots_mode=False)
+        if self.store is not None and result.status == "ok" and result.body is not None:
+            page = StoredPage(url, result.final_url, result.http_status, result.content_type, result.charset, result.fetched_at, result.body)
+            await asyncio.to_thread(self.store.put, page)
+        return result
+
+    async def _follow(self, url: str, *, robots_mode: bool) -> FetchResult:
+        """Follow redirects by hand; each hop is guarded, robots-checked and rate-limited."""
+        try:
+            current = URL(url)
+        except (ValueError, TypeError) as exc:
+            return FetchResult(url=url, final_url=url, status="failed", reason=f"invalid_url: {exc}")
+        seen: set[str] = set()
+        for hop in range(self.settings.max_redirects + 1):
+            current = current.with_fragment(None)
+            seen.add(str(current))
+            result = await self._one_hop(url, current, robots_mode=robots_mode)
+            if not isinstance(result, URL):
+                return result
+            nxt = result.with_fragment(None)
+            if str(nxt) in seen:
+                return FetchResult(url=url, final_url=str(nxt), status="failed", reason=f"redirect_loop: {nxt}", http_status=None)
+            current = nxt
+        return FetchResult(
+            url=url,
+            final_url=str(current),
+            status="failed",
+            reason=f"too_many_redirects: more than {self.settings.max_redirects}",
+        )
+
+    async def _one_hop(self, url: str, hop: URL, *, robots_mode: bool) -> FetchResult | URL:
+        """Fetch one hop: a final FetchResult, or the URL a redirect points to."""
+        final = str(hop)
+        problem = self.guard.check_url_parts(hop.scheme, hop.raw_host, hop.port)
+        if problem is not None:
+            status = "failed" if problem.startswith("invalid_url") else "blocked"
+            return FetchResult(url=url, final_url=final, status=status, reason=problem)
+        crawl_delay = None
+        if self.settings.respect_robots and not robots_mode:
+            rules = await self.robots.rules_for(_origin(hop), self._robots_response)
+            if rules.problem is not None:
+                return FetchResult(url=url, final_url=final, status="blocked" if rules.problem_blocks else "failed", reason=rules.problem)
+            if not rules.allowed(final, self.settings.user_agent):
+                return FetchResult(url=url, final_url=final, status="blocked", reason="robots_disallowed")
+            crawl_delay = rules.crawl_delay
+        domain = domain_of(hop.raw_host or "")
+        outcome: FetchResult | URL | float = 0.0
+        for attempt in (1, 2):
+            async with self.limiter.slot(domain, crawl_delay):
+                outcome = await self._request(url, hop, robots_mode=robots_mode, may_wait=attempt == 1)
+            if not isinstance(outcome, float):
+                return outcome
+            await asyncio.sleep(outcome)  # Retry-After, outside the slot so the domain's other pages proceed
+        raise AssertionError("unreachable: the second attempt never asks to wait")
+
+    async def _request(self, url: str, hop: URL, *, robots_mode: bool, may_wait: bool) -> FetchResult | URL | float:
+        session = self._get_session()
+        final = str(hop)
+        self.requests += 1
+        cap = self.robots.max_bytes if robots_mode else self.settings.max_bytes
+        try:
+            async with session.get(hop, allow_redirects=False, timeout=self._timeout) as resp:
+                status = resp.status
+                if status in _REDIRECTS and "Location" in resp.headers:
+                    try:
+                        return resp.url.join(URL(resp.headers["Location"]))
+                    except (ValueError, TypeError):
+                        return FetchResult(url=url, final_url=final, status="failed", reason="bad_redirect", http_status=status)
+                ctype_header = resp.headers.get("Content-Type")
+                ctype = media_type(ctype_header)
+                base = dict(url=url, final_url=final, http_status=status, content_type=ctype)
+                if status in (429, 503) and not robots_mode:
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                    if wait is not None and wait <= knob(self.settings, "retry_after_max_s") and may_wait:
+                        return wait
+                if not 200 <= status < 300:
+                    return FetchResult(**base, status="failed", reason=f"http_{status}")
+                if not robots_mode and ctype is not None and ctype not in TEXT_TYPES:
+                    return FetchResult(**base, status="skipped", reason=f"content_type: {ctype}")
+                if resp.content_length is not None and resp.content_length > cap:
+                    return FetchResult(**base, status="skipped", reason=f"too_large: Content-Length {resp.content_length} > {cap}")
+                body, truncated = await read_capped(resp, cap)
+                if truncated and not robots_mode:
+                    resp.close()  # drop the connection rather than drain the rest
+                    return FetchResult(**base, status="skipped", reason=f"too_large: over {cap} bytes", bytes=len(body))
+                return self._judge_body(base, ctype_header, body, robots_mode)
+        except Exception as exc:  # noqa: BLE001 - every transport problem is a recorded outcome
+            status_word, reason = classify_exception(exc)
+            return FetchResult(url=url, final_url=final, status=status_word, reason=reason)
+
+    def _judge_body(self, base: dict, ctype_header: str | None, body: bytes, robots_mode: bool) -> FetchResult:
+        charset = charset_of(ctype_header, body)
+        if robots_mode:
+            return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
+        if not body.strip():
+            return FetchResult(**base, status="skipped", reason="empty_body", charset=charset)
+        problem = sniff_problem(body, charset)
+        if problem is not None:
+            return FetchResult(**base, status="skipped", reason=problem, charset=charset, bytes=len(body))
+        if base["content_type"] is None:
+            if not looks_like_html(body):
+                return FetchResult(**base, status="skipped", reason="content_type: missing", charset=charset, bytes=len(body))
+            base = {**base, "content_type": "text/html"}
+        return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
+
+    async def _robots_response(self, robots_url: str) -> RobotsResponse:
+        result = await self._follow(robots_url, robots_mode=True)
+        if result.status == "blocked":
+            return RobotsResponse(None, error=result.reason, blocked=True)
+        if result.reason is not None and result.reason.startswith(("redirect_loop", "too_many_redirects")):
+            return RobotsResponse(404)  # RFC 9309: too many redirects may be treated as "unavailable"
+        if result.http_status is None:
+            return RobotsResponse(None, error=result.reason)
+        return RobotsResponse(result.http_status, body=result.body or b"")
+
+    # -- session ----------------------------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self.guard, self._static),
+                limit=knob(self.settings, "max_connections"),
+                limit_per_host=self.settings.per_domain_concurrency,
+                ttl_dns_cache=60,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": self.settings.user_agent, "Accept": _ACCEPT},
+                timeout=self._timeout,
+                trust_env=False,
+                auto_decompress=True,
+            )
+        return self._session
+
+
+def _origin(url: URL) -> str:
+    return str(url.origin())

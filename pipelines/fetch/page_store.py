@@ -1,0 +1,107 @@
+"""Page store: bodies of successful fetches kept on disk across jobs.
+
+Layout: ``<dir>/<sha[:2]>/<sha>.page`` where ``sha`` is the SHA-256 of the
+normalized URL. A file is gzip of one JSON header line (url, final_url,
+http_status, content_type, charset, fetched_at, bytes) followed by the body.
+
+Writes go to a temporary file in the same folder and are renamed into place,
+so two processes storing the same URL at once both succeed and a reader never
+sees half a file. Entries older than the TTL (by ``fetched_at``) are ignored
+and overwritten by the next successful fetch. Corrupt entries read as misses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["PageStore", "StoredPage"]
+
+_MAX_HEADER = 64_000
+
+
+@dataclass
+class StoredPage:
+    url: str
+    final_url: str
+    http_status: int | None
+    content_type: str | None
+    charset: str | None
+    fetched_at: datetime
+    body: bytes
+
+
+class PageStore:
+    """``get(url)`` / ``put(page)``; never raises for I/O problems (a cache miss is always acceptable)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, ttl_s: float | None = 7 * 86_400.0, compresslevel: int = 5) -> None:
+        self.root = Path(root)
+        self.ttl_s = ttl_s
+        self._level = compresslevel
+
+    def path_for(self, url: str) -> Path:
+        sha = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        return self.root / sha[:2] / f"{sha}.page"
+
+    def get(self, url: str, *, now: datetime | None = None) -> StoredPage | None:
+        path = self.path_for(url)
+        try:
+            with gzip.open(path, "rb") as fh:
+                header = json.loads(fh.readline(_MAX_HEADER))
+                body = fh.read()
+        except (OSError, EOFError, ValueError, gzip.BadGzipFile):
+            return None
+        try:
+            fetched_at = datetime.fromisoformat(header["fetched_at"])
+            if header["url"] != url or len(body) != header["bytes"]:
+                return None  # SHA-256 collision (no) or a truncated file (possible on a full disk)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if self.ttl_s is not None:
+            age = ((now or datetime.now(timezone.utc)) - fetched_at).total_seconds()
+            if age > self.ttl_s:
+                return None
+        return StoredPage(
+            url=url,
+            final_url=header.get("final_url") or url,
+            http_status=header.get("http_status"),
+            content_type=header.get("content_type"),
+            charset=header.get("charset"),
+            fetched_at=fetched_at,
+            body=body,
+        )
+
+    def put(self, page: StoredPage) -> bool:
+        """Store ``page``; returns False (and leaves no temp file) if the disk said no."""
+        path = self.path_for(page.url)
+        header = {
+            "url": page.url,
+            "final_url": page.final_url,
+            "http_status": page.http_status,
+            "content_type": page.content_type,
+            "charset": page.charset,
+            "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(),
+            "bytes": len(page.body),
+        }
+        tmp_name = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".page", dir=path.parent)
+            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=self._level, mtime=0) as fh:
+                fh.write(json.dumps(header).encode("utf-8") + b"\n")
+                fh.write(page.body)
+            os.replace(tmp_name, path)
+            return True
+        except OSError:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass
+            return False

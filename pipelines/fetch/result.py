@@ -1,0 +1,76 @@
+"""FetchResult: the outcome of fetching one URL, one row of the ``pages`` table minus extraction.
+
+Page statuses (``pipelines.store.schemas.PAGE_STATUSES``):
+
+- ``ok``       a text/html, application/xhtml+xml or text/plain body within the caps; ``body`` is set
+- ``skipped``  fetched but not usable: ``too_large``, ``content_type: ...``, ``binary_body``, ``empty_body``
+- ``failed``   could not get it: ``http_404``, ``timeout``, ``connect_error: ...``, ``redirect_loop``,
+               ``too_many_redirects``, ``robots_unreachable: ...``...
+- ``blocked``  we refused: ``robots_disallowed``, ``blocked_address: ...``, ``blocked_scheme: ...``
+
+``reason`` is ``"<slug>"`` or ``"<slug>: <detail>"``; ``reason_slug`` gives the slug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+__all__ = ["FetchResult", "reason_slug", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def reason_slug(reason: str | None) -> str | None:
+    """'blocked_address: 10.0.0.5 (private)' -> 'blocked_address'."""
+    if reason is None:
+        return None
+    return reason.split(":", 1)[0].strip()
+
+
+@dataclass
+class FetchResult:
+    url: str  # the normalized URL asked for
+    final_url: str  # after redirects
+    status: str  # "ok" | "skipped" | "failed" | "blocked"
+    reason: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    body: bytes | None = None  # only for status "ok"
+    bytes: int = 0  # body bytes received (decompressed), also for skipped pages
+    fetch_ms: float = 0.0  # wall time of fetch(), politeness waits included
+    from_page_store: bool = False
+    fetched_at: datetime = field(default_factory=utc_now)
+    fetcher: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def reason_slug(self) -> str | None:
+        return reason_slug(self.reason)
+
+    def page_record(self, job_id: str) -> dict:
+        """The fetch half of a ``pages`` row (extraction adds title, text, chunks, node_id)."""
+        return {
+            "job_id": job_id,
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "reason": self.reason,
+            "http_status": self.http_status,
+            "content_type": self.content_type,
+            "bytes": self.bytes,
+            "fetch_ms": self.fetch_ms,
+            "from_page_store": self.from_page_store,
+            "fetched_at": self.fetched_at,
+            "fetcher": self.fetcher,
+        }
+
+    def without_body(self) -> "FetchResult":
+        """A copy safe to send to the driver: same metadata, no body."""
+        return FetchResult(**{**self.__dict__, "body": None})
