@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipelines.settings import Strict
 
-__all__ = ["ProviderConfig", "LLMSettings", "STAGES"]
+__all__ = ["ProviderConfig", "LLMSettings", "ProviderProfile", "STAGES"]
 
 STAGES = ("expand", "judge", "summarize")
 
@@ -43,3 +43,46 @@ class LLMSettings(Strict):
     cache: bool = Field(True, description="Cache responses by a SHA-256 of the full request.")
     cache_ttl_s: float | None = Field(None, gt=0, description="Cache entry lifetime; None keeps entries forever.")
     cache_dir: str | None = Field(None, description="Shared cache folder; defaults to <output>/llm-cache.")
+    providers_file: str | None = Field(
+        None,
+        description="Profile file to look 'profile' up in; default: $TRAWL_PROVIDERS, else ~/.config/trawl/providers.yaml.",
+    )
+    backoff_base_s: float = Field(0.5, ge=0, le=60, description="First retry delay on one provider; doubles per retry, fully jittered.")
+    max_wait_s: float = Field(10.0, ge=0, le=600, description="Cap on any one wait (backoff or Retry-After); a provider asking "
+                              "for longer is skipped for that long and the next one in the chain is tried.")
+    max_limit_wait_s: float = Field(1.0, ge=0, le=600, description="How long a call queues for a provider's rpm/tpm limit "
+                                    "before it tries the next provider in the chain instead.")
+    breaker_failures: int = Field(3, ge=1, le=1000, description="Consecutive failed calls (5xx, timeouts, connection errors) "
+                                  "that open a provider's circuit.")
+    breaker_cooldown_s: float = Field(30.0, gt=0, le=3600, description="How long an open circuit skips the provider before one probe call.")
+    breaker_max_cooldown_s: float = Field(600.0, gt=0, le=86_400, description="Cap on the cooldown, which doubles each time a probe fails.")
+
+    @model_validator(mode="after")
+    def _chains_name_known_providers(self) -> LLMSettings:
+        if self.profile and self.providers:
+            raise ValueError("set either 'profile' or inline 'providers', not both")
+        names = [p.name for p in self.providers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"provider names must be unique: {', '.join(dupes)}")
+        if self.providers:
+            for stage, chain in self.chains.items():
+                unknown = [n for n in chain if n not in names]
+                if unknown:
+                    raise ValueError(f"chains.{stage}: unknown provider(s) {', '.join(unknown)}; known: {', '.join(names)}")
+        return self
+
+    def chain_for(self, stage: str) -> list[ProviderConfig]:
+        """The ordered providers to try for ``stage``."""
+        by_name = {p.name: p for p in self.providers}
+        names = self.chains.get(stage) or self.chains.get("default")  # type: ignore[call-overload]
+        return [by_name[n] for n in names] if names else list(self.providers)
+
+
+class ProviderProfile(Strict):
+    """One entry of the profile file: ``{profile-name: {providers: [...], chains: {...}}}``."""
+
+    providers: list[ProviderConfig] = Field(..., min_length=1, description="Providers of this profile.")
+    chains: dict[Literal["expand", "judge", "summarize", "default"], list[str]] = Field(
+        default_factory=dict, description="Ordered fallback chain per stage, as in LLMSettings.chains."
+    )

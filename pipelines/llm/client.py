@@ -1,0 +1,161 @@
+"""One attempt against one OpenAI-compatible provider, with openai's exceptions turned into trawl's.
+
+The official ``AsyncOpenAI`` client is used with ``max_retries=0``: the
+gateway is the only retry loop. Every response's headers (success or error)
+go to ``on_headers`` so the gateway can follow the server's own rate-limit
+headers. No openai or httpx object leaves this module: callers see a
+``Reply`` or an error from ``pipelines.errors`` whose message never contains
+the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import openai
+
+from pipelines.errors import (
+    AuthError,
+    BadRequestError,
+    RateLimitedError,
+    TimeoutError_,
+    TrawlError,
+    UnavailableError,
+)
+from pipelines.llm.config import ProviderConfig
+
+__all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
+
+_KEYLIKE = re.compile(r"\b(sk|rk|pk|key)-[A-Za-z0-9_\-*]{6,}")
+_CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|too many tokens|context window", re.I)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    response_model: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None
+
+
+def scrub(message: str, secret: str | None = None, limit: int = 500) -> str:
+    """``message`` without the key (or anything shaped like one), cut to ``limit`` characters."""
+    if secret and len(secret) >= 4:
+        message = message.replace(secret, "[redacted]")
+    return _KEYLIKE.sub("[redacted]", message)[:limit]
+
+
+def retry_after_seconds(headers: dict[str, str]) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after`` in seconds)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw:
+            try:
+                return max(0.0, float(raw) * scale)
+            except ValueError:
+                continue  # an HTTP date: rare for LLM APIs, treat as unknown
+    return None
+
+
+def _headers_of(exc: openai.APIStatusError) -> dict[str, str]:
+    try:
+        return {k.lower(): v for k, v in exc.response.headers.items()}
+    except Exception:  # noqa: BLE001 - a malformed response must not hide the real error
+        return {}
+
+
+def convert_openai_error(exc: BaseException, provider: str, secret: str | None = None) -> TrawlError:
+    """The trawl error for an exception raised by the openai SDK (or by our own timeout)."""
+    msg = scrub(f"{provider}: {getattr(exc, 'message', None) or exc}", secret)
+    if isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError | TimeoutError):
+        return TimeoutError_(f"{provider}: request timed out", reason="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return UnavailableError(scrub(f"{provider}: connection error: {exc.__cause__ or exc}", secret), reason="connection_error")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return UnavailableError(msg, reason="malformed_response")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        code = str(getattr(exc, "code", "") or "")
+        if status == 429:
+            if code == "insufficient_quota":  # retrying an empty account never helps
+                return AuthError(msg, reason="insufficient_quota")
+            return RateLimitedError(msg, retry_after=retry_after_seconds(_headers_of(exc)), reason="http_429")
+        if status == 408:
+            return TimeoutError_(msg, reason="http_408")
+        if status == 409 or status >= 500:
+            return UnavailableError(msg, reason=f"http_{status}")
+        if status in (401, 403):
+            return AuthError(msg, reason=f"http_{status}")
+        if code == "context_length_exceeded" or _CONTEXT_LENGTH.search(msg):
+            return BadRequestError(msg, reason="context_length")
+        return BadRequestError(msg, reason=f"http_{status}")
+    if isinstance(exc, openai.OpenAIError):
+        return UnavailableError(msg, reason="client_error")
+    return UnavailableError(msg, reason=type(exc).__name__.lower())
+
+
+def _estimate_tokens(text: str) -> int:
+    # Only when a server reports no usage: ~4 characters per token for English text.
+    return max(1, len(text) // 4)
+
+
+class ProviderClient:
+    """Calls one provider; one instance per provider, shared by every concurrent call."""
+
+    def __init__(self, provider: ProviderConfig, api_key: str, on_headers: Callable[[dict[str, str]], None] | None = None):
+        self.provider = provider
+        self._key = api_key
+        self._on_headers = on_headers or (lambda headers: None)
+        self._client: openai.AsyncOpenAI | None = None
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        # Built lazily so it binds to the event loop that actually runs the calls.
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._key,
+                base_url=self.provider.base_url,
+                max_retries=0,
+                timeout=self.provider.timeout_s,
+                organization=None,
+                project=None,
+            )
+        return self._client
+
+    async def complete(self, body: dict) -> Reply:
+        """Send ``body`` once; a ``Reply`` or a trawl error."""
+        try:
+            raw = await asyncio.wait_for(
+                self._sdk().chat.completions.with_raw_response.create(**body),
+                timeout=self.provider.timeout_s + 5.0,  # belt and braces over the SDK's own timeout
+            )
+        except openai.APIStatusError as exc:
+            self._on_headers(_headers_of(exc))
+            raise convert_openai_error(exc, self.provider.name, self._key) from None
+        except (openai.OpenAIError, asyncio.TimeoutError, TimeoutError) as exc:
+            raise convert_openai_error(exc, self.provider.name, self._key) from None
+        self._on_headers({k.lower(): v for k, v in raw.headers.items()})
+        try:
+            completion = raw.parse()
+            choice = completion.choices[0]
+            text = choice.message.content or ""
+            usage = completion.usage
+        except Exception as exc:  # noqa: BLE001 - any unusable body is the server's fault, and worth retrying
+            raise UnavailableError(scrub(f"{self.provider.name}: malformed response: {exc}", self._key), reason="malformed_response") from None
+        input_tokens = usage.prompt_tokens if usage and usage.prompt_tokens is not None else _estimate_tokens(str(body["messages"]))
+        output_tokens = usage.completion_tokens if usage and usage.completion_tokens is not None else _estimate_tokens(text)
+        return Reply(
+            text=text,
+            response_model=completion.model or self.provider.model,
+            input_tokens=int(input_tokens),
+            output_tokens=int(output_tokens),
+            finish_reason=choice.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -1,0 +1,333 @@
+"""The LLM gateway: one ``complete()`` that hides retries, fallback, rate limits and the cache, and records everything.
+
+For one ``LLMRequest`` the gateway
+
+1. builds the exact body each provider of the stage's chain would receive and
+   its SHA-256; a cached answer under any of those hashes is returned at once
+   (recorded as a cache hit, zero tokens);
+2. joins an identical call already in flight instead of sending a second one;
+3. refuses to start when the job's budget is spent (``BudgetExhaustedError``);
+4. otherwise routes: the first provider in chain order whose circuit is closed
+   and whose rpm/tpm window admits the call within ``max_limit_wait_s``;
+   retryable failures (429, 5xx, timeouts, connection errors) back off with full
+   jitter, honouring Retry-After, up to ``max_attempts_per_provider``; permanent
+   ones (400/401/403/404, context length) move to the next provider at once;
+5. records every upstream attempt through ``record_sink`` (an ``llm_calls``
+   row), successful or not, before the caller sees the result or the error.
+
+Plain asyncio, no Ray: ``actors.llm_gateway`` wraps it in one actor per cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pipelines.errors import AuthError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
+from pipelines.llm.budget import BudgetTracker
+from pipelines.llm.cache import CachedReply, ResponseCache
+from pipelines.llm.canonical import apply_stop, request_body, request_hash
+from pipelines.llm.client import ProviderClient
+from pipelines.llm.config import LLMSettings, ProviderConfig
+from pipelines.llm.limits import CircuitBreaker, ProviderLimits
+from pipelines.llm.profiles import check_api_keys, resolve_settings
+from pipelines.llm.records import call_record, cost_usd, utc_now
+from pipelines.llm.telemetry import CallStats
+from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.settings import BudgetSettings
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger("trawl.llm")
+
+
+@dataclass
+class _Provider:
+    config: ProviderConfig
+    client: ProviderClient
+    limits: ProviderLimits
+    breaker: CircuitBreaker
+    in_flight: int = 0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    provider: _Provider
+    body: dict
+    request_hash: str
+
+
+class Gateway:
+    """Fallback, limits, cache, budgets and telemetry for every LLM call of a job (or a cluster)."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        budget: BudgetSettings | None = None,
+        record_sink: Callable[[list[dict]], None] | None = None,
+        cache_dir: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = resolve_settings(settings)
+        keys = check_api_keys(self.settings)  # AuthError naming the variable, before any call
+        self._clock, self._sleep, self._rng = clock, sleep, rng
+        self._sink = record_sink or (lambda records: None)
+        self._providers: dict[str, _Provider] = {}
+        for cfg in self.settings.providers:
+            limits = ProviderLimits(cfg.rpm, cfg.tpm, clock=clock)
+            self._providers[cfg.name] = _Provider(
+                config=cfg,
+                client=ProviderClient(cfg, keys[cfg.name], on_headers=limits.observe_headers),
+                limits=limits,
+                breaker=CircuitBreaker(
+                    self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s, clock=clock
+                ),
+            )
+        directory = cache_dir or self.settings.cache_dir
+        self._cache = ResponseCache(directory, self.settings.cache_ttl_s) if self.settings.cache else None
+        self._in_flight: dict[str, asyncio.Future] = {}
+        self._budget = BudgetTracker(budget)
+        self._stats = CallStats()
+
+    # --- public ---------------------------------------------------------------
+
+    async def complete(self, req: LLMRequest) -> LLMResult:
+        """The answer to ``req``; raises a ``RetryableError``/``PermanentError`` subclass or ``BudgetExhaustedError``."""
+        started = self._clock()
+        candidates = self._candidates(req)
+        logical_key = hashlib.sha256("|".join(c.request_hash for c in candidates).encode()).hexdigest()
+        hit = self._cached(candidates)
+        if hit is not None:
+            return self._record_hit(req, logical_key, hit, started)
+        if self._cache is not None and logical_key in self._in_flight:
+            # Identical request already on the wire: share its answer; no second upstream call.
+            result = await asyncio.shield(self._in_flight[logical_key])
+            self._stats.merged += 1
+            cand = next(c for c in candidates if c.provider.config.name == result.provider)
+            return self._record_hit(req, logical_key, cand, started, text=result.text, model=result.model)
+        self._budget.check(req.context.job_id)
+        if self._cache is None:
+            return await self._call_chain(req, candidates, logical_key, started)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" noise
+        self._in_flight[logical_key] = future
+        try:
+            result = await self._call_chain(req, candidates, logical_key, started)
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, TrawlError) else UnavailableError("identical call was cancelled", reason="cancelled"))
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            self._in_flight.pop(logical_key, None)
+
+    def add_spent(self, job_id: str, tokens: int, cost_usd: float) -> None:
+        """Count earlier spending of a resumed job against its budget."""
+        self._budget.add(job_id, tokens, cost_usd)
+
+    def stats(self) -> dict:
+        return {
+            "providers": self._stats.snapshot(),
+            "circuits": {
+                name: {"state": p.breaker.state, "opened": p.breaker.opened, "retry_in_s": round(p.breaker.retry_in(), 3)}
+                for name, p in self._providers.items()
+            },
+            "in_flight": {name: p.in_flight for name, p in self._providers.items()},
+            "merged_calls": self._stats.merged,
+            "cache_entries": len(self._cache) if self._cache is not None else 0,
+            "budget": self._budget.spent(),
+        }
+
+    async def aclose(self) -> None:
+        for p in self._providers.values():
+            await p.client.aclose()
+        if self._cache is not None:
+            self._cache.close()
+
+    # --- cache ----------------------------------------------------------------
+
+    def _candidates(self, req: LLMRequest) -> list[_Candidate]:
+        chain = self.settings.chain_for(req.stage)
+        out = []
+        for cfg in chain:
+            body = request_body(cfg, req)
+            out.append(_Candidate(self._providers[cfg.name], body, request_hash(body, req.prompt_version)))
+        return out
+
+    def _cached(self, candidates: list[_Candidate]) -> _Candidate | None:
+        # Any provider's exact request counts: a re-run whose first run fell back still costs nothing.
+        if self._cache is None:
+            return None
+        for cand in candidates:
+            entry = self._cache.get(cand.request_hash)
+            if entry is not None:
+                return _HitCandidate(cand, entry)
+        return None
+
+    def _record_hit(self, req: LLMRequest, key: str, cand, started: float, text: str | None = None, model: str | None = None) -> LLMResult:
+        entry: CachedReply | None = getattr(cand, "entry", None)
+        text = entry.text if entry is not None else text
+        model = entry.response_model if entry is not None else model
+        duration = self._clock() - started
+        self._emit(
+            call_record(
+                ctx=req.context, stage=req.stage, logical_key=key, attempt=1, provider=cand.provider.config,
+                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=utc_now(),
+                duration_s=duration, response_model=model, cache_hit=True,
+            )
+        )
+        return LLMResult(text=text or "", provider=cand.provider.config.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration)
+
+    # --- upstream ---------------------------------------------------------------
+
+    async def _call_chain(self, req: LLMRequest, candidates: list[_Candidate], key: str, started: float) -> LLMResult:
+        given_up: set[str] = set()
+        tries: dict[str, int] = {}
+        attempt, last_error, current, fallback_from = 0, None, None, None
+        preferred = candidates[0].provider.config.name
+        while True:
+            cand = await self._route(candidates, given_up, req)
+            if cand is None:
+                raise last_error or self._all_cooling_down(candidates)
+            name = cand.provider.config.name
+            if name != current:
+                fallback_from = current or (preferred if name != preferred else None)
+                current = name
+            attempt += 1
+            tries[name] = tries.get(name, 0) + 1
+            try:
+                reply = await self._attempt(req, cand, key, attempt, fallback_from)
+            except TrawlError as err:
+                last_error = err
+                wait = self._after_failure(cand, err, tries[name], given_up)
+                if wait:
+                    await self._sleep(wait)
+                continue
+            return LLMResult(
+                text=apply_stop(reply.text, req.stop if not cand.provider.config.stop_sequences else None),
+                provider=name, model=reply.response_model, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+                cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens),
+                attempts=attempt, duration_s=self._clock() - started,
+            )
+
+    async def _route(self, candidates: list[_Candidate], given_up: set[str], req: LLMRequest) -> _Candidate | None:
+        """The provider to try next: the first in chain order that is usable soon, else the soonest usable one."""
+        while True:
+            best: tuple[float, _Candidate] | None = None
+            for cand in candidates:
+                p = cand.provider
+                if p.config.name in given_up or not p.breaker.available():
+                    continue
+                delay = p.limits.delay(_estimate_tokens(cand.body))
+                if delay <= self.settings.max_limit_wait_s:
+                    best = (delay, cand)
+                    break
+                if best is None or delay < best[0]:
+                    best = (delay, cand)
+            if best is None:
+                return None
+            delay, cand = best
+            if delay > 0:
+                await self._sleep(delay)
+                continue  # someone else may have taken the slot meanwhile: route again
+            if cand.provider.breaker.allow():
+                return cand
+
+    async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
+        p, cfg = cand.provider, cand.provider.config
+        reservation = p.limits.take(_estimate_tokens(cand.body))
+        started_at, t0 = utc_now(), self._clock()
+        p.in_flight += 1
+        try:
+            reply = await p.client.complete(cand.body)
+        except TrawlError as err:
+            p.limits.settle(reservation, 0)
+            self._emit(
+                call_record(
+                    ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
+                    request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
+                    duration_s=self._clock() - t0, error_type=err.reason, error_message=str(err), fallback_from=fallback_from,
+                )
+            )
+            raise
+        finally:
+            p.in_flight -= 1
+        p.breaker.success()
+        p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
+        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens))
+        self._emit(
+            call_record(
+                ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
+                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
+                duration_s=self._clock() - t0, response_model=reply.response_model, input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens, fallback_from=fallback_from,
+            )
+        )
+        if self._cache is not None and reply.finish_reason != "length" and reply.text:
+            # Truncated or empty answers are not worth keeping: a re-run should ask again.
+            self._cache.put(
+                CachedReply(cand.request_hash, cfg.name, cfg.model, reply.response_model, reply.text,
+                            reply.input_tokens, reply.output_tokens, time.time())
+            )
+        return reply
+
+    def _after_failure(self, cand: _Candidate, err: TrawlError, tries: int, given_up: set[str]) -> float:
+        """Update limits and the circuit for ``err``; returns how long to back off before the next try."""
+        p, s = cand.provider, self.settings
+        name = p.config.name
+        if isinstance(err, RateLimitedError):
+            if p.breaker.state == "half_open":
+                p.breaker.success()  # a 429 proves the server is up again
+            if err.retry_after is not None:
+                p.limits.block_for(err.retry_after)  # every concurrent call now routes around it
+        elif isinstance(err, RetryableError | AuthError):
+            p.breaker.failure()
+        if isinstance(err, PermanentError) or tries >= s.max_attempts_per_provider or p.breaker.state != "closed":
+            given_up.add(name)
+            return 0.0
+        retry_after = getattr(err, "retry_after", None) or 0.0
+        if retry_after > s.max_wait_s:
+            given_up.add(name)  # it asked for longer than we wait: fall back now
+            return 0.0
+        backoff = self._rng() * min(s.max_wait_s, s.backoff_base_s * 2 ** (tries - 1))
+        return min(s.max_wait_s, max(backoff, retry_after))
+
+    def _all_cooling_down(self, candidates: list[_Candidate]) -> UnavailableError:
+        waits = ", ".join(f"{c.provider.config.name} (probe in {c.provider.breaker.retry_in():.0f}s)" for c in candidates)
+        return UnavailableError(f"every provider for this stage is cooling down after repeated failures: {waits}", reason="circuit_open")
+
+    def _emit(self, record: dict) -> None:
+        self._stats.observe(record)
+        try:
+            self._sink([record])
+        except Exception:  # noqa: BLE001 - telemetry must never fail a call
+            log.exception("llm_calls record sink failed")
+
+
+@dataclass(frozen=True)
+class _HitCandidate:
+    candidate: _Candidate
+    entry: CachedReply
+
+    @property
+    def provider(self) -> _Provider:
+        return self.candidate.provider
+
+    @property
+    def request_hash(self) -> str:
+        return self.candidate.request_hash
+
+
+def _estimate_tokens(body: dict) -> int:
+    # For tpm admission before the server reports usage: ~4 characters per token, plus the output cap.
+    return len(json.dumps(body["messages"], ensure_ascii=False)) // 4 + int(body.get("max_tokens") or 0)
