@@ -1,11 +1,17 @@
-"""The search gateway as a Ray actor: one per job (or cluster), async, shared by every cell.
+"""The search gateway as a Ray actor: one per job, async, shared by every cell.
 
 A thin shell over ``pipelines.search.gateway.SearchGateway``: the actor holds
 the gateway (its rate limiters, HTTP session and cache) and forwards each
-attempt's telemetry to the writer actor as ``search_calls`` records.
+attempt's telemetry to the writer actor as ``search_calls`` records, batched
+(every 64 records or every second) so the single writer is not called once
+per search. ``flush()`` sends what is buffered and waits until the writer has
+it; call it before closing the writer.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import ray
 
@@ -15,17 +21,44 @@ from pipelines.search.types import SearchHit, SearchRequest
 
 __all__ = ["SearchGatewayActor", "start_search_gateway"]
 
+_BATCH_RECORDS = 64
+_BATCH_SECONDS = 1.0
+
+
+class _WriterSink:
+    """Buffers telemetry records and appends them to the writer actor in batches."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+        self._buffer: list[dict] = []
+        self._sent_at = time.monotonic()
+        self._pending: list[ray.ObjectRef] = []
+
+    def __call__(self, records: list[dict]) -> None:
+        self._buffer.extend(records)
+        if len(self._buffer) >= _BATCH_RECORDS or time.monotonic() - self._sent_at >= _BATCH_SECONDS:
+            self.send()
+
+    def send(self) -> None:
+        if self._buffer:
+            self._pending.append(self._writer.append.remote("search_calls", self._buffer))
+            self._buffer = []
+        self._sent_at = time.monotonic()
+        if len(self._pending) > 32:  # forget acknowledged appends
+            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
+
+    async def flush(self) -> None:
+        self.send()
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class SearchGatewayActor:
     def __init__(self, settings: SearchSettings, writer=None, cache_dir: str | None = None) -> None:
-        sink = None
-        if writer is not None:
-
-            def sink(records: list[dict]) -> None:
-                writer.append.remote("search_calls", records)
-
-        self._gateway = SearchGateway(settings, record_sink=sink, cache_dir=cache_dir)
+        self._sink = _WriterSink(writer) if writer is not None else None
+        self._gateway = SearchGateway(settings, record_sink=self._sink, cache_dir=cache_dir)
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
         return await self._gateway.search(req)
@@ -33,20 +66,35 @@ class SearchGatewayActor:
     async def providers(self) -> list[str]:
         return self._gateway.provider_names
 
+    async def flush(self) -> None:
+        """Make sure every telemetry record so far has reached the writer."""
+        if self._sink is not None:
+            await self._sink.flush()
+
     async def close(self) -> None:
+        await self.flush()
         await self._gateway.aclose()
 
 
 def start_search_gateway(
     settings: SearchSettings, *, writer, cache_dir: str | None, name: str = "trawl.search_gateway"
 ) -> "ray.actor.ActorHandle":
-    """Start the gateway actor under ``name``, replacing a previous actor of that name (settings may differ).
+    """Start the gateway actor under ``name``, replacing a previous actor of that name (its settings may differ).
 
-    Concurrent jobs on one cluster should pass distinct names.
+    Concurrent jobs on one cluster should pass distinct names (e.g. with the job id).
     """
     try:
-        ray.kill(ray.get_actor(name))
+        old = ray.get_actor(name)
     except ValueError:
-        pass
+        old = None
+    if old is not None:
+        ray.kill(old, no_restart=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the name is released asynchronously
+            try:
+                ray.get_actor(name)
+            except ValueError:
+                break
+            time.sleep(0.05)
     concurrency = max(16, sum(p.max_concurrency for p in settings.providers))
     return SearchGatewayActor.options(name=name, max_concurrency=concurrency).remote(settings, writer, cache_dir)
