@@ -115,12 +115,14 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
     col = job.columns[column]
     context = {k: str(v) for k, v in row.items()}
     context.update({dep: answers[dep] for dep in col.depends_on if dep in answers})
+    # A skipped or not-yet-startable cell is still recorded with its question; unknown upstream answers stay visible as {name}.
+    filled = {**{dep: f"{{{dep}}}" for dep in col.depends_on}, **answers}
     search = job.search
     return CellTask(
         job_id=job.job_id,
         row_key=row_key,
         column=column,
-        question=job.render_question(column, row, answers),
+        question=job.render_question(column, row, filled),
         context=context,
         answer_type=col.type,
         instructions=col.instructions,

@@ -206,7 +206,11 @@ def parse_keywords(text: str, limit: int | None = None) -> list[str]:
         if isinstance(data, list):
             found = _clean(x for x in data if isinstance(x, str))
     if not found and "<" not in text:
-        lines = [re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", ln) for ln in text.splitlines()]
+        # a plain list: numbered/bulleted lines, or several short lines; one line of prose is not a list
+        raw = [ln for ln in text.splitlines() if ln.strip()]
+        listed = [ln for ln in raw if re.match(r"^\s*(?:\d+[.)]|[-*•])\s+", ln)]
+        lines = listed or (raw if len(raw) >= 2 else [])
+        lines = [re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", ln) for ln in lines]
         found = _clean(ln for ln in lines if 2 <= len(ln) <= 200)
     if not found:
         raise UnparseableOutputError(f"no keywords in reply: {text[:200]!r}", reason="unparseable_keywords")

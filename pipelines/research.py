@@ -145,14 +145,12 @@ class _Cell:
         urls, infos = select_urls(
             hits_by_keyword, include=list(t.include_domains), exclude=list(t.exclude_domains), cap=t.research.max_pages_per_cell
         )
-        rows = []
-        for keyword, hits in zip(keywords, hits_by_keyword):
-            for hit in hits:
-                norm = normalize_url(hit.url)
-                rows.append(
-                    {**self._keys(), "keyword": keyword, "rank": hit.rank, "url": norm or hit.url, "title": hit.title,
-                     "snippet": hit.snippet, "provider": hit.provider, "score": hit.score, "selected": norm in urls}
-                )
+        rows = [
+            {**self._keys(), "keyword": keywords[info.keyword_index], "rank": info.hit.rank,
+             "url": info.url or info.hit.url, "title": info.hit.title, "snippet": info.hit.snippet,
+             "provider": info.hit.provider, "score": info.hit.score, "selected": info.selected}
+            for info in infos
+        ]
         self.services.record("search_results", rows)
         self.outcome.search_results = len(rows)
         return urls
