@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import html
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -44,6 +46,7 @@ __all__ = ["HTTPRequest", "SearchAdapter", "parse_retry_after", "site_filter_que
 
 MAX_RESPONSE_BYTES = 8_000_000
 _TIME_RANGES = ("day", "week", "month", "year")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,10 @@ class SearchAdapter:
 
 
 def _text(value: Any) -> str:
-    return " ".join(str(value).split()) if value is not None else ""
+    """Plain text: highlight tags (Brave's <strong>) and entities removed, whitespace collapsed."""
+    if value is None:
+        return ""
+    return " ".join(html.unescape(_TAG.sub("", str(value))).split())
 
 
 def _detail(payload: Any, text: str) -> str:
