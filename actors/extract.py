@@ -14,6 +14,7 @@ import time
 
 import ray
 
+from actors import objects
 from pipelines.extract import ExtractedPage, extract_page
 
 __all__ = ["extract_batch", "ExtractBatcher"]
@@ -81,7 +82,7 @@ class ExtractBatcher:
 
     async def _finish(self, ref: ray.ObjectRef, futures: list[asyncio.Future]) -> None:
         try:
-            pages = await ref
+            pages = await objects.get_object(ref)
             for fut, page in zip(futures, pages):
                 if not fut.done():
                     fut.set_result(page)

@@ -17,6 +17,7 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from actors.extract import ExtractBatcher
+from actors import objects
 from actors.metrics import JobMetrics
 from pipelines.errors import TrawlError, UnavailableError
 from pipelines.extract import ExtractedPage, page_record
@@ -52,7 +53,7 @@ class RayServices:
     async def _remote(self, stage: str, ref):
         started = time.perf_counter()
         try:
-            return await ref
+            return await objects.get_object(ref)
         except RayTaskError as exc:
             cause = exc.as_instanceof_cause()
             if isinstance(cause, TrawlError):
@@ -127,5 +128,5 @@ class RayServices:
         """Send every buffered record and wait until the writer has them."""
         self.flush_records()
         if self._writes:
-            await asyncio.gather(*self._writes)
+            await asyncio.gather(*(objects.get_object(w) for w in self._writes))
             self._writes = []
