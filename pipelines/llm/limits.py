@@ -118,7 +118,13 @@ class ProviderLimits:
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
     def observe_headers(self, headers: dict[str, str]) -> None:
-        """Pause the provider when the server says a limit is used up (OpenAI's x-ratelimit-* headers)."""
+        """Pause the provider when the server says a limit is used up (OpenAI's x-ratelimit-* headers).
+
+        A response that carries Retry-After (a 429) is paused by that value instead, in the gateway:
+        Retry-After is the server's answer to "when may I retry", the reset headers only describe the window.
+        """
+        if "retry-after" in headers or "retry-after-ms" in headers:
+            return
         for kind in ("requests", "tokens"):
             remaining = headers.get(f"x-ratelimit-remaining-{kind}")
             try:

@@ -1,0 +1,171 @@
+"""The LLM gateway as one async Ray actor for the cluster.
+
+A thin shell over ``pipelines.llm.gateway.Gateway``. There is one actor (named
+``trawl.llm_gateway`` by default) and every cell on every node calls it, so
+the gateway's rpm/tpm windows, circuit breakers, in-flight merging and budget
+counters see every call of the job: limits hold cluster-wide with no
+coordination protocol. The actor only does I/O (``num_cpus=0``, up to 1000
+calls in flight on one event loop), so it is not the bottleneck for LLM APIs
+that allow a few thousand requests per minute.
+
+Each attempt's ``llm_calls`` record is (1) turned into Ray metrics (latency
+histogram, token/call/failure counters labelled by provider AND model) and
+(2) appended to the writer actor in batches (every 64 records or second),
+fire-and-forget; ``flush()`` waits until the writer has everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import ray
+from ray.util import metrics
+
+from pipelines.llm.config import LLMSettings
+from pipelines.llm.gateway import Gateway
+from pipelines.llm.profiles import check_api_keys, resolve_settings
+from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.settings import BudgetSettings
+
+__all__ = ["LLMGatewayActor", "start_llm_gateway"]
+
+_BATCH_RECORDS = 64
+_BATCH_SECONDS = 1.0
+_LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
+
+
+class _LLMMetrics:
+    """Ray metrics from ``llm_calls`` records, labelled by provider and model (the request model)."""
+
+    def __init__(self) -> None:
+        tags = ("provider", "model")
+        self.latency = metrics.Histogram(
+            "trawl_llm_latency_seconds", "Duration of one upstream LLM attempt that succeeded.",
+            boundaries=_LATENCY_BOUNDARIES, tag_keys=tags,
+        )
+        self.input_tokens = metrics.Counter("trawl_llm_input_tokens_total", "Input tokens billed.", tag_keys=tags)
+        self.output_tokens = metrics.Counter("trawl_llm_output_tokens_total", "Output tokens billed.", tag_keys=tags)
+        self.calls = metrics.Counter("trawl_llm_calls_total", "LLM attempts and cache hits.", tag_keys=(*tags, "outcome"))
+        self.failures = metrics.Counter("trawl_llm_failures_total", "Failed LLM attempts, by error type.", tag_keys=(*tags, "error_type"))
+        self.cost = metrics.Counter("trawl_llm_cost_usd_total", "Cost in USD from the configured prices.", tag_keys=tags)
+
+    def observe(self, record: dict) -> None:
+        tags = {"provider": record["gen_ai.provider.name"], "model": record["gen_ai.request.model"]}
+        if record["cache_hit"]:
+            self.calls.inc(1, {**tags, "outcome": "cache_hit"})
+        elif record["error.type"]:
+            self.calls.inc(1, {**tags, "outcome": "error"})
+            self.failures.inc(1, {**tags, "error_type": record["error.type"]})
+        else:
+            self.calls.inc(1, {**tags, "outcome": "ok"})
+            self.latency.observe(record["gen_ai.client.operation.duration"], tags)
+            if record["gen_ai.usage.input_tokens"]:
+                self.input_tokens.inc(record["gen_ai.usage.input_tokens"], tags)
+            if record["gen_ai.usage.output_tokens"]:
+                self.output_tokens.inc(record["gen_ai.usage.output_tokens"], tags)
+            if record["cost_usd"]:
+                self.cost.inc(record["cost_usd"], tags)
+
+
+class _RecordSink:
+    """Metrics for every record; records to the writer actor in batches."""
+
+    def __init__(self, writer, llm_metrics: _LLMMetrics) -> None:
+        self._writer = writer
+        self._metrics = llm_metrics
+        self._buffer: list[dict] = []
+        self._sent_at = time.monotonic()
+        self._pending: list = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, records: list[dict]) -> None:
+        for record in records:
+            self._metrics.observe(record)
+        if self._writer is None:
+            return
+        self._buffer.extend(records)
+        if len(self._buffer) >= _BATCH_RECORDS or time.monotonic() - self._sent_at >= _BATCH_SECONDS:
+            self.send()
+        elif self._timer is None:
+            # A quiet tail still reaches the writer within a second.
+            self._timer = asyncio.get_running_loop().call_later(_BATCH_SECONDS, self.send)
+
+    def send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._buffer and self._writer is not None:
+            self._pending.append(self._writer.append.remote("llm_calls", self._buffer))
+            self._buffer = []
+        self._sent_at = time.monotonic()
+        if len(self._pending) > 32:  # forget acknowledged appends
+            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
+
+    async def flush(self) -> None:
+        self.send()
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+class _LLMGatewayActor:
+    def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None) -> None:
+        self._sink = _RecordSink(writer, _LLMMetrics())
+        self._gateway = Gateway(settings, budget=budget, record_sink=self._sink, cache_dir=cache_dir)
+
+    async def complete(self, req: LLMRequest) -> LLMResult:
+        return await self._gateway.complete(req)
+
+    async def stats(self) -> dict:
+        return self._gateway.stats()
+
+    async def add_spent(self, job_id: str, tokens: int, cost_usd: float) -> None:
+        """Carry a resumed job's earlier spending over into its budget."""
+        self._gateway.add_spent(job_id, tokens, cost_usd)
+
+    async def flush(self) -> None:
+        """Make sure every ``llm_calls`` record so far has reached the writer."""
+        await self._sink.flush()
+
+    async def close(self) -> None:
+        await self.flush()
+        await self._gateway.aclose()
+
+
+# max_task_retries: a call caught by an actor restart runs again on the new actor; its call_ids are
+# deterministic, so the re-sent records replace the old ones, and the cache makes finished calls free.
+LLMGatewayActor = ray.remote(num_cpus=0, max_concurrency=1000, max_restarts=-1, max_task_retries=3)(_LLMGatewayActor)
+
+
+def start_llm_gateway(
+    settings: LLMSettings,
+    *,
+    budget: BudgetSettings | None = None,
+    writer=None,
+    cache_dir: str | None = None,
+    name: str = "trawl.llm_gateway",
+    providers_file: str | None = None,
+) -> ray.actor.ActorHandle:
+    """Start the gateway actor under ``name`` (replacing an actor of that name) and return its handle.
+
+    The profile file is read here, on the driver, so the actor needs no access
+    to it; API keys are checked here too (``AuthError`` naming the missing
+    variable) and read again from the actor's own environment, never shipped.
+    """
+    resolved = resolve_settings(settings, providers_file)
+    check_api_keys(resolved)
+    try:
+        old = ray.get_actor(name)
+    except ValueError:
+        old = None
+    if old is not None:
+        ray.kill(old, no_restart=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the name is released asynchronously
+            try:
+                ray.get_actor(name)
+            except ValueError:
+                break
+            time.sleep(0.05)
+    return LLMGatewayActor.options(name=name).remote(resolved, budget, writer, cache_dir)
