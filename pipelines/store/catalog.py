@@ -1,0 +1,156 @@
+"""DuckDB views over the output folder's Parquet tables.
+
+``<output>/trawl.duckdb`` holds only views, no data:
+
+- one view per table (``cells``, ``pages``, ``llm_calls``...), one row per key,
+  latest write wins (same rule as ``pipelines.store.reader``). A table with
+  no files yet is an empty view with the right columns, so queries never
+  fail just because e.g. no LLM call has been recorded.
+- ``results``: the newest job as a table, one row per entity (named by the
+  job's key field), one column per question, typed by the column's type, and
+  ``results_<job name>`` for every job (names made SQL-safe: lower case,
+  ``_`` for anything else). Only ``done`` cells have values; others are NULL.
+
+Types in ``results``: integer -> BIGINT, number -> DOUBLE, boolean ->
+BOOLEAN, date -> DATE, list -> VARCHAR[], text/url -> VARCHAR. A date that
+is not a full ``YYYY-MM-DD`` (e.g. just a year) is NULL there, on purpose:
+the column stays a real DATE you can compare and sort; the text as found is
+in ``cells.answer`` and ``cells.value_json``.
+
+The file is rebuilt under a temporary name and renamed into place, so it is
+open only for the moment of the rebuild and a reader never sees half a
+catalog. Views point at absolute paths; moving the folder needs a refresh
+(``trawl query`` always builds its views fresh, so it is unaffected).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.errors import StoreError
+from pipelines.store.reader import job_columns, part_files, read_table
+from pipelines.store.schemas import KEYS, SCHEMAS
+
+__all__ = ["CATALOG_FILE", "RESULT_TYPES", "view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
+
+CATALOG_FILE = "trawl.duckdb"
+RESULT_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "list": "VARCHAR[]", "text": "VARCHAR", "url": "VARCHAR"}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t):
+        return "VARCHAR"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_float64(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    if pa.types.is_list(t):
+        return _duck_type(t.value_type) + "[]"
+    raise StoreError(f"no DuckDB type for {t}")
+
+
+def table_sql(output_dir: str | os.PathLike[str], table: str) -> str:
+    """SELECT over a table's part files, one row per key (latest wins); an empty typed SELECT when there are none."""
+    schema = SCHEMAS[table]
+    if not part_files(output_dir, table):
+        cols = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {quote_ident(f.name)}" for f in schema)
+        return f"SELECT {cols} WHERE false"
+    pattern = str(Path(output_dir).resolve() / table / "job_id=*" / "part-*.parquet")
+    keys = ", ".join(quote_ident(k) for k in KEYS[table])
+    cols = ", ".join(quote_ident(f.name) for f in schema)
+    return (
+        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} "
+        f"ORDER BY filename DESC, file_row_number DESC) AS __rank "
+        f"FROM read_parquet({quote_literal(pattern)}, filename = true, file_row_number = true, "
+        f"hive_partitioning = false, union_by_name = true)) WHERE __rank = 1"
+    )
+
+
+def _typed(column_type: str) -> str:
+    """Typed value of one cell, from value_json (falling back to the answer text); invalid JSON reads as NULL."""
+    raw = "json_extract_string(CASE WHEN json_valid(value_json) THEN value_json END, '$')"
+    text = f"coalesce({raw}, answer)"
+    if column_type == "list":
+        return "TRY_CAST(json_extract(CASE WHEN json_valid(value_json) THEN value_json END, '$') AS VARCHAR[])"
+    sql_type = RESULT_TYPES.get(column_type, "VARCHAR")
+    return text if sql_type == "VARCHAR" else f"TRY_CAST(trim({text}) AS {sql_type})"
+
+
+def results_sql(job: dict[str, Any], cells_source: str = "cells") -> str:
+    """One row per entity of ``job`` (a jobs-table record), one typed column per question."""
+    key_field = job.get("key_field") or "row_key"
+    parts = [f"row_key AS {quote_ident(key_field)}"]
+    for column in job_columns(job):
+        name = column["name"]
+        parts.append(
+            f"any_value({_typed(column.get('type', 'text'))}) FILTER (WHERE {quote_ident('column')} = {quote_literal(name)} "
+            f"AND status = 'done') AS {quote_ident(name)}"
+        )
+    return (
+        f"SELECT {', '.join(parts)} FROM {cells_source} WHERE job_id = {quote_literal(job['job_id'])} "
+        f"GROUP BY row_key ORDER BY row_key"
+    )
+
+
+def results_view_name(job_name: str) -> str:
+    return "results_" + (re.sub(r"[^a-z0-9]+", "_", job_name.lower()).strip("_") or "job")
+
+
+def view_statements(output_dir: str | os.PathLike[str]) -> list[str]:
+    """CREATE VIEW statements for every table and the results views, in dependency order."""
+    statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {table_sql(output_dir, t)}" for t in SCHEMAS]
+    jobs = read_table(output_dir, "jobs").to_pylist()
+    jobs.sort(key=lambda j: (j["created_at"] is not None, j["created_at"], j["job_id"]))  # oldest first: newest wins a name
+    per_name: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        per_name[results_view_name(job["name"] or job["job_id"])] = job
+    for view, job in per_name.items():
+        statements.append(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {results_sql(job)}")
+    if jobs:
+        statements.append(f"CREATE OR REPLACE VIEW results AS {results_sql(jobs[-1])}")
+    else:
+        statements.append("CREATE OR REPLACE VIEW results AS SELECT CAST(NULL AS VARCHAR) AS row_key WHERE false")
+    return statements
+
+
+def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
+    """Rebuild <output>/trawl.duckdb atomically; returns its path."""
+    import duckdb
+
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / CATALOG_FILE
+    tmp = folder / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            for statement in view_statements(folder):
+                con.execute(statement)
+        finally:
+            con.close()
+        os.replace(tmp, final)
+    except (duckdb.Error, OSError) as err:
+        raise StoreError(f"cannot build {final}: {err}") from None
+    finally:
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            if leftover.exists():
+                leftover.unlink()
+    return final

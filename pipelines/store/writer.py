@@ -1,0 +1,208 @@
+"""The one writer of an output folder: batched, idempotent Parquet appends.
+
+Records are buffered per (table, job) and written as one Parquet part file
+per flush, never one file per row. A flush happens when a buffer holds
+``max_rows`` rows or about ``max_bytes`` of text, when ``max_age_s`` has passed
+since its first record (checked on every append, or by calling
+:meth:`StoreWriter.flush_if_due` from a timer), and on :meth:`close`.
+
+Idempotence: every table has a key (``schemas.KEYS``). Writing a key again
+(a retried cell, a resumed job) appends a newer row; readers and the DuckDB
+views keep only the latest row per key, and :meth:`compact` (run by
+:meth:`close`) rewrites a partition into one file with exactly one row per
+key. Files appear atomically (written under a temporary name, then renamed),
+and a crash mid-compaction leaves only duplicates that readers already
+resolve, never lost rows.
+
+Exactly one StoreWriter per output folder at a time; the actor layer wraps
+it. Plain Python, no Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.errors import StoreError
+from pipelines.store.catalog import refresh_catalog
+from pipelines.store.reader import PART_GLOB, _read_files, check_job_id, check_table, dedup_latest, partition_dir
+from pipelines.store.schemas import KEYS, SCHEMAS
+
+__all__ = ["StoreWriter"]
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+        self.bytes = 0
+        self.since = time.monotonic()
+
+
+class StoreWriter:
+    """Buffered, idempotent writer for one output folder."""
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike[str],
+        *,
+        max_rows: int = 5_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        max_age_s: float = 2.0,
+        compression: str = "zstd",
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create output folder {self.output_dir}: {err}") from None
+        self.max_rows, self.max_bytes, self.max_age_s = max_rows, max_bytes, max_age_s
+        self.compression = compression
+        self._buffers: dict[tuple[str, str], _Buffer] = {}
+        self._touched: set[tuple[str, str]] = set()  # partitions written by this writer (compacted on close)
+        self._catalog_dirty = True
+        self._last_name = 0
+        self._seq = 0
+        self._closed = False
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(self, table: str, records: list[dict[str, Any]]) -> None:
+        """Buffer records for ``table``; raises StoreError for unknown fields or missing keys (nothing is buffered then)."""
+        if self._closed:
+            raise StoreError("writer is closed")
+        check_table(table)
+        if not records:
+            return
+        schema, keys = SCHEMAS[table], KEYS[table]
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            unknown = set(record) - set(schema.names)
+            if unknown:
+                raise StoreError(f"{table}: unknown field(s) {', '.join(sorted(unknown))}")
+            missing = [k for k in keys if record.get(k) is None]
+            if missing:
+                raise StoreError(f"{table}: key field(s) {', '.join(missing)} missing in {_short(record)}")
+            by_job.setdefault(check_job_id(record["job_id"]), []).append(record)
+        converted = {}
+        for job_id, rows in by_job.items():
+            try:
+                converted[job_id] = pa.Table.from_pylist(rows, schema=schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as err:
+                raise StoreError(f"{table}: records do not match the schema: {err}") from None
+        due = False
+        for job_id, data in converted.items():
+            buf = self._buffers.setdefault((table, job_id), _Buffer())
+            buf.tables.append(data)
+            buf.rows += data.num_rows
+            buf.bytes += data.nbytes
+            due = due or buf.rows >= self.max_rows or buf.bytes >= self.max_bytes
+        if due:
+            self.flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> int:
+        """Flush if any buffer is older than ``max_age_s``; returns rows written."""
+        now = time.monotonic()
+        if any(now - b.since >= self.max_age_s for b in self._buffers.values()):
+            return self.flush()
+        return 0
+
+    def pending_rows(self) -> int:
+        return sum(b.rows for b in self._buffers.values())
+
+    def flush(self) -> int:
+        """Write every buffer as one part file per partition; returns rows written."""
+        written = 0
+        buffers, self._buffers = self._buffers, {}
+        for (table, job_id), buf in buffers.items():
+            data = dedup_latest(pa.concat_tables(buf.tables), KEYS[table])
+            folder = partition_dir(self.output_dir, table, job_id)
+            if not folder.is_dir() or table == "jobs":
+                self._catalog_dirty = True  # a new partition or new job metadata changes the views
+            self._write_part(folder, data)
+            self._touched.add((table, job_id))
+            written += data.num_rows
+        if self._catalog_dirty and written:
+            self.refresh_catalog()
+        return written
+
+    def _part_name(self) -> str:
+        # Names sort in write order: a time that never goes backwards inside this writer,
+        # and later writers (resume) start later.
+        stamp = max(time.time_ns(), self._last_name + 1)
+        self._last_name = stamp
+        self._seq += 1
+        return f"part-{stamp:020d}-{os.getpid()}-{self._seq:06d}.parquet"
+
+    def _write_part(self, folder: Path, data: pa.Table) -> Path:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            final = folder / self._part_name()
+            tmp = folder / f".{final.name}.tmp"
+            pq.write_table(data, tmp, compression=self.compression)
+            os.replace(tmp, final)  # readers never see a half-written file
+            return final
+        except OSError as err:
+            raise StoreError(f"cannot write {folder}: {err}") from None
+
+    # -- compaction and closing -------------------------------------------------------------
+
+    def compact(self, table: str | None = None, job_id: str | None = None) -> int:
+        """Rewrite partitions so each holds one file with one row per key; returns files removed.
+
+        Without arguments, compacts every partition this writer touched.
+        """
+        self.flush()
+        if table is not None and job_id is not None:
+            targets = {(table, job_id)}
+        else:
+            targets = {t for t in self._touched if table is None or t[0] == table}
+        removed = 0
+        for tbl, jid in sorted(targets):
+            removed += self._compact_partition(tbl, jid)
+        return removed
+
+    def _compact_partition(self, table: str, job_id: str) -> int:
+        folder = partition_dir(self.output_dir, table, job_id)
+        files = sorted(folder.glob(PART_GLOB))
+        if len(files) <= 1:
+            return 0  # a single part was deduplicated when it was flushed
+        data = dedup_latest(_read_files(files, table), KEYS[table])
+        self._write_part(folder, data)  # newest name: it wins over the old parts until they are gone
+        for path in files:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        return len(files)
+
+    def refresh_catalog(self) -> None:
+        """(Re)create the views in <output>/trawl.duckdb."""
+        refresh_catalog(self.output_dir)
+        self._catalog_dirty = False
+
+    def close(self) -> None:
+        """Flush, compact what this writer touched, and refresh the catalog. Safe to call twice."""
+        if self._closed:
+            return
+        self.compact()
+        self.refresh_catalog()
+        self._closed = True
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _short(record: dict[str, Any]) -> str:
+    text = repr({k: record[k] for k in list(record)[:4]})
+    return text if len(text) < 120 else text[:117] + "..."
