@@ -191,3 +191,21 @@ def test_a_failing_sink_does_not_fail_the_search(search_server):
 def test_no_providers_is_a_clear_error():
     [err], _ = run(SearchSettings(), REQ)
     assert err.reason == "no_search_provider"
+
+
+def test_identical_concurrent_requests_share_one_upstream_call(search_server):
+    search_server.reply(json=OK, delay_s=0.3)
+    records = []
+
+    async def go():
+        gw = SearchGateway(settings(searxng("local", search_server.url), cache=False), record_sink=records.extend)
+        try:
+            return await asyncio.gather(*(gw.search(SearchRequest("acme ceo", row_key=f"r{i}")) for i in range(5)))
+        finally:
+            await gw.aclose()
+
+    results = asyncio.run(go())
+    assert all(r == results[0] and len(r) == 1 for r in results)
+    assert len(search_server.requests) == 1
+    assert sorted(r["cache_hit"] for r in records) == [False, True, True, True, True]
+    assert {r["row_key"] for r in records} == {f"r{i}" for i in range(5)}

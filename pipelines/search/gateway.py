@@ -9,6 +9,9 @@ cell. Permanent errors (bad key, bad request, malformed answer) move on to the
 next provider at once. Only when every provider has failed does ``search``
 raise, with the last error.
 
+Identical requests in flight at the same time (two cells asking the same
+keyword) share one upstream call; the followers are recorded as cache hits.
+
 Every attempt, and every cache hit, becomes one record shaped like the
 ``search_calls`` table, handed to ``record_sink`` when the request is done
 (also when it failed or was cancelled). Records never hold API keys.
@@ -67,6 +70,7 @@ class SearchGateway:
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
+        self._inflight: dict[str, asyncio.Future] = {}
 
     @property
     def provider_names(self) -> list[str]:
@@ -84,9 +88,50 @@ class SearchGateway:
             cached = self._from_cache(req, records)
             if cached is not None:
                 return cached
-            return await self._from_providers(req, records)
+            key = _request_key(req)
+            leader = self._inflight.get(key)
+            if leader is not None:
+                shared = await self._join(leader, req, records)
+                if shared is not None:
+                    return shared
+            return await self._lead(key, req, records)
         finally:
             self._emit(records)
+
+    async def _lead(self, key: str, req: SearchRequest, records: list[dict]) -> list[SearchHit]:
+        """Ask the providers; identical requests arriving meanwhile wait for this answer instead of asking again."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            hits = await self._from_providers(req, records)
+        except TrawlError as err:
+            future.set_exception(err)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody joined
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        future.set_result(hits)
+        return hits
+
+    async def _join(self, leader: asyncio.Future, req: SearchRequest, records: list[dict]) -> list[SearchHit] | None:
+        """Wait for an identical in-flight request; recorded as a cache hit. None if the leader was cancelled."""
+        started, t0 = _now(), time.perf_counter()
+        name = self._providers[0].config.name
+        try:
+            hits = await asyncio.shield(leader)
+        except asyncio.CancelledError:
+            if leader.cancelled():
+                return None
+            raise
+        except TrawlError as err:
+            records.append(_record(req, name, 1, started, t0, error=err, cache_hit=True))
+            raise
+        records.append(_record(req, hits[0].provider if hits else name, 1, started, t0, results=len(hits), cache_hit=True))
+        return list(hits)
 
     def _with_defaults(self, req: SearchRequest) -> SearchRequest:
         """Settings fill what the request leaves open (language, region, time range, domain lists)."""
@@ -192,6 +237,14 @@ class SearchGateway:
             self._record_sink(records)
         except Exception:  # telemetry must never fail a search
             log.exception("search telemetry sink failed; %d record(s) lost", len(records))
+
+
+def _request_key(req: SearchRequest) -> str:
+    """What makes two requests the same search for this gateway (its provider chain is fixed)."""
+    return repr(
+        (normalize_query(req.query), req.count, req.language, req.region, req.time_range,
+         tuple(sorted(req.include_domains)), tuple(sorted(req.exclude_domains)))
+    )
 
 
 def _now() -> datetime:
