@@ -1,0 +1,82 @@
+"""One attempt against one provider: openai's exceptions become trawl's plain, picklable errors."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+
+import pytest
+
+from pipelines.errors import AuthError, BadRequestError, RateLimitedError, TimeoutError_, UnavailableError
+from pipelines.llm.client import ProviderClient, scrub
+from tests.fixtures_llm import error_body, free_port, ok_body, provider
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0, "max_tokens": 16}
+
+
+def attempt(base_url: str, **kw):
+    headers: list[dict] = []
+    client = ProviderClient(provider("p", base_url, **kw), "sk-test-0123456789", on_headers=headers.append)
+
+    async def go():
+        try:
+            return await client.complete(BODY)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            return exc
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go()), headers
+
+
+@pytest.mark.parametrize(
+    "status, headers, body, error, reason",
+    [
+        (429, {"retry-after": "7"}, error_body("slow down", "rate_limit_exceeded"), RateLimitedError, "http_429"),
+        (429, {}, error_body("You exceeded your current quota", "insufficient_quota"), AuthError, "insufficient_quota"),
+        (500, {}, error_body("oops"), UnavailableError, "http_500"),
+        (503, {}, error_body("overloaded"), UnavailableError, "http_503"),
+        (408, {}, error_body("timeout"), TimeoutError_, "http_408"),
+        (400, {}, error_body("maximum context length is 4096 tokens"), BadRequestError, "context_length"),
+        (422, {}, error_body("bad"), BadRequestError, "http_422"),
+        (403, {}, error_body("forbidden"), AuthError, "http_403"),
+    ],
+)
+def test_status_codes_map_to_the_error_tree(llm_server, status, headers, body, error, reason):
+    llm_server.script = [(status, headers, body)]
+    err, seen = attempt(llm_server.base_url)
+    assert type(err) is error and err.reason == reason
+    assert seen and isinstance(pickle.loads(pickle.dumps(err)), error)
+    if status == 429 and headers:
+        assert err.retry_after == 7.0 and pickle.loads(pickle.dumps(err)).retry_after == 7.0
+
+
+def test_connection_refused_is_unavailable():
+    err, _ = attempt(f"http://127.0.0.1:{free_port()}/v1")
+    assert isinstance(err, UnavailableError) and err.reason == "connection_error"
+
+
+def test_slow_server_times_out(llm_server_factory):
+    server = llm_server_factory(delay_s=2.0)
+    err, _ = attempt(server.base_url, timeout_s=0.3)
+    assert isinstance(err, TimeoutError_) and err.reason == "timeout"
+
+
+def test_a_body_without_choices_is_a_retryable_malformed_response(llm_server):
+    llm_server.script = [(200, {}, {"id": "x", "object": "chat.completion", "model": "m", "choices": []})]
+    err, _ = attempt(llm_server.base_url)
+    assert isinstance(err, UnavailableError) and err.reason == "malformed_response"
+
+
+def test_usage_is_estimated_when_the_server_reports_none(llm_server):
+    body = ok_body("served-model", "a fairly short answer")
+    del body["usage"]
+    llm_server.script = [(200, {"x-ratelimit-remaining-requests": "9"}, body)]
+    reply, seen = attempt(llm_server.base_url)
+    assert reply.response_model == "served-model" and reply.input_tokens > 0 and reply.output_tokens > 0
+    assert seen[0]["x-ratelimit-remaining-requests"] == "9"
+
+
+def test_scrub_removes_keys():
+    assert "0123456789" not in scrub("bad key sk-test-0123456789 given", "sk-test-0123456789")
+    assert "sk-proj-abcdefghijkl" not in scrub("Incorrect API key provided: sk-proj-abcdefghijkl")
