@@ -1,9 +1,107 @@
-"""(placeholder: commands of this group are added by their issue)."""
+"""`trawl search`: try a search provider with one query, outside any job."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.errors import SpecError, TrawlError
+
+console = Console()
+err = Console(stderr=True)
+
+HELP = """Send one query through the search gateway and print the results.
+
+Providers come from the `search:` section of a job spec (--spec) or from
+--searxng URL. Keys are read from the environment variables the spec names.
+
+  trawl search "acme robotics ceo" --spec job.yaml
+  trawl search "acme robotics ceo" --searxng http://127.0.0.1:8888 --count 5
+  trawl search "acme ceo" --spec job.yaml --provider brave --json
+"""
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("search", help=HELP)(search)
+
+
+def search(
+    query: str = typer.Argument(..., help="What to search for."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Job spec (or a file with only a search: section)."),
+    searxng: Optional[str] = typer.Option(None, "--searxng", help="SearXNG instance root, instead of --spec."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="Use only this provider of the spec (by name)."),
+    count: int = typer.Option(10, "--count", "-n", min=1, max=100, help="Results wanted."),
+    language: Optional[str] = typer.Option(None, "--language", help="Result language, e.g. en."),
+    region: Optional[str] = typer.Option(None, "--region", help="Result region, e.g. us."),
+    time_range: Optional[str] = typer.Option(None, "--time-range", help="day, week, month or year."),
+    site: list[str] = typer.Option([], "--site", help="Only results on this domain (repeatable)."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Use (and fill) the search cache in this folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print hits and attempts as JSON."),
+) -> None:
+    from pipelines.search.config import SearchProviderConfig, SearchSettings
+    from pipelines.search.oneshot import load_search_settings, search_once
+    from pipelines.search.types import SearchRequest
+
+    if (spec is None) == (searxng is None):
+        _fail("give exactly one of --spec or --searxng")
+    try:
+        if spec is not None:
+            settings = load_search_settings(spec)
+        else:
+            settings = SearchSettings(providers=[SearchProviderConfig(name="searxng", kind="searxng", base_url=searxng)])
+    except SpecError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+    if provider is not None:
+        chosen = [p for p in settings.providers if p.name == provider]
+        if not chosen:
+            _fail(f"no provider named {provider!r} (known: {', '.join(p.name for p in settings.providers) or 'none'})")
+        settings = settings.model_copy(update={"providers": chosen})
+    if time_range not in (None, "day", "week", "month", "year"):
+        _fail("--time-range must be day, week, month or year")
+    settings = settings.model_copy(update={"cache": cache_dir is not None and settings.cache})
+    req = SearchRequest(query=query, count=count, language=language, region=region, time_range=time_range, include_domains=tuple(site))
+
+    outcome, records = search_once(settings, req, cache_dir=cache_dir)
+    if as_json:
+        hits = [] if isinstance(outcome, TrawlError) else [hit.__dict__ for hit in outcome]
+        error = {"reason": outcome.reason, "message": str(outcome)} if isinstance(outcome, TrawlError) else None
+        console.print_json(json.dumps({"hits": hits, "error": error, "attempts": records}, default=str))
+    else:
+        _print_attempts(records)
+        if not isinstance(outcome, TrawlError):
+            _print_hits(outcome)
+    if isinstance(outcome, TrawlError):
+        if not as_json:
+            _fail(f"{outcome.reason}: {outcome}")
+        raise typer.Exit(1)
+
+
+def _print_hits(hits) -> None:
+    if not hits:
+        console.print("no results")
+        return
+    table = Table(show_lines=False)
+    for name in ("#", "provider", "title", "url", "score"):
+        table.add_column(name, overflow="fold")
+    for hit in hits:
+        table.add_row(str(hit.rank), hit.provider, hit.title, hit.url, "" if hit.score is None else f"{hit.score:.3g}")
+    console.print(table)
+
+
+def _print_attempts(records) -> None:
+    for r in records:
+        outcome = "cache hit" if r["cache_hit"] else (r["error.type"] or "ok")
+        results = "" if r["results"] is None else f", {r['results']} results"
+        err.print(f"attempt {r['attempt']}: {r['provider']} {outcome} in {r['duration_s'] * 1000:.0f} ms{results}")
+
+
+def _fail(message: str):
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(1)

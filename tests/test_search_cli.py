@@ -1,0 +1,50 @@
+"""`trawl search`: try a provider from the command line."""
+
+import json
+
+from typer.testing import CliRunner
+
+from cluster.cli import app
+
+OK = {"results": [{"url": "https://acme.example/team", "title": "Acme team", "content": "Jane Doe, CEO", "score": 1.5}]}
+runner = CliRunner()
+
+
+def test_search_against_a_searxng_url(search_server):
+    search_server.reply(json=OK)
+    result = runner.invoke(app, ["search", "acme ceo", "--searxng", search_server.url, "--count", "3"])
+    assert result.exit_code == 0, result.output
+    assert "https://acme.example/team" in result.stdout
+    assert search_server.requests[0].query["q"] == "acme ceo"
+
+
+def test_search_with_a_spec_and_json_output(search_server, tmp_path):
+    search_server.reply(json=OK)
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "name: t\nsearch:\n  providers:\n"
+        f"    - {{name: local, kind: searxng, base_url: '{search_server.url}'}}\n"
+        "    - {name: brave, kind: brave, api_key_env: TRAWL_TEST_NOT_SET}\n"
+    )
+    result = runner.invoke(app, ["search", "acme", "--spec", str(spec), "--provider", "local", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["hits"][0]["url"] == "https://acme.example/team" and out["error"] is None
+    assert out["attempts"][0]["provider"] == "local"
+
+
+def test_missing_key_is_a_clean_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("TRAWL_TEST_NOT_SET", raising=False)
+    spec = tmp_path / "job.yaml"
+    spec.write_text("search:\n  providers:\n    - {name: brave, kind: brave, api_key_env: TRAWL_TEST_NOT_SET}\n")
+    result = runner.invoke(app, ["search", "acme", "--spec", str(spec)])
+    assert result.exit_code == 1
+    assert "TRAWL_TEST_NOT_SET" in result.output and "Traceback" not in result.output
+
+
+def test_bad_search_section_lists_problems_by_path(tmp_path):
+    spec = tmp_path / "job.yaml"
+    spec.write_text("search:\n  providers:\n    - {name: x, kind: bing}\n  cache_tll_s: 5\n")
+    result = runner.invoke(app, ["search", "acme", "--spec", str(spec)])
+    assert result.exit_code == 1
+    assert "search.providers[0].kind" in result.output and "search.cache_tll_s" in result.output
