@@ -125,10 +125,10 @@ def address_problem(ip: str | IPAddress) -> str | None:
         return "link_local"
     if addr.is_multicast:
         return "multicast"
-    if addr.is_private:
-        return "private"
     if addr.is_reserved:
         return "reserved"
+    if addr.is_private:
+        return "private"
     if not addr.is_global:
         return "not_global"
     return None

@@ -8,10 +8,11 @@ What a robots.txt answer means here:
 - 3xx: followed by the fetcher (each hop through the address guard).
 - 4xx (including 401/403): "unavailable", so everything is allowed (RFC 9309 2.3.1.3).
 - 5xx, timeouts, connection errors: "unreachable", so everything on that origin
-  is disallowed (RFC 9309 2.3.1.4). Pages fail with reason
-  ``robots_unreachable: ...`` (status "failed", not "blocked": it is transient),
-  and the verdict is cached only for ``unreachable_ttl_s`` so the origin gets
-  another chance soon.
+  is disallowed (RFC 9309 2.3.1.4). Pages fail (status "failed", not "blocked":
+  it is transient) with reason ``robots_unreachable: http_503`` for a 5xx, or
+  the transport reason itself (``timeout``, ``connect_error: ...``) when the
+  origin did not answer at all. The verdict is cached only for
+  ``unreachable_ttl_s`` so the origin gets another chance soon.
 - the robots.txt URL itself refused by the address guard: the page is refused
   with the same reason (the page would be too).
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from urllib.robotparser import RobotFileParser
 
-__all__ = ["RobotsCache", "RobotsRules", "RobotsResponse"]
+__all__ = ["RobotsCache", "RobotsRules", "RobotsResponse", "crawl_delay_for"]
 
 
 @dataclass
@@ -112,23 +113,54 @@ class RobotsCache:
         if response.blocked:
             return RobotsRules(None, problem=response.error or "blocked_address", problem_blocks=True), self._ttl_s
         status = response.http_status
-        if status is None or status >= 500:
-            why = response.error if status is None else f"http_{status}"
-            return RobotsRules(None, problem=f"robots_unreachable: {why}"), self._unreachable_ttl_s
+        if status is None:  # the origin itself is unreachable; the page would fail the same way
+            return RobotsRules(None, problem=response.error or "robots_unreachable"), self._unreachable_ttl_s
+        if status >= 500:
+            return RobotsRules(None, problem=f"robots_unreachable: http_{status}"), self._unreachable_ttl_s
         if status >= 400 or status < 200 or status >= 300:
             return RobotsRules(None), self._ttl_s
         text = response.body[: self.max_bytes].decode("utf-8", errors="replace")
         parser = RobotFileParser()
         parser.parse(text.splitlines())
-        delay = parser.crawl_delay(self.user_agent)
-        try:
-            crawl_delay = float(delay) if delay is not None else None
-        except (TypeError, ValueError):
-            crawl_delay = None
-        return RobotsRules(parser, crawl_delay=crawl_delay), self._ttl_s
+        return RobotsRules(parser, crawl_delay=crawl_delay_for(text, self.user_agent)), self._ttl_s
 
     def _store(self, origin: str, rules: RobotsRules, ttl: float) -> None:
         self._cache[origin] = (rules, time.monotonic() + ttl)
         self._cache.move_to_end(origin)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)
+
+
+def crawl_delay_for(text: str, user_agent: str) -> float | None:
+    """Crawl-delay of the group that applies to ``user_agent`` (fractions allowed; urllib.robotparser drops them)."""
+    token = user_agent.split("/")[0].strip().lower()
+    groups: list[tuple[list[str], float | None]] = []
+    agents: list[str] = []
+    delay: float | None = None
+    in_rules = False
+    for raw in text.splitlines():
+        key, sep, value = raw.split("#", 1)[0].partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if in_rules:
+                groups.append((agents, delay))
+                agents, delay, in_rules = [], None, False
+            agents.append(value.lower())
+        elif key in ("allow", "disallow", "crawl-delay", "request-rate"):
+            in_rules = True
+            if key == "crawl-delay":
+                try:
+                    delay = max(0.0, float(value))
+                except ValueError:
+                    pass
+    if agents:
+        groups.append((agents, delay))
+    for group_agents, group_delay in groups:
+        if any(a != "*" and a and a in token for a in group_agents):
+            return group_delay
+    for group_agents, group_delay in groups:
+        if "*" in group_agents:
+            return group_delay
+    return None
