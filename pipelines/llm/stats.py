@@ -1,0 +1,68 @@
+"""``trawl llm-stats``: per provider and model, from the ``llm_calls`` Parquet files, with DuckDB.
+
+Latency percentiles are over successful upstream attempts (cache hits take no
+time upstream and failures have their own column); the cache hit rate is
+cache hits over all records (attempts + hits) of that provider and model.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from pipelines.errors import StoreError
+from pipelines.store.catalog import table_sql
+
+__all__ = ["llm_call_stats"]
+
+_SUMMARY = """
+SELECT
+    "gen_ai.provider.name" AS provider,
+    "gen_ai.request.model" AS model,
+    count(*) AS calls,
+    count(*) FILTER (WHERE NOT cache_hit) AS upstream_calls,
+    count(*) FILTER (WHERE "error.type" IS NOT NULL) AS failures,
+    count(*) FILTER (WHERE fallback_from IS NOT NULL AND NOT cache_hit) AS fallback_calls,
+    quantile_cont("gen_ai.client.operation.duration", 0.5) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS p50_s,
+    quantile_cont("gen_ai.client.operation.duration", 0.95) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS p95_s,
+    coalesce(sum("gen_ai.usage.input_tokens"), 0) AS input_tokens,
+    coalesce(sum("gen_ai.usage.output_tokens"), 0) AS output_tokens,
+    coalesce(sum(cost_usd), 0) AS cost_usd,
+    count(*) FILTER (WHERE cache_hit) / count(*) AS cache_hit_rate
+FROM calls {where}
+GROUP BY ALL
+ORDER BY provider, model
+"""
+
+_FAILURES = """
+SELECT "gen_ai.provider.name", "gen_ai.request.model", "error.type", count(*)
+FROM calls {where} {conj} "error.type" IS NOT NULL
+GROUP BY ALL
+ORDER BY 4 DESC, 3
+"""
+
+
+def llm_call_stats(output_dir: str | os.PathLike[str], job_id: str | None = None) -> list[dict]:
+    """One dict per (provider, model): calls, upstream_calls, failures, failures_by_type, fallback_calls,
+    p50_s, p95_s, input_tokens, output_tokens, cost_usd, cache_hit_rate. ``job_id`` limits it to one job."""
+    if not os.path.isdir(output_dir):
+        raise StoreError(f"no output folder {output_dir}")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TEMP VIEW calls AS {table_sql(output_dir, 'llm_calls')}")
+        where, params = ("WHERE job_id = ?", [job_id]) if job_id else ("", [])
+        cursor = con.execute(_SUMMARY.format(where=where), params)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+        failures: dict[tuple[str, str], dict[str, int]] = {}
+        conj = "AND" if where else "WHERE"
+        for provider, model, etype, n in con.execute(_FAILURES.format(where=where, conj=conj), params).fetchall():
+            failures.setdefault((provider, model), {})[etype] = n
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot read llm_calls in {output_dir}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    for row in rows:
+        row["failures_by_type"] = failures.get((row["provider"], row["model"]), {})
+    return rows
