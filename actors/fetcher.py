@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 import ray
+from ray.util import metrics
 
 from pipelines.fetch import FetchResult, PageFetcher, knob, shard_index
 from pipelines.settings import FetchSettings
@@ -37,9 +38,27 @@ def fetcher_name(index: int) -> str:
 class FetcherActor:
     def __init__(self, settings: FetchSettings, name: str, page_store_dir: str | None = None) -> None:
         self._fetcher = PageFetcher(settings, name=name, page_store_dir=page_store_dir)
+        tags = {"fetcher": name}
+        self._pages = metrics.Counter(
+            "trawl_fetch_pages", description="Pages fetched, by outcome and reason slug.", tag_keys=("fetcher", "status", "reason")
+        )
+        self._pages.set_default_tags(tags)
+        self._latency = metrics.Histogram(
+            "trawl_fetch_seconds",
+            description="Wall time of one page fetch (politeness waits included).",
+            boundaries=[0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+            tag_keys=("fetcher",),
+        )
+        self._latency.set_default_tags(tags)
 
     async def fetch(self, url: str) -> FetchResult:
-        return await self._fetcher.fetch(url)
+        result = await self._fetcher.fetch(url)
+        try:
+            self._pages.inc(1, tags={"status": result.status, "reason": result.reason_slug or ""})
+            self._latency.observe(result.fetch_ms / 1000.0)
+        except Exception:  # noqa: BLE001 - metrics must never fail a fetch
+            pass
+        return result
 
     async def stats(self) -> dict[str, Any]:
         return self._fetcher.stats()
