@@ -209,3 +209,36 @@ def test_identical_concurrent_requests_share_one_upstream_call(search_server):
     assert len(search_server.requests) == 1
     assert sorted(r["cache_hit"] for r in records) == [False, True, True, True, True]
     assert {r["row_key"] for r in records} == {f"r{i}" for i in range(5)}
+
+
+def test_503_retry_after_is_honoured(search_server):
+    search_server.reply(503, text="busy", headers={"Retry-After": "1"})
+    search_server.reply(json=OK)
+    t0 = time.monotonic()
+    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    assert len(hits) == 1 and time.monotonic() - t0 >= 1.0
+    assert records[0]["error.type"] == "http_503"
+
+
+def test_empty_answer_asks_the_next_provider_and_is_not_cached(search_server, second_search_server, tmp_path):
+    second_search_server.default.json = OK
+    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url))
+    (first, second), records = run(s, REQ, REQ, cache_dir=str(tmp_path))
+    assert first[0].provider == "backup" and second == first
+    assert len(search_server.requests) == 1  # the second search is the backup's cache hit
+    assert [(r["provider"], r["results"], r["cache_hit"]) for r in records] == [
+        ("primary", 0, False), ("backup", 1, False), ("backup", 1, True),
+    ]
+
+
+def test_empty_everywhere_is_an_empty_result_not_an_error(search_server, second_search_server):
+    second_search_server.default.status, second_search_server.default.json = 500, {"error": "x"}
+    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), cache=False)
+    [hits], _ = run(s, REQ)
+    assert hits == []
+
+
+def test_fallback_on_empty_can_be_turned_off(search_server, second_search_server):
+    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), fallback_on_empty=False, cache=False)
+    [hits], _ = run(s, REQ)
+    assert hits == [] and second_search_server.requests == []

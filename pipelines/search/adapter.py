@@ -6,7 +6,7 @@ build its request (``build_request``) and how to read its response
 what can go wrong onto ``pipelines.errors``:
 
     429                         RateLimitedError (retry_after from Retry-After or the adapter's headers)
-    500-599, connection failed  UnavailableError
+    500-599, connection failed  UnavailableError (retry_after set when the answer has Retry-After)
     timeout                     TimeoutError_
     401, 403, missing key       AuthError
     other 4xx                   BadRequestError
@@ -124,7 +124,9 @@ class SearchAdapter:
         if status == 429:
             return RateLimitedError(message, retry_after=self.retry_after(headers), reason="http_429")
         if status >= 500 or status == 408:
-            return UnavailableError(message, reason=f"http_{status}")
+            err = UnavailableError(message, reason=f"http_{status}")
+            err.retry_after = self.retry_after(headers)  # a 503 may say when to come back
+            return err
         if status in (401, 403):
             return AuthError(message, reason=f"http_{status}")
         return BadRequestError(message, reason=f"http_{status}")

@@ -52,6 +52,9 @@ class SearchSettings(Strict):
     exclude_domains: list[str] = Field(default_factory=list, description="Drop results on these domains (and subdomains).")
     cache: bool = Field(True, description="Cache results by (provider, normalized query, options).")
     cache_ttl_s: float | None = Field(86_400.0, gt=0, description="Search cache lifetime; None keeps entries forever.")
+    fallback_on_empty: bool = Field(
+        True, description="When a provider finds nothing, ask the next one; an empty answer is never cached."
+    )
     max_attempts_per_provider: int = Field(3, ge=1, le=10, description="Tries on one provider before falling back to the next.")
     backoff_base_s: float = Field(0.5, ge=0, le=60, description="First retry waits up to this long (full jitter, doubling).")
     backoff_max_s: float = Field(8.0, ge=0, le=600, description="Longest wait between two tries without a Retry-After.")

@@ -6,8 +6,10 @@ provider's rate limit (``rpm``, evenly spaced) and concurrency slot, and
 retries retryable errors with jittered exponential backoff; a Retry-After
 longer than ``max_retry_after_s`` skips the provider instead of stalling the
 cell. Permanent errors (bad key, bad request, malformed answer) move on to the
-next provider at once. Only when every provider has failed does ``search``
-raise, with the last error.
+next provider at once, and so does an empty answer (``fallback_on_empty``).
+Only when every provider has failed does ``search`` raise, with the last
+error; if one answered with nothing, the result is simply empty. Empty
+answers are not cached.
 
 Identical requests in flight at the same time (two cells asking the same
 keyword) share one upstream call; the followers are recorded as cache hits.
@@ -169,6 +171,7 @@ class SearchGateway:
         attempt = 0
         last_error: TrawlError | None = None
         fallback_from: str | None = None
+        found_nothing = False
         for provider in self._providers:
             name = provider.config.name
             for tries in range(1, self.settings.max_attempts_per_provider + 1):
@@ -186,10 +189,15 @@ class SearchGateway:
                     await asyncio.sleep(wait)
                     continue
                 records.append(_record(req, name, attempt, started, t0, results=len(hits), fallback_from=fallback_from))
-                if self._cache is not None:
+                if hits and self._cache is not None:
                     self._cache.put(cache_key(provider.config, req), name, normalize_query(req.query), hits)
-                return hits
+                if hits or not self.settings.fallback_on_empty:
+                    return hits
+                found_nothing = True
+                break
             fallback_from = name
+        if found_nothing:
+            return []  # somebody answered, with nothing: not an error
         assert last_error is not None
         raise last_error
 
