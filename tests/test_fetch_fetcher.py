@@ -197,3 +197,12 @@ def test_page_store_reused_across_fetchers(fetch_server, tmp_path):
     fetch_one(bad, page_store_dir=str(tmp_path))
     assert fetch_one(bad, page_store_dir=str(tmp_path)).from_page_store is False
     assert fetch_server.hits("store.example", "/status/404") == 2
+
+
+def test_page_store_does_not_leak_allowed_private_pages_to_other_jobs(fetch_server, tmp_path):
+    url = fetch_server.url("intranet.example", "/page/internal")
+    assert fetch_one(url, page_store_dir=str(tmp_path)).status == "ok"  # this job allows *.example
+    strict = local_fetch_settings(allow_hosts=[])  # same names, but private addresses not allowed
+    again = fetch_one(url, strict, page_store_dir=str(tmp_path))
+    assert again.status == "blocked" and not again.from_page_store and again.body is None
+    assert fetch_one(url, page_store_dir=str(tmp_path)).from_page_store  # still served to a job that allows it

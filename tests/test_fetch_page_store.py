@@ -64,3 +64,11 @@ def test_two_processes_writing_one_entry(tmp_path):
     got = PageStore(tmp_path).get(URL)
     assert got is not None and len(got.body) == 50_013
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_private_hosts_round_trip(tmp_path):
+    store = PageStore(tmp_path)
+    page = _page()
+    page.private_hosts = [("acme.example", 8080)]
+    store.put(page)
+    assert store.get(URL).private_hosts == [("acme.example", 8080)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
-from pipelines.fetch.guard import _as_ip
+from pipelines.fetch.guard import parse_ip
 
 __all__ = ["domain_of", "shard_index"]
 
@@ -38,7 +38,7 @@ def domain_of(url_or_host: str) -> str:
     host = host.strip("[]").lower().rstrip(".")
     if not host:
         return ""
-    if _as_ip(host) is not None:
+    if parse_ip(host) is not None:
         return host
     if _registrable_domain is not None:
         try:

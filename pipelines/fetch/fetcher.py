@@ -29,7 +29,7 @@ from yarl import URL
 from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, retry_after_seconds, sniff_problem
 from pipelines.fetch.domains import domain_of
 from pipelines.fetch.failures import classify_exception
-from pipelines.fetch.guard import AddressGuard
+from pipelines.fetch.guard import AddressGuard, parse_ip, address_problem
 from pipelines.fetch.knobs import knob
 from pipelines.fetch.page_store import PageStore, StoredPage
 from pipelines.fetch.politeness import DomainLimiter
@@ -51,7 +51,7 @@ class PageFetcher:
         self.settings = settings
         self.name = name
         self.guard = AddressGuard(settings.allow_hosts)
-        self._static = StaticHostMap(settings.resolve)
+        self._resolver = GuardedResolver(self.guard, StaticHostMap(settings.resolve))
         self.limiter = DomainLimiter(
             settings.per_domain_concurrency,
             settings.per_domain_delay_s,
@@ -86,6 +86,7 @@ class PageFetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self._resolver.close()
 
     def stats(self) -> dict[str, Any]:
         return {"requests": self.requests, "robots_fetches": self.robots.fetches, "domains": self.limiter.domains, "inflight": len(self._inflight)}
@@ -108,7 +109,7 @@ class PageFetcher:
     async def _fetch_with_store(self, url: str) -> FetchResult:
         if self.store is not None:
             stored = await asyncio.to_thread(self.store.get, url)
-            if stored is not None:
+            if stored is not None and all(self.guard.host_allowed(h, port) for h, port in stored.private_hosts):
                 return FetchResult(
                     url=url,
                     final_url=stored.final_url,
@@ -121,13 +122,25 @@ class PageFetcher:
                     from_page_store=True,
                     fetched_at=stored.fetched_at,
                 )
-        result = await self._follow(url, robots_mode=False)
+        hops: list[URL] = []
+        result = await self._follow(url, robots_mode=False, hops=hops)
         if self.store is not None and result.status == "ok" and result.body is not None:
-            page = StoredPage(url, result.final_url, result.http_status, result.content_type, result.charset, result.fetched_at, result.body)
+            page = StoredPage(
+                url, result.final_url, result.http_status, result.content_type, result.charset, result.fetched_at, result.body,
+                private_hosts=self._private_hops(hops),
+            )
             await asyncio.to_thread(self.store.put, page)
         return result
 
-    async def _follow(self, url: str, *, robots_mode: bool) -> FetchResult:
+    def _private_hops(self, hops: list[URL]) -> list[tuple[str, int | None]]:
+        private = []
+        for hop in hops:
+            host = (hop.raw_host or "").lower()
+            if host in self._resolver.private_hosts or (parse_ip(host) is not None and address_problem(host) is not None):
+                private.append((host, hop.port))
+        return private
+
+    async def _follow(self, url: str, *, robots_mode: bool, hops: list[URL] | None = None) -> FetchResult:
         """Follow redirects by hand; each hop is guarded, robots-checked and rate-limited."""
         try:
             current = URL(url)
@@ -137,6 +150,8 @@ class PageFetcher:
         for hop in range(self.settings.max_redirects + 1):
             current = current.with_fragment(None)
             seen.add(str(current))
+            if hops is not None:
+                hops.append(current)
             result = await self._one_hop(url, current, robots_mode=robots_mode)
             if not isinstance(result, URL):
                 return result
@@ -241,7 +256,7 @@ class PageFetcher:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self.guard, self._static),
+                resolver=self._resolver,
                 limit=knob(self.settings, "max_connections"),
                 limit_per_host=self.settings.per_domain_concurrency,
                 ttl_dns_cache=60,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-__all__ = ["AddressGuard", "address_problem", "HostPattern", "parse_host_pattern", "ALLOWED_SCHEMES"]
+__all__ = ["AddressGuard", "address_problem", "parse_ip", "HostPattern", "parse_host_pattern", "ALLOWED_SCHEMES"]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
@@ -94,7 +94,7 @@ def _clean_host(host: str) -> str:
     return host.strip().lower().strip("[]").rstrip(".")
 
 
-def _as_ip(value: str | IPAddress) -> IPAddress | None:
+def parse_ip(value: str | IPAddress) -> IPAddress | None:
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return value
     text = _clean_host(value).split("%", 1)[0]  # drop an IPv6 zone id
@@ -106,7 +106,7 @@ def _as_ip(value: str | IPAddress) -> IPAddress | None:
 
 def address_problem(ip: str | IPAddress) -> str | None:
     """Why ``ip`` may not be connected to ('loopback', 'private', ...), or None if it is public."""
-    addr = _as_ip(ip)
+    addr = parse_ip(ip)
     if addr is None:
         return "not_an_ip"
     if isinstance(addr, ipaddress.IPv6Address):
@@ -149,7 +149,7 @@ class AddressGuard:
         problem = address_problem(ip)
         if problem is None or self.host_allowed(host, port):
             return None
-        return f"blocked_address: {_as_ip(ip) or ip} ({problem})"
+        return f"blocked_address: {parse_ip(ip) or ip} ({problem})"
 
     def check_url_parts(self, scheme: str, host: str | None, port: int | None) -> str | None:
         """Checks that need no DNS: the scheme, a missing host, and IP-literal hosts."""
@@ -157,7 +157,7 @@ class AddressGuard:
             return f"blocked_scheme: {scheme or '(none)'}"
         if not host:
             return "invalid_url: no host"
-        ip = _as_ip(host)
+        ip = parse_ip(host)
         if ip is not None:
             return self.check_ip(host, port, ip)
         if _looks_numeric(host):

@@ -2,7 +2,9 @@
 
 Layout: ``<dir>/<sha[:2]>/<sha>.page`` where ``sha`` is the SHA-256 of the
 normalized URL. A file is gzip of one JSON header line (url, final_url,
-http_status, content_type, charset, fetched_at, bytes) followed by the body.
+http_status, content_type, charset, fetched_at, bytes, private_hosts) followed by
+the body. ``private_hosts`` lists the hops that only an allow-list let through,
+so a later job that does not allow them cannot read the page from the store.
 
 Writes go to a temporary file in the same folder and are renamed into place,
 so two processes storing the same URL at once both succeed and a reader never
@@ -17,7 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +37,9 @@ class StoredPage:
     charset: str | None
     fetched_at: datetime
     body: bytes
+    # (host, port) hops that were private addresses reached only because that job allowed them;
+    # a job that does not allow them treats the entry as a miss (and its own guard then refuses the fetch)
+    private_hosts: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 class PageStore:
@@ -75,6 +80,7 @@ class PageStore:
             charset=header.get("charset"),
             fetched_at=fetched_at,
             body=body,
+            private_hosts=[(str(h), p) for h, p in header.get("private_hosts", [])],
         )
 
     def put(self, page: StoredPage) -> bool:
@@ -88,6 +94,7 @@ class PageStore:
             "charset": page.charset,
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(),
             "bytes": len(page.body),
+            "private_hosts": [list(hp) for hp in page.private_hosts],
         }
         tmp_name = None
         try:

@@ -19,7 +19,7 @@ import socket
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from pipelines.fetch.guard import AddressGuard, HostPattern, _as_ip, parse_host_pattern
+from pipelines.fetch.guard import AddressGuard, HostPattern, parse_ip, address_problem, parse_host_pattern
 
 __all__ = ["GuardedResolver", "BlockedAddressError", "StaticHostMap"]
 
@@ -43,7 +43,7 @@ class StaticHostMap:
         self._wild: list[tuple[HostPattern, str]] = []
         for pattern, ip in mapping.items():
             parsed = parse_host_pattern(pattern)
-            if _as_ip(ip) is None:
+            if parse_ip(ip) is None:
                 raise ValueError(f"resolve[{pattern!r}]: {ip!r} is not an IP address")
             if parsed.wildcard:
                 self._wild.append((parsed, ip))
@@ -68,11 +68,12 @@ class GuardedResolver(AbstractResolver):
         self._guard = guard
         self._static = static
         self._dns = dns
+        self.private_hosts: set[str] = set()  # names answered with a private address the allow-list let through
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         mapped = self._static.lookup(host)
         if mapped is not None:
-            ip = _as_ip(mapped)
+            ip = parse_ip(mapped)
             fam = socket.AF_INET6 if ip is not None and ip.version == 6 else socket.AF_INET
             results: list[ResolveResult] = [
                 {"hostname": host, "host": str(ip), "port": port, "family": fam, "proto": 0, "flags": socket.AI_NUMERICHOST}
@@ -81,12 +82,19 @@ class GuardedResolver(AbstractResolver):
             if self._dns is None:
                 self._dns = ThreadedResolver()
             results = await self._dns.resolve(host, port, family)
+        private = False
         for res in results:
             reason = self._guard.check_ip(host, port, res["host"])
             if reason is not None:
                 raise BlockedAddressError(f"{reason} for {host}")
+            private = private or address_problem(res["host"]) is not None
+        if private:
+            if len(self.private_hosts) > 100_000:
+                self.private_hosts.clear()
+            self.private_hosts.add(host.lower().rstrip("."))
         return results
 
     async def close(self) -> None:
         if self._dns is not None:
             await self._dns.close()
+            self._dns = None
