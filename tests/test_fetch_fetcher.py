@@ -206,3 +206,42 @@ def test_page_store_does_not_leak_allowed_private_pages_to_other_jobs(fetch_serv
     again = fetch_one(url, strict, page_store_dir=str(tmp_path))
     assert again.status == "blocked" and not again.from_page_store and again.body is None
     assert fetch_one(url, page_store_dir=str(tmp_path)).from_page_store  # still served to a job that allows it
+
+
+def test_memory_stays_bounded_under_hostile_bodies(fetch_server):
+    """16 gzip bombs (64 MB each once inflated) and huge bodies at once: the peak stays near 16 x the cap."""
+    import gc
+
+    import psutil
+
+    proc = psutil.Process()
+    gc.collect()
+    base = proc.memory_info().rss
+    peak = base
+    settings = local_fetch_settings(max_bytes=1_000_000, per_domain_concurrency=16)
+    urls = [fetch_server.url("mem.example", f"/bomb?i={i}") for i in range(8)]
+    urls += [fetch_server.url("mem.example", f"/huge?i={i}") for i in range(8)]
+
+    async def go():
+        nonlocal peak
+        fetcher = PageFetcher(settings)
+        done = asyncio.Event()
+
+        async def sample():
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, proc.memory_info().rss)
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.ensure_future(sample())
+        try:
+            return await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+        finally:
+            done.set()
+            await sampler
+            await fetcher.aclose()
+
+    results = asyncio.run(go())
+    assert all(r.status == "skipped" and r.reason.startswith("too_large") for r in results)
+    print(f"peak RSS growth {(peak - base) / 2**20:.0f} MiB")
+    assert peak - base < 120 * 1024 * 1024, f"peak grew by {(peak - base) / 2**20:.0f} MiB"
