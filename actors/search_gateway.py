@@ -5,7 +5,10 @@ the gateway (its rate limiters, HTTP session and cache) and forwards each
 attempt's telemetry to the writer actor as ``search_calls`` records, batched
 (every 64 records or every second) so the single writer is not called once
 per search. ``flush()`` sends what is buffered and waits until the writer has
-it; call it before closing the writer.
+it; call it before closing the writer. Every record also feeds Ray metrics
+labelled by provider: ``trawl_search_calls_total`` (outcome ok / empty /
+error / cache_hit), ``trawl_search_failures_total`` (by error type) and
+``trawl_search_latency_seconds``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import time
 
 import ray
+from ray.util import metrics
 
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
@@ -25,22 +29,55 @@ _BATCH_RECORDS = 64
 _BATCH_SECONDS = 1.0
 
 
-class _WriterSink:
-    """Buffers telemetry records and appends them to the writer actor in batches."""
+_LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
 
-    def __init__(self, writer) -> None:
+
+class _SearchMetrics:
+    """Ray metrics from ``search_calls`` records, labelled by provider."""
+
+    def __init__(self) -> None:
+        self.calls = metrics.Counter("trawl_search_calls_total", "Search attempts and cache hits.", tag_keys=("provider", "outcome"))
+        self.failures = metrics.Counter("trawl_search_failures_total", "Failed search attempts.", tag_keys=("provider", "error_type"))
+        self.latency = metrics.Histogram(
+            "trawl_search_latency_seconds", "Duration of one upstream search that answered.",
+            boundaries=_LATENCY_BOUNDARIES, tag_keys=("provider",),
+        )
+
+    def observe(self, record: dict) -> None:
+        provider = record["provider"]
+        if record["cache_hit"]:
+            outcome = "cache_hit"
+        elif record["error.type"]:
+            outcome = "error"
+            self.failures.inc(1, {"provider": provider, "error_type": record["error.type"]})
+        else:
+            outcome = "ok" if record["results"] else "empty"
+            self.latency.observe(record["duration_s"], {"provider": provider})
+        self.calls.inc(1, {"provider": provider, "outcome": outcome})
+
+
+class _WriterSink:
+    """Metrics for every record; records to the writer actor in batches."""
+
+    def __init__(self, writer, search_metrics: _SearchMetrics | None = None) -> None:
         self._writer = writer
+        self._metrics = search_metrics
         self._buffer: list[dict] = []
         self._sent_at = time.monotonic()
         self._pending: list[ray.ObjectRef] = []
 
     def __call__(self, records: list[dict]) -> None:
+        if self._metrics is not None:
+            for record in records:
+                self._metrics.observe(record)
+        if self._writer is None:
+            return
         self._buffer.extend(records)
         if len(self._buffer) >= _BATCH_RECORDS or time.monotonic() - self._sent_at >= _BATCH_SECONDS:
             self.send()
 
     def send(self) -> None:
-        if self._buffer:
+        if self._writer is not None and self._buffer:
             self._pending.append(self._writer.append.remote("search_calls", self._buffer))
             self._buffer = []
         self._sent_at = time.monotonic()
@@ -57,7 +94,7 @@ class _WriterSink:
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class SearchGatewayActor:
     def __init__(self, settings: SearchSettings, writer=None, cache_dir: str | None = None) -> None:
-        self._sink = _WriterSink(writer) if writer is not None else None
+        self._sink = _WriterSink(writer, _SearchMetrics())
         self._gateway = SearchGateway(settings, record_sink=self._sink, cache_dir=cache_dir)
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
@@ -68,8 +105,7 @@ class SearchGatewayActor:
 
     async def flush(self) -> None:
         """Make sure every telemetry record so far has reached the writer."""
-        if self._sink is not None:
-            await self._sink.flush()
+        await self._sink.flush()
 
     async def close(self) -> None:
         await self.flush()

@@ -147,3 +147,10 @@ def test_docstring_names_the_api_version():
     import pipelines.search.searxng as module
 
     assert "docs.searxng.org/dev/search_api" in module.__doc__
+
+
+def test_redirect_is_not_followed_and_says_where(search_server):
+    search_server.reply(301, text="", headers={"Location": "https://searx.example/search"})
+    with pytest.raises(BadRequestError) as info:
+        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+    assert "https://searx.example/search" in str(info.value) and len(search_server.requests) == 1

@@ -127,6 +127,11 @@ class SearchAdapter:
             err = UnavailableError(message, reason=f"http_{status}")
             err.retry_after = self.retry_after(headers)  # a 503 may say when to come back
             return err
+        if 300 <= status < 400:  # redirects are not followed: keys must not travel to another host
+            where = headers.get("Location", "?")
+            return BadRequestError(
+                f"search provider '{self.name}' redirects to {where}; point base_url there", reason=f"http_{status}"
+            )
         if status in (401, 403):
             return AuthError(message, reason=f"http_{status}")
         return BadRequestError(message, reason=f"http_{status}")
