@@ -40,6 +40,7 @@ def test_4xx_allows_everything(status):
     [
         (RobotsResponse(500), "robots_unreachable: http_500"),
         (RobotsResponse(503), "robots_unreachable: http_503"),
+        (RobotsResponse(429), "robots_unreachable: http_429"),
         (RobotsResponse(None, error="timeout"), "timeout"),
     ],
 )

@@ -215,11 +215,12 @@ class PageFetcher:
                     return FetchResult(**base, status="failed", reason=f"http_{status}")
                 if not robots_mode and ctype is not None and ctype not in TEXT_TYPES:
                     return FetchResult(**base, status="skipped", reason=f"content_type: {ctype}")
-                if resp.content_length is not None and resp.content_length > cap:
+                if not robots_mode and resp.content_length is not None and resp.content_length > cap:
                     return FetchResult(**base, status="skipped", reason=f"too_large: Content-Length {resp.content_length} > {cap}")
-                body, truncated = await read_capped(resp, cap)
-                if truncated and not robots_mode:
+                body, truncated = await read_capped(resp, cap)  # robots.txt: the first 512 KB are parsed
+                if truncated:
                     resp.close()  # drop the connection rather than drain the rest
+                if truncated and not robots_mode:
                     return FetchResult(**base, status="skipped", reason=f"too_large: over {cap} bytes", bytes=len(body))
                 return self._judge_body(base, ctype_header, body, robots_mode)
         except Exception as exc:  # noqa: BLE001 - every transport problem is a recorded outcome

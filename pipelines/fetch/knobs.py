@@ -24,5 +24,7 @@ KNOB_DEFAULTS: dict[str, Any] = {
 
 
 def knob(settings: Any, name: str) -> Any:
-    value = getattr(settings, name, None)
-    return KNOB_DEFAULTS[name] if value is None else value
+    """The settings field if the model declares it (None included: for page_store_ttl_s it means "forever")."""
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    return KNOB_DEFAULTS[name]

@@ -6,7 +6,8 @@ What a robots.txt answer means here:
   to accept); ``Disallow``/``Allow`` for our user agent and ``Crawl-delay``
   are honoured. Cached for ``ttl_s``.
 - 3xx: followed by the fetcher (each hop through the address guard).
-- 4xx (including 401/403): "unavailable", so everything is allowed (RFC 9309 2.3.1.3).
+- 4xx (including 401/403): "unavailable", so everything is allowed (RFC 9309 2.3.1.3),
+  except 429, which is treated like a 5xx (as major crawlers do).
 - 5xx, timeouts, connection errors: "unreachable", so everything on that origin
   is disallowed (RFC 9309 2.3.1.4). Pages fail (status "failed", not "blocked":
   it is transient) with reason ``robots_unreachable: http_503`` for a 5xx, or
@@ -115,7 +116,7 @@ class RobotsCache:
         status = response.http_status
         if status is None:  # the origin itself is unreachable; the page would fail the same way
             return RobotsRules(None, problem=response.error or "robots_unreachable"), self._unreachable_ttl_s
-        if status >= 500:
+        if status >= 500 or status == 429:  # a rate-limited robots.txt is no licence to crawl
             return RobotsRules(None, problem=f"robots_unreachable: http_{status}"), self._unreachable_ttl_s
         if status >= 400 or status < 200 or status >= 300:
             return RobotsRules(None), self._ttl_s
