@@ -24,6 +24,8 @@ from pipelines.world.textutil import mentions, org_names, similar_name_in, split
 __all__ = ["MODEL_NAME", "Request", "parse_request", "complete", "expand", "judge", "summarize"]
 
 MODEL_NAME = "trawl-extractive"
+# Like a real model's training cutoff: a fixed "now" keeps the engine a pure function of the request.
+REFERENCE_YEAR = 2025
 
 _GENERIC = ("I am trawl-extractive, a deterministic extractive engine. I answer requests written in trawl's "
             "tagged prompt format (<task>expand|judge|summarize</task>) from the text they contain.")
@@ -250,7 +252,7 @@ def summarize(req: Request) -> tuple[str | None, list[str], float]:
     display: dict[str, str] = {}
     for src in req.sources:
         year = _source_year(src)
-        old = newest is not None and year is not None and year < newest - 1
+        old = year is not None and (year < REFERENCE_YEAR - 3 or (newest is not None and year < newest - 1))
         for excerpt in src.texts:
             for sentence in split_sentences(excerpt) or [excerpt]:
                 if entity and similar_name_in(sentence, entity):

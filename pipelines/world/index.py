@@ -1,0 +1,155 @@
+"""A BM25 search index (bm25s) over pages, and the documents that feed it.
+
+``SearchIndex`` ranks ``Document``s for a query and makes a snippet from the
+best-matching sentences. Documents come from the generated world
+(``world_documents``), a folder of HTML files (``folder_documents``) or a
+file listing URLs (``url_documents``, fetched with aiohttp) — the latter two
+are what ``trawl index`` builds for a team's intranet or site dump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import bm25s
+import numpy as np
+
+from pipelines.world.corpus import Corpus
+from pipelines.world.pages import DISALLOWED, site_pages
+from pipelines.world.textutil import split_sentences, terms
+
+__all__ = ["Document", "Hit", "SearchIndex", "world_documents", "folder_documents", "url_documents", "html_document"]
+
+
+@dataclass(frozen=True)
+class Document:
+    url: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    url: str
+    title: str
+    snippet: str
+    score: float
+
+
+def world_documents(corpus: Corpus, site_port: int) -> Iterator[Document]:
+    """Every public page of the world (robots-disallowed ones excluded), as the site server renders it."""
+    port = "" if site_port == 80 else f":{site_port}"
+    for host in corpus.hosts:
+        for path, build in site_pages(corpus, host).items():
+            if path.startswith(DISALLOWED):
+                continue
+            doc = build()
+            yield Document(f"http://{host}{port}{path}", doc.title, doc.text())
+
+
+def html_document(url: str, html: str) -> Document | None:
+    """Title and main text of one HTML page (trafilatura); None when it has no usable text."""
+    import trafilatura
+
+    text = trafilatura.extract(html, url=url, include_comments=False, favor_recall=True)
+    if not text:
+        return None
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:120]
+    return Document(url, title, text)
+
+
+def folder_documents(folder: str | os.PathLike, base_url: str | None = None) -> Iterator[Document]:
+    """HTML files under ``folder``; URLs are ``base_url`` + relative path, or file:// URLs."""
+    root = Path(folder).resolve()
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in {".html", ".htm", ".xhtml"} or not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        url = f"{base_url.rstrip('/')}/{rel}" if base_url else path.as_uri()
+        doc = html_document(url, path.read_text(encoding="utf-8", errors="replace"))
+        if doc:
+            yield doc
+
+
+async def _fetch_all(urls: list[str], concurrency: int, timeout_s: float, max_bytes: int) -> list[Document]:
+    import aiohttp
+
+    sem = asyncio.Semaphore(concurrency)
+    out: list[Document] = []
+
+    async def one(session: aiohttp.ClientSession, url: str) -> None:
+        async with sem:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status != 200 or "html" not in resp.headers.get("Content-Type", "html"):
+                        return
+                    body = await resp.content.read(max_bytes)
+                    doc = html_document(url, body.decode(resp.charset or "utf-8", errors="replace"))
+                    if doc:
+                        out.append(doc)
+            except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError):
+                return  # one bad URL never stops the index build
+
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "trawl-index/0.1"}) as session:
+        await asyncio.gather(*(one(session, u) for u in urls))
+    order = {u: i for i, u in enumerate(urls)}
+    return sorted(out, key=lambda d: order[d.url])
+
+
+def url_documents(list_file: str | os.PathLike, concurrency: int = 8, timeout_s: float = 20.0,
+                  max_bytes: int = 5_000_000) -> list[Document]:
+    """Fetch every URL listed (one per line, '#' comments allowed) and keep the pages with text."""
+    urls = [ln.strip() for ln in Path(list_file).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return asyncio.run(_fetch_all(urls, concurrency, timeout_s, max_bytes))
+
+
+class SearchIndex:
+    """BM25 over title + text; ``search`` returns ranked ``Hit``s with query-focused snippets."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self.docs: list[Document] = list(documents)
+        corpus_tokens = [terms(f"{d.title} {d.title} {d.text}") or ["_empty_"] for d in self.docs]
+        self.retriever = bm25s.BM25()
+        if self.docs:
+            self.retriever.index(corpus_tokens, show_progress=False)
+        self.vocab = getattr(self.retriever, "vocab_dict", {}) or {}
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def search(self, query: str, limit: int = 10, offset: int = 0) -> list[Hit]:
+        q = [t for t in terms(query) if t in self.vocab]
+        if not q or not self.docs:
+            return []
+        k = min(len(self.docs), offset + limit)
+        ids, scores = self.retriever.retrieve([q], k=k, show_progress=False, n_threads=1)
+        hits = []
+        for doc_id, score in zip(np.asarray(ids)[0][offset:], np.asarray(scores)[0][offset:]):
+            if score <= 0:
+                break
+            doc = self.docs[int(doc_id)]
+            body = doc.text[len(doc.title):] if doc.text.startswith(doc.title) else doc.text
+            hits.append(Hit(doc.url, doc.title, snippet(body, q), float(score)))
+        return hits
+
+
+def snippet(text: str, query_terms: list[str], max_chars: int = 300) -> str:
+    """The sentences sharing most terms with the query, in page order, up to ``max_chars``."""
+    wanted = set(query_terms)
+    sentences = split_sentences(text)
+    ranked = sorted(range(len(sentences)), key=lambda i: -len(wanted & set(terms(sentences[i]))))
+    chosen: list[int] = []
+    size = 0
+    for i in ranked:
+        if size + len(sentences[i]) > max_chars and chosen:
+            break
+        chosen.append(i)
+        size += len(sentences[i]) + 1
+    out = " ".join(sentences[i] for i in sorted(chosen))
+    return out if len(out) <= max_chars else out[: max_chars - 1] + "…"
