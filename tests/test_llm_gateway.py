@@ -279,7 +279,13 @@ def test_stats_per_provider_and_model(llm_server_factory, tmp_path):
     primary, backup = llm_server_factory(), llm_server_factory()
     primary.script = [(500, {}, error_body("x"))] * 3
     gw, _ = make(settings_for(provider("primary", primary.base_url), provider("backup", backup.base_url)), tmp_path)
-    run(_complete_all(gw, [request("a"), request("a"), request("b")]))
+
+    async def one_by_one():
+        for text in ("a", "a", "b"):
+            await gw.complete(request(text))
+        await gw.aclose()
+
+    run(one_by_one())
     rows = {r["provider"]: r for r in gw.stats()["providers"]}
     assert rows["primary"]["failures"] == {"http_500": 3}
     assert rows["backup"]["calls"] >= 1 and rows["backup"]["p50_s"] is not None

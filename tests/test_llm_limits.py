@@ -100,3 +100,15 @@ def test_an_abandoned_probe_frees_the_slot_after_a_cooldown():
     assert breaker.allow() and not breaker.allow()
     clock.now += 11
     assert breaker.allow()
+
+
+def test_a_flaky_provider_stays_in_use_a_dead_one_does_not():
+    clock = Clock()
+    flaky = CircuitBreaker(threshold=3, cooldown_s=30, max_cooldown_s=100, clock=clock)
+    for _ in range(10):
+        flaky.success(), flaky.success(), flaky.success()
+    flaky.failure(), flaky.failure(), flaky.failure()  # an unlucky streak among many answers
+    assert flaky.state == "closed" and flaky.failure_rate() < 0.5
+    dead = CircuitBreaker(threshold=3, cooldown_s=30, max_cooldown_s=100, clock=clock)
+    dead.failure(), dead.failure(), dead.failure()
+    assert dead.state == "open"

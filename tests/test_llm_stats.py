@@ -46,7 +46,7 @@ def test_stats_per_provider_and_model(output):
     rows = {r["provider"]: r for r in llm_call_stats(output, "j1")}
     primary, backup = rows["primary"], rows["backup"]
     assert primary["model"] == "primary-model"
-    assert primary["failures_by_type"] == {"http_500": 3, "http_429": 2}  # then its circuit opened
+    assert primary["failures_by_type"] == {"http_500": 5, "http_429": 2}  # then its circuit opened
     assert backup["upstream_calls"] + primary["upstream_calls"] - primary["failures"] == 6  # six answers paid for once
     assert primary["calls"] + backup["calls"] - primary["failures"] == 12  # ... and six more from the cache
     assert backup["fallback_calls"] >= 1 and backup["p95_s"] >= backup["p50_s"] > 0
@@ -59,7 +59,7 @@ def test_cli_table_and_json(output):
     runner = CliRunner()
     table = runner.invoke(app, ["llm-stats", "j1", "--output", str(output)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
-    assert "primary" in table.output and "http_500 3" in table.output
+    assert "primary" in table.output and "http_500 5" in table.output
     as_json = runner.invoke(app, ["llm-stats", "--output", str(output), "--json"])
     assert as_json.exit_code == 0 and {r["provider"] for r in json.loads(as_json.output)} == {"primary", "backup"}
     missing = runner.invoke(app, ["llm-stats", "--output", str(output / "nope")])

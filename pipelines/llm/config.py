@@ -52,8 +52,10 @@ class LLMSettings(Strict):
                               "for longer is skipped for that long and the next one in the chain is tried.")
     max_limit_wait_s: float = Field(1.0, ge=0, le=600, description="How long a call queues for a provider's rpm/tpm limit "
                                     "before it tries the next provider in the chain instead.")
-    breaker_failures: int = Field(3, ge=1, le=1000, description="Consecutive failed calls (5xx, timeouts, connection errors) "
-                                  "that open a provider's circuit.")
+    breaker_failures: int = Field(5, ge=1, le=1000, description="Consecutive failed calls (5xx, timeouts, connection errors, "
+                                  "auth) that open a provider's circuit, if breaker_failure_rate is also reached.")
+    breaker_failure_rate: float = Field(0.5, ge=0, le=1, description="Share of a provider's last 20 calls that must have failed "
+                                        "for its circuit to open; keeps a flaky but working provider in use.")
     breaker_cooldown_s: float = Field(30.0, gt=0, le=3600, description="How long an open circuit skips the provider before one probe call.")
     breaker_max_cooldown_s: float = Field(600.0, gt=0, le=86_400, description="Cap on the cooldown, which doubles each time a probe fails.")
 

@@ -89,7 +89,8 @@ class Gateway:
                 client=ProviderClient(cfg, keys[cfg.name], on_headers=limits.observe_headers),
                 limits=limits,
                 breaker=CircuitBreaker(
-                    self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s, clock=clock
+                    self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s,
+                    clock=clock, min_failure_rate=self.settings.breaker_failure_rate,
                 ),
             )
         directory = cache_dir or self.settings.cache_dir

@@ -137,10 +137,27 @@ class ProviderLimits:
 
 
 class CircuitBreaker:
-    """closed -> (``threshold`` consecutive failures) -> open for ``cooldown`` -> one probe -> closed or open longer."""
+    """closed -> open for ``cooldown`` -> one probe -> closed, or open for twice as long.
 
-    def __init__(self, threshold: int, cooldown_s: float, max_cooldown_s: float, clock: Callable[[], float] = time.monotonic):
+    The circuit opens after ``threshold`` consecutive failures when, in
+    addition, at least ``min_failure_rate`` of the last ``window`` outcomes
+    failed: a dead server trips it after ``threshold`` calls, while a flaky
+    one (some 5xx among many answers, which with many calls in flight will
+    now and then fail a few times in a row) keeps being used and retried.
+    """
+
+    def __init__(
+        self,
+        threshold: int,
+        cooldown_s: float,
+        max_cooldown_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        min_failure_rate: float = 0.5,
+        window: int = 20,
+    ):
         self.threshold = threshold
+        self.min_failure_rate = min_failure_rate
+        self._recent: deque[bool] = deque(maxlen=max(window, threshold))  # True = failed
         self.base_cooldown_s = cooldown_s
         self.max_cooldown_s = max(max_cooldown_s, cooldown_s)
         self._clock = clock
@@ -181,15 +198,20 @@ class CircuitBreaker:
         return max(0.0, self._open_until - self._clock()) if self.state == "open" else 0.0
 
     def success(self) -> None:
+        self._recent.append(False)
         self.state, self.failures, self.cooldown_s, self._probe_started = "closed", 0, self.base_cooldown_s, None
 
     def failure(self) -> None:
         self.failures += 1
+        self._recent.append(True)
         if self.state == "half_open":
             self.cooldown_s = min(self.cooldown_s * 2, self.max_cooldown_s)
             self._open(self.cooldown_s)
-        elif self.state == "closed" and self.failures >= self.threshold:
+        elif self.state == "closed" and self.failures >= self.threshold and self.failure_rate() >= self.min_failure_rate:
             self._open(self.cooldown_s)
+
+    def failure_rate(self) -> float:
+        return sum(self._recent) / len(self._recent) if self._recent else 0.0
 
     def _open(self, seconds: float) -> None:
         self.state = "open"
