@@ -1,8 +1,8 @@
 """A search provider stand-in on a real 127.0.0.1 socket: replays scripted answers, records every request.
 
-``search_server.reply(status, json=..., text=..., headers=...)`` queues one
+``search_replay.reply(status, json=..., text=..., headers=...)`` queues one
 answer; requests beyond the queue get the last ``default`` answer (200, empty
-results). ``search_server.requests`` lists what arrived: method, path, query
+results). ``search_replay.requests`` lists what arrived: method, path, query
 (a dict), headers (lower-case names) and the parsed JSON body.
 """
 
@@ -100,7 +100,7 @@ class ReplayServer:
 
 
 @pytest.fixture(scope="module")
-def _search_server_process():
+def _search_replay_module():
     server = ReplayServer()
     server.start()
     yield server
@@ -108,15 +108,15 @@ def _search_server_process():
 
 
 @pytest.fixture
-def search_server(_search_server_process):
+def search_replay(_search_replay_module):
     """A fresh script and request log on the module's replay server."""
-    _search_server_process.reset()
-    yield _search_server_process
-    _search_server_process.reset()
+    _search_replay_module.reset()
+    yield _search_replay_module
+    _search_replay_module.reset()
 
 
 @pytest.fixture
-def second_search_server():
+def second_search_replay():
     """An independent replay server, for fallback tests."""
     server = ReplayServer()
     server.start()

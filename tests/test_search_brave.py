@@ -52,16 +52,16 @@ RATE_LIMITED = {
 
 
 @pytest.fixture
-def adapter(search_server, monkeypatch):
+def adapter(search_replay, monkeypatch):
     monkeypatch.setenv("TRAWL_TEST_BRAVE", KEY)
-    return BraveAdapter(SearchProviderConfig(name="brave", kind="brave", base_url=search_server.url + "/res/v1", api_key_env="TRAWL_TEST_BRAVE"))
+    return BraveAdapter(SearchProviderConfig(name="brave", kind="brave", base_url=search_replay.url + "/res/v1", api_key_env="TRAWL_TEST_BRAVE"))
 
 
-def test_request_is_get_with_subscription_token_header(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_request_is_get_with_subscription_token_header(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     req = SearchRequest("acme ceo", count=30, language="EN", region="de", time_range="week", include_domains=("acme.example",))
     call_adapter(adapter, req)
-    [seen] = search_server.requests
+    [seen] = search_replay.requests
     assert (seen.method, seen.path) == ("GET", "/res/v1/web/search")
     assert seen.query == {"q": "acme ceo site:acme.example", "count": "20", "country": "DE", "search_lang": "en", "freshness": "pw"}
     assert seen.headers["x-subscription-token"] == KEY
@@ -74,55 +74,55 @@ def test_default_endpoint_is_the_documented_api():
     assert a.base_url == "https://api.search.brave.com/res/v1"
 
 
-def test_success(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_success(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     hits = call_adapter(adapter, SearchRequest("acme ceo"))
     assert [(h.rank, h.url) for h in hits] == [(1, "https://acme.example/about"), (2, "https://news.example/acme")]
     assert hits[0].title == "About Acme" and hits[0].snippet == "Jane Doe is the CEO of Acme."
     assert hits[0].score is None
 
 
-def test_no_web_section_is_empty(search_server, adapter):
-    search_server.reply(json=NO_RESULTS)
+def test_no_web_section_is_empty(search_replay, adapter):
+    search_replay.reply(json=NO_RESULTS)
     assert call_adapter(adapter, SearchRequest("zzzz")) == []
 
 
-def test_rate_limited_wait_comes_from_ratelimit_headers(search_server, adapter):
-    search_server.reply(429, json=RATE_LIMITED, headers={"X-RateLimit-Limit": "1, 15000", "X-RateLimit-Remaining": "0, 1000", "X-RateLimit-Reset": "1, 1419704"})
+def test_rate_limited_wait_comes_from_ratelimit_headers(search_replay, adapter):
+    search_replay.reply(429, json=RATE_LIMITED, headers={"X-RateLimit-Limit": "1, 15000", "X-RateLimit-Remaining": "0, 1000", "X-RateLimit-Reset": "1, 1419704"})
     with pytest.raises(RateLimitedError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.retry_after == 1.0
 
 
-def test_monthly_quota_exhausted_asks_for_a_long_wait(search_server, adapter):
-    search_server.reply(429, json=RATE_LIMITED, headers={"X-RateLimit-Remaining": "0, 0", "X-RateLimit-Reset": "1, 1419704"})
+def test_monthly_quota_exhausted_asks_for_a_long_wait(search_replay, adapter):
+    search_replay.reply(429, json=RATE_LIMITED, headers={"X-RateLimit-Remaining": "0, 0", "X-RateLimit-Reset": "1, 1419704"})
     with pytest.raises(RateLimitedError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.retry_after == 1419704
 
 
-def test_retry_after_header_wins(search_server, adapter):
-    search_server.reply(429, json=RATE_LIMITED, headers={"Retry-After": "3", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9"})
+def test_retry_after_header_wins(search_replay, adapter):
+    search_replay.reply(429, json=RATE_LIMITED, headers={"Retry-After": "3", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9"})
     with pytest.raises(RateLimitedError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.retry_after == 3
 
 
-def test_invalid_token_is_auth_error(search_server, adapter):
-    search_server.reply(422, json=INVALID_TOKEN)
+def test_invalid_token_is_auth_error(search_replay, adapter):
+    search_replay.reply(422, json=INVALID_TOKEN)
     with pytest.raises(AuthError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.reason == "invalid_api_key" and KEY not in str(info.value)
 
 
-def test_server_error(search_server, adapter):
-    search_server.reply(500, text="<html>oops</html>")
+def test_server_error(search_replay, adapter):
+    search_replay.reply(500, text="<html>oops</html>")
     with pytest.raises(UnavailableError):
         call_adapter(adapter, SearchRequest("acme"))
 
 
-def test_malformed_json(search_server, adapter):
-    search_server.reply(200, text="{not json")
+def test_malformed_json(search_replay, adapter):
+    search_replay.reply(200, text="{not json")
     with pytest.raises(ContentError):
         call_adapter(adapter, SearchRequest("acme"))
 

@@ -10,20 +10,20 @@ OK = {"results": [{"url": "https://acme.example/team", "title": "Acme team", "co
 runner = CliRunner()
 
 
-def test_search_against_a_searxng_url(search_server):
-    search_server.reply(json=OK)
-    result = runner.invoke(app, ["search", "acme ceo", "--searxng", search_server.url, "--count", "3"])
+def test_search_against_a_searxng_url(search_replay):
+    search_replay.reply(json=OK)
+    result = runner.invoke(app, ["search", "acme ceo", "--searxng", search_replay.url, "--count", "3"])
     assert result.exit_code == 0, result.output
     assert "https://acme.example/team" in result.stdout
-    assert search_server.requests[0].query["q"] == "acme ceo"
+    assert search_replay.requests[0].query["q"] == "acme ceo"
 
 
-def test_search_with_a_spec_and_json_output(search_server, tmp_path):
-    search_server.reply(json=OK)
+def test_search_with_a_spec_and_json_output(search_replay, tmp_path):
+    search_replay.reply(json=OK)
     spec = tmp_path / "job.yaml"
     spec.write_text(
         "name: t\nsearch:\n  providers:\n"
-        f"    - {{name: local, kind: searxng, base_url: '{search_server.url}'}}\n"
+        f"    - {{name: local, kind: searxng, base_url: '{search_replay.url}'}}\n"
         "    - {name: brave, kind: brave, api_key_env: TRAWL_TEST_NOT_SET}\n"
     )
     result = runner.invoke(app, ["search", "acme", "--spec", str(spec), "--provider", "local", "--json"])

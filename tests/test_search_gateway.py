@@ -48,33 +48,33 @@ def run(gateway_settings, *requests, cache_dir=None):
 REQ = SearchRequest("acme ceo", job_id="j1", row_key="acme", column="ceo")
 
 
-def test_retry_after_is_honoured_then_success(search_server):
-    search_server.reply(429, json={"message": "slow down"}, headers={"Retry-After": "1"})
-    search_server.reply(json=OK)
+def test_retry_after_is_honoured_then_success(search_replay):
+    search_replay.reply(429, json={"message": "slow down"}, headers={"Retry-After": "1"})
+    search_replay.reply(json=OK)
     t0 = time.monotonic()
-    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
     elapsed = time.monotonic() - t0
     assert [h.url for h in hits] == ["https://acme.example/"]
     assert 1.0 <= elapsed < 4.0
     assert [(r["attempt"], r["error.type"], r["results"]) for r in records] == [(1, "http_429", None), (2, None, 1)]
 
 
-def test_backoff_retries_server_errors(search_server):
-    search_server.reply(503, text="down")
-    search_server.reply(500, text="down")
-    search_server.reply(json=OK)
-    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
-    assert len(hits) == 1 and len(search_server.requests) == 3
+def test_backoff_retries_server_errors(search_replay):
+    search_replay.reply(503, text="down")
+    search_replay.reply(500, text="down")
+    search_replay.reply(json=OK)
+    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
+    assert len(hits) == 1 and len(search_replay.requests) == 3
     assert [r["error.type"] for r in records] == ["http_503", "http_500", None]
 
 
-def test_fallback_to_second_provider(search_server, second_search_server):
-    search_server.default.status, search_server.default.json = 500, {"error": "boom"}
-    second_search_server.reply(json=OK)
-    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), max_attempts_per_provider=2, cache=False)
+def test_fallback_to_second_provider(search_replay, second_search_replay):
+    search_replay.default.status, search_replay.default.json = 500, {"error": "boom"}
+    second_search_replay.reply(json=OK)
+    s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), max_attempts_per_provider=2, cache=False)
     [hits], records = run(s, REQ)
     assert hits[0].provider == "backup"
-    assert len(search_server.requests) == 2 and len(second_search_server.requests) == 1
+    assert len(search_replay.requests) == 2 and len(second_search_replay.requests) == 1
     assert [(r["provider"], r["attempt"], r["fallback_from"]) for r in records] == [
         ("primary", 1, None),
         ("primary", 2, None),
@@ -82,26 +82,26 @@ def test_fallback_to_second_provider(search_server, second_search_server):
     ]
 
 
-def test_long_retry_after_skips_to_next_provider_without_waiting(search_server, second_search_server):
-    search_server.reply(429, text="", headers={"Retry-After": "3600"})
-    second_search_server.reply(json=OK)
-    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), cache=False)
+def test_long_retry_after_skips_to_next_provider_without_waiting(search_replay, second_search_replay):
+    search_replay.reply(429, text="", headers={"Retry-After": "3600"})
+    second_search_replay.reply(json=OK)
+    s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), cache=False)
     t0 = time.monotonic()
     [hits], records = run(s, REQ)
     assert time.monotonic() - t0 < 3
     assert hits[0].provider == "backup"
-    assert len(search_server.requests) == 1
+    assert len(search_replay.requests) == 1
     assert records[0]["error.type"] == "http_429" and records[1]["fallback_from"] == "primary"
 
 
-def test_permanent_error_falls_back_at_once_and_key_never_leaks(search_server, second_search_server, monkeypatch):
+def test_permanent_error_falls_back_at_once_and_key_never_leaks(search_replay, second_search_replay, monkeypatch):
     monkeypatch.setenv("TRAWL_TEST_BRAVE_KEY", "sekrit-key-123")
-    search_server.reply(401, json={"message": "invalid key sekrit-key-123"})
-    second_search_server.reply(json=OK)
-    brave = SearchProviderConfig(name="brave", kind="brave", base_url=search_server.url, api_key_env="TRAWL_TEST_BRAVE_KEY")
-    [hits], records = run(settings(brave, searxng("local", second_search_server.url), cache=False), REQ)
+    search_replay.reply(401, json={"message": "invalid key sekrit-key-123"})
+    second_search_replay.reply(json=OK)
+    brave = SearchProviderConfig(name="brave", kind="brave", base_url=search_replay.url, api_key_env="TRAWL_TEST_BRAVE_KEY")
+    [hits], records = run(settings(brave, searxng("local", second_search_replay.url), cache=False), REQ)
     assert hits[0].provider == "local"
-    assert len(search_server.requests) == 1  # a 401 is not retried
+    assert len(search_replay.requests) == 1  # a 401 is not retried
     assert records[0]["error.type"] == "http_401"
     assert "sekrit" not in repr(records)
 
@@ -114,47 +114,47 @@ def test_missing_key_names_the_variable(monkeypatch):
     assert records[0]["error.type"] == "missing_api_key"
 
 
-def test_everything_failing_raises_the_last_error_after_all_attempts(search_server):
-    search_server.default.status, search_server.default.text = 503, "down"
-    [err], records = run(settings(searxng("local", search_server.url), max_attempts_per_provider=3, cache=False), REQ)
+def test_everything_failing_raises_the_last_error_after_all_attempts(search_replay):
+    search_replay.default.status, search_replay.default.text = 503, "down"
+    [err], records = run(settings(searxng("local", search_replay.url), max_attempts_per_provider=3, cache=False), REQ)
     assert isinstance(err, UnavailableError)
-    assert len(records) == 3 and len(search_server.requests) == 3
+    assert len(records) == 3 and len(search_replay.requests) == 3
 
 
-def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_server, tmp_path):
-    search_server.reply(json=OK)
-    s = settings(searxng("local", search_server.url))
+def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_replay, tmp_path):
+    search_replay.reply(json=OK)
+    s = settings(searxng("local", search_replay.url))
     (first, second), records = run(s, REQ, SearchRequest("  ACME   ceo", job_id="j1"), cache_dir=str(tmp_path))
     assert first == second
-    assert len(search_server.requests) == 1
+    assert len(search_replay.requests) == 1
     assert [r["cache_hit"] for r in records] == [False, True]
     # persisted: a new gateway on the same folder answers from the cache too
     (third,), records = run(s, REQ, cache_dir=str(tmp_path))
-    assert third == first and len(search_server.requests) == 1 and records[0]["cache_hit"] is True
+    assert third == first and len(search_replay.requests) == 1 and records[0]["cache_hit"] is True
 
 
-def test_cache_respects_ttl_and_options(search_server, tmp_path):
-    search_server.default.json = OK
-    s = settings(searxng("local", search_server.url), cache_ttl_s=0.2)
+def test_cache_respects_ttl_and_options(search_replay, tmp_path):
+    search_replay.default.json = OK
+    s = settings(searxng("local", search_replay.url), cache_ttl_s=0.2)
     run(s, REQ, SearchRequest("acme ceo", time_range="year"), cache_dir=str(tmp_path))
-    assert len(search_server.requests) == 2  # different options, different key
+    assert len(search_replay.requests) == 2  # different options, different key
     time.sleep(0.3)
     run(s, REQ, cache_dir=str(tmp_path))
-    assert len(search_server.requests) == 3  # expired
+    assert len(search_replay.requests) == 3  # expired
 
 
-def test_rpm_spaces_requests(search_server):
-    search_server.default.json = OK
-    s = settings(searxng("local", search_server.url, rpm=600), cache=False)  # one every 0.1 s
+def test_rpm_spaces_requests(search_replay):
+    search_replay.default.json = OK
+    s = settings(searxng("local", search_replay.url, rpm=600), cache=False)  # one every 0.1 s
     t0 = time.monotonic()
     run(s, *[SearchRequest(f"q{i}") for i in range(5)])
     assert time.monotonic() - t0 >= 0.35
 
 
-def test_records_match_the_search_calls_table(search_server):
-    search_server.reply(500, text="x")
-    search_server.reply(json=OK)
-    _, records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+def test_records_match_the_search_calls_table(search_replay):
+    search_replay.reply(500, text="x")
+    search_replay.reply(json=OK)
+    _, records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
     schema = SCHEMAS["search_calls"]
     assert all(set(r) == set(schema.names) for r in records)
     table = pa.Table.from_pylist(records, schema=schema)
@@ -164,22 +164,22 @@ def test_records_match_the_search_calls_table(search_server):
     assert len({r["call_id"] for r in records}) == 2
 
 
-def test_settings_fill_request_defaults(search_server):
-    search_server.default.json = OK
-    s = settings(searxng("local", search_server.url), language="de", time_range="week", cache=False)
+def test_settings_fill_request_defaults(search_replay):
+    search_replay.default.json = OK
+    s = settings(searxng("local", search_replay.url), language="de", time_range="week", cache=False)
     run(s, SearchRequest("acme"))
-    assert search_server.requests[0].query["language"] == "de"
-    assert search_server.requests[0].query["time_range"] == "week"
+    assert search_replay.requests[0].query["language"] == "de"
+    assert search_replay.requests[0].query["time_range"] == "week"
 
 
-def test_a_failing_sink_does_not_fail_the_search(search_server):
-    search_server.default.json = OK
+def test_a_failing_sink_does_not_fail_the_search(search_replay):
+    search_replay.default.json = OK
 
     def broken(records):
         raise RuntimeError("writer gone")
 
     async def go():
-        gw = SearchGateway(settings(searxng("local", search_server.url), cache=False), record_sink=broken)
+        gw = SearchGateway(settings(searxng("local", search_replay.url), cache=False), record_sink=broken)
         try:
             return await gw.search(REQ)
         finally:
@@ -193,12 +193,12 @@ def test_no_providers_is_a_clear_error():
     assert err.reason == "no_search_provider"
 
 
-def test_identical_concurrent_requests_share_one_upstream_call(search_server):
-    search_server.reply(json=OK, delay_s=0.3)
+def test_identical_concurrent_requests_share_one_upstream_call(search_replay):
+    search_replay.reply(json=OK, delay_s=0.3)
     records = []
 
     async def go():
-        gw = SearchGateway(settings(searxng("local", search_server.url), cache=False), record_sink=records.extend)
+        gw = SearchGateway(settings(searxng("local", search_replay.url), cache=False), record_sink=records.extend)
         try:
             return await asyncio.gather(*(gw.search(SearchRequest("acme ceo", row_key=f"r{i}")) for i in range(5)))
         finally:
@@ -206,39 +206,39 @@ def test_identical_concurrent_requests_share_one_upstream_call(search_server):
 
     results = asyncio.run(go())
     assert all(r == results[0] and len(r) == 1 for r in results)
-    assert len(search_server.requests) == 1
+    assert len(search_replay.requests) == 1
     assert sorted(r["cache_hit"] for r in records) == [False, True, True, True, True]
     assert {r["row_key"] for r in records} == {f"r{i}" for i in range(5)}
 
 
-def test_503_retry_after_is_honoured(search_server):
-    search_server.reply(503, text="busy", headers={"Retry-After": "1"})
-    search_server.reply(json=OK)
+def test_503_retry_after_is_honoured(search_replay):
+    search_replay.reply(503, text="busy", headers={"Retry-After": "1"})
+    search_replay.reply(json=OK)
     t0 = time.monotonic()
-    [hits], records = run(settings(searxng("local", search_server.url), cache=False), REQ)
+    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
     assert len(hits) == 1 and time.monotonic() - t0 >= 1.0
     assert records[0]["error.type"] == "http_503"
 
 
-def test_empty_answer_asks_the_next_provider_and_is_not_cached(search_server, second_search_server, tmp_path):
-    second_search_server.default.json = OK
-    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url))
+def test_empty_answer_asks_the_next_provider_and_is_not_cached(search_replay, second_search_replay, tmp_path):
+    second_search_replay.default.json = OK
+    s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url))
     (first, second), records = run(s, REQ, REQ, cache_dir=str(tmp_path))
     assert first[0].provider == "backup" and second == first
-    assert len(search_server.requests) == 1  # the second search is the backup's cache hit
+    assert len(search_replay.requests) == 1  # the second search is the backup's cache hit
     assert [(r["provider"], r["results"], r["cache_hit"]) for r in records] == [
         ("primary", 0, False), ("backup", 1, False), ("backup", 1, True),
     ]
 
 
-def test_empty_everywhere_is_an_empty_result_not_an_error(search_server, second_search_server):
-    second_search_server.default.status, second_search_server.default.json = 500, {"error": "x"}
-    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), cache=False)
+def test_empty_everywhere_is_an_empty_result_not_an_error(search_replay, second_search_replay):
+    second_search_replay.default.status, second_search_replay.default.json = 500, {"error": "x"}
+    s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), cache=False)
     [hits], _ = run(s, REQ)
     assert hits == []
 
 
-def test_fallback_on_empty_can_be_turned_off(search_server, second_search_server):
-    s = settings(searxng("primary", search_server.url), searxng("backup", second_search_server.url), fallback_on_empty=False, cache=False)
+def test_fallback_on_empty_can_be_turned_off(search_replay, second_search_replay):
+    s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), fallback_on_empty=False, cache=False)
     [hits], _ = run(s, REQ)
-    assert hits == [] and second_search_server.requests == []
+    assert hits == [] and second_search_replay.requests == []

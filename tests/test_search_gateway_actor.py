@@ -29,18 +29,18 @@ class FakeWriter:
         return self.rows
 
 
-def test_actor_searches_and_records_reach_the_writer(ray_session, search_server, tmp_path):
-    search_server.default.json = OK
-    search_server.reply(503, text="down")
+def test_actor_searches_and_records_reach_the_writer(ray_session, search_replay, tmp_path):
+    search_replay.default.json = OK
+    search_replay.reply(503, text="down")
     writer = FakeWriter.remote()
     settings = SearchSettings(
-        providers=[SearchProviderConfig(name="local", kind="searxng", base_url=search_server.url)], backoff_base_s=0.01
+        providers=[SearchProviderConfig(name="local", kind="searxng", base_url=search_replay.url)], backoff_base_s=0.01
     )
     gateway = start_search_gateway(settings, writer=writer, cache_dir=str(tmp_path), name="trawl.test_search_gateway")
     hits = ray.get(gateway.search.remote(SearchRequest("acme ceo", job_id="j", row_key="acme", column="ceo")))
     assert [h.url for h in hits] == ["https://acme.example/"]
     again = ray.get(gateway.search.remote(SearchRequest("acme ceo", job_id="j")))
-    assert again == hits and len(search_server.requests) == 2  # one 503, one answer, then the cache
+    assert again == hits and len(search_replay.requests) == 2  # one 503, one answer, then the cache
     ray.get(gateway.flush.remote())
     rows = ray.get(writer.get.remote())
     assert {table for table, _ in rows} == {"search_calls"}

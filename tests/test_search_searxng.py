@@ -42,11 +42,11 @@ def adapter(url, **kw):
     return SearxngAdapter(SearchProviderConfig(name="local", kind="searxng", base_url=url + "/", **kw))
 
 
-def test_request_is_get_search_with_json_format_and_options(search_server):
-    search_server.reply(json=SUCCESS)
-    a = adapter(search_server.url, options={"categories": "general", "safesearch": 0})
+def test_request_is_get_search_with_json_format_and_options(search_replay):
+    search_replay.reply(json=SUCCESS)
+    a = adapter(search_replay.url, options={"categories": "general", "safesearch": 0})
     call_adapter(a, SearchRequest("  acme   ceo ", count=10, language="en", region="us", time_range="month"))
-    [seen] = search_server.requests
+    [seen] = search_replay.requests
     assert seen.method == "GET"
     assert seen.path == "/search"
     assert seen.query == {
@@ -61,74 +61,74 @@ def test_request_is_get_search_with_json_format_and_options(search_server):
     assert "authorization" not in seen.headers
 
 
-def test_success_is_parsed_into_ranked_hits(search_server):
-    search_server.reply(json=SUCCESS)
-    hits = call_adapter(adapter(search_server.url), SearchRequest("acme ceo"))
+def test_success_is_parsed_into_ranked_hits(search_replay):
+    search_replay.reply(json=SUCCESS)
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme ceo"))
     assert [h.url for h in hits] == ["https://acme.example/about", "https://news.example/acme", "https://third.example/"]
     assert [h.rank for h in hits] == [1, 2, 3]
     assert hits[0].title == "About Acme" and hits[0].snippet == "Acme's CEO is Jane Doe."
     assert hits[0].score == 2.5 and hits[0].provider == "local"
 
 
-def test_results_are_cut_to_count(search_server):
-    search_server.reply(json=SUCCESS)
-    hits = call_adapter(adapter(search_server.url), SearchRequest("acme", count=2))
+def test_results_are_cut_to_count(search_replay):
+    search_replay.reply(json=SUCCESS)
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme", count=2))
     assert len(hits) == 2
 
 
-def test_empty_results(search_server):
-    search_server.reply(json={**SUCCESS, "results": []})
-    assert call_adapter(adapter(search_server.url), SearchRequest("nothing")) == []
+def test_empty_results(search_replay):
+    search_replay.reply(json={**SUCCESS, "results": []})
+    assert call_adapter(adapter(search_replay.url), SearchRequest("nothing")) == []
 
 
-def test_include_domains_become_site_operators_only_when_asked(search_server):
+def test_include_domains_become_site_operators_only_when_asked(search_replay):
     req = SearchRequest("acme", include_domains=("acme.example",), exclude_domains=("spam.example",))
-    call_adapter(adapter(search_server.url), req)
-    call_adapter(adapter(search_server.url, site_operators=True), req)
-    assert search_server.requests[0].query["q"] == "acme"
-    assert search_server.requests[1].query["q"] == "acme site:acme.example -site:spam.example"
+    call_adapter(adapter(search_replay.url), req)
+    call_adapter(adapter(search_replay.url, site_operators=True), req)
+    assert search_replay.requests[0].query["q"] == "acme"
+    assert search_replay.requests[1].query["q"] == "acme site:acme.example -site:spam.example"
 
 
-def test_rate_limited_carries_retry_after(search_server):
-    search_server.reply(429, text="Too Many Requests", headers={"Retry-After": "7"})
+def test_rate_limited_carries_retry_after(search_replay):
+    search_replay.reply(429, text="Too Many Requests", headers={"Retry-After": "7"})
     with pytest.raises(RateLimitedError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert info.value.retry_after == 7 and info.value.reason == "http_429"
 
 
-def test_server_error_is_retryable(search_server):
-    search_server.reply(502, text="<html>bad gateway</html>")
+def test_server_error_is_retryable(search_replay):
+    search_replay.reply(502, text="<html>bad gateway</html>")
     with pytest.raises(UnavailableError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert info.value.reason == "http_502"
 
 
-def test_json_format_disabled_is_a_clear_permanent_error(search_server):
-    search_server.reply(403, text="Forbidden")
+def test_json_format_disabled_is_a_clear_permanent_error(search_replay):
+    search_replay.reply(403, text="Forbidden")
     from pipelines.errors import AuthError
 
     with pytest.raises(AuthError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert "HTTP 403" in str(info.value)
 
 
-def test_malformed_json(search_server):
-    search_server.reply(200, text='{"results": [')
+def test_malformed_json(search_replay):
+    search_replay.reply(200, text='{"results": [')
     with pytest.raises(ContentError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert info.value.reason == "malformed_response"
 
 
-def test_wrong_shape_is_malformed(search_server):
-    search_server.reply(200, json={"results": "nope"})
+def test_wrong_shape_is_malformed(search_replay):
+    search_replay.reply(200, json={"results": "nope"})
     with pytest.raises(ContentError):
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
 
 
-def test_bad_request(search_server):
-    search_server.reply(400, json={"message": "bad query"})
+def test_bad_request(search_replay):
+    search_replay.reply(400, json={"message": "bad query"})
     with pytest.raises(BadRequestError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert "bad query" in str(info.value)
 
 
@@ -149,8 +149,8 @@ def test_docstring_names_the_api_version():
     assert "docs.searxng.org/dev/search_api" in module.__doc__
 
 
-def test_redirect_is_not_followed_and_says_where(search_server):
-    search_server.reply(301, text="", headers={"Location": "https://searx.example/search"})
+def test_redirect_is_not_followed_and_says_where(search_replay):
+    search_replay.reply(301, text="", headers={"Location": "https://searx.example/search"})
     with pytest.raises(BadRequestError) as info:
-        call_adapter(adapter(search_server.url), SearchRequest("acme"))
-    assert "https://searx.example/search" in str(info.value) and len(search_server.requests) == 1
+        call_adapter(adapter(search_replay.url), SearchRequest("acme"))
+    assert "https://searx.example/search" in str(info.value) and len(search_replay.requests) == 1

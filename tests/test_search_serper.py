@@ -26,16 +26,16 @@ SUCCESS = {
 
 
 @pytest.fixture
-def adapter(search_server, monkeypatch):
+def adapter(search_replay, monkeypatch):
     monkeypatch.setenv("TRAWL_TEST_SERPER", KEY)
-    return SerperAdapter(SearchProviderConfig(name="serper", kind="serper", base_url=search_server.url, api_key_env="TRAWL_TEST_SERPER"))
+    return SerperAdapter(SearchProviderConfig(name="serper", kind="serper", base_url=search_replay.url, api_key_env="TRAWL_TEST_SERPER"))
 
 
-def test_request_is_post_json_with_x_api_key(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_request_is_post_json_with_x_api_key(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     req = SearchRequest("acme ceo", count=10, language="en", region="US", time_range="day", exclude_domains=("spam.example",))
     call_adapter(adapter, req)
-    [seen] = search_server.requests
+    [seen] = search_replay.requests
     assert (seen.method, seen.path) == ("POST", "/search")
     assert seen.headers["x-api-key"] == KEY
     assert seen.headers["content-type"].startswith("application/json")
@@ -46,44 +46,44 @@ def test_default_endpoint():
     assert SerperAdapter(SearchProviderConfig(name="s", kind="serper", api_key_env="X")).base_url == "https://google.serper.dev"
 
 
-def test_success_reads_organic_only(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_success_reads_organic_only(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     hits = call_adapter(adapter, SearchRequest("acme ceo"))
     assert [(h.rank, h.url, h.title) for h in hits] == [(1, "https://acme.example/team", "Acme - Team"), (2, "https://directory.example/acme", "Acme profile")]
 
 
-def test_empty(search_server, adapter):
-    search_server.reply(json={"searchParameters": SUCCESS["searchParameters"], "credits": 1})
+def test_empty(search_replay, adapter):
+    search_replay.reply(json={"searchParameters": SUCCESS["searchParameters"], "credits": 1})
     assert call_adapter(adapter, SearchRequest("zzz")) == []
 
 
-def test_rate_limited(search_server, adapter):
-    search_server.reply(429, json={"message": "Too many requests", "statusCode": 429}, headers={"Retry-After": "5"})
+def test_rate_limited(search_replay, adapter):
+    search_replay.reply(429, json={"message": "Too many requests", "statusCode": 429}, headers={"Retry-After": "5"})
     with pytest.raises(RateLimitedError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.retry_after == 5
 
 
-def test_unauthorized(search_server, adapter):
-    search_server.reply(403, json={"message": "Unauthorized.", "statusCode": 403})
+def test_unauthorized(search_replay, adapter):
+    search_replay.reply(403, json={"message": "Unauthorized.", "statusCode": 403})
     with pytest.raises(AuthError):
         call_adapter(adapter, SearchRequest("acme"))
 
 
-def test_out_of_credits_is_not_retried(search_server, adapter):
-    search_server.reply(400, json={"message": "Not enough credits", "statusCode": 400})
+def test_out_of_credits_is_not_retried(search_replay, adapter):
+    search_replay.reply(400, json={"message": "Not enough credits", "statusCode": 400})
     with pytest.raises(BadRequestError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.reason == "quota_exceeded"
 
 
-def test_server_error(search_server, adapter):
-    search_server.reply(503, json={"message": "Service unavailable", "statusCode": 503})
+def test_server_error(search_replay, adapter):
+    search_replay.reply(503, json={"message": "Service unavailable", "statusCode": 503})
     with pytest.raises(UnavailableError):
         call_adapter(adapter, SearchRequest("acme"))
 
 
-def test_malformed(search_server, adapter):
-    search_server.reply(200, text='{"organic": [{"link": ')
+def test_malformed(search_replay, adapter):
+    search_replay.reply(200, text='{"organic": [{"link": ')
     with pytest.raises(ContentError):
         call_adapter(adapter, SearchRequest("acme"))

@@ -26,18 +26,18 @@ SUCCESS = {
 
 
 @pytest.fixture
-def adapter(search_server, monkeypatch):
+def adapter(search_replay, monkeypatch):
     monkeypatch.setenv("TRAWL_TEST_TAVILY", KEY)
     return TavilyAdapter(
-        SearchProviderConfig(name="tavily", kind="tavily", base_url=search_server.url, api_key_env="TRAWL_TEST_TAVILY", options={"search_depth": "advanced"})
+        SearchProviderConfig(name="tavily", kind="tavily", base_url=search_replay.url, api_key_env="TRAWL_TEST_TAVILY", options={"search_depth": "advanced"})
     )
 
 
-def test_request_is_post_json_with_bearer_key(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_request_is_post_json_with_bearer_key(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     req = SearchRequest("Who leads Acme?", count=50, time_range="year", include_domains=("acme.example",), exclude_domains=("spam.example",))
     call_adapter(adapter, req)
-    [seen] = search_server.requests
+    [seen] = search_replay.requests
     assert (seen.method, seen.path) == ("POST", "/search")
     assert seen.headers["authorization"] == f"Bearer {KEY}"
     assert seen.headers["content-type"].startswith("application/json")
@@ -61,47 +61,47 @@ def test_default_endpoint():
     assert TavilyAdapter(SearchProviderConfig(name="t", kind="tavily", api_key_env="X")).base_url == "https://api.tavily.com"
 
 
-def test_success_keeps_scores(search_server, adapter):
-    search_server.reply(json=SUCCESS)
+def test_success_keeps_scores(search_replay, adapter):
+    search_replay.reply(json=SUCCESS)
     hits = call_adapter(adapter, SearchRequest("Who leads Acme?"))
     assert [(h.rank, h.url, h.score) for h in hits] == [(1, "https://acme.example/team", 0.81025416), (2, "https://news.example/acme", 0.42)]
     assert hits[0].snippet == "Jane Doe, CEO." and hits[0].provider == "tavily"
 
 
-def test_empty(search_server, adapter):
-    search_server.reply(json={**SUCCESS, "results": []})
+def test_empty(search_replay, adapter):
+    search_replay.reply(json={**SUCCESS, "results": []})
     assert call_adapter(adapter, SearchRequest("zzz")) == []
 
 
-def test_rate_limited(search_server, adapter):
-    search_server.reply(429, json={"detail": {"error": "Rate limit exceeded"}}, headers={"Retry-After": "2"})
+def test_rate_limited(search_replay, adapter):
+    search_replay.reply(429, json={"detail": {"error": "Rate limit exceeded"}}, headers={"Retry-After": "2"})
     with pytest.raises(RateLimitedError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.retry_after == 2
 
 
-def test_invalid_key(search_server, adapter):
-    search_server.reply(401, json={"detail": {"error": "Unauthorized: missing or invalid API key."}})
+def test_invalid_key(search_replay, adapter):
+    search_replay.reply(401, json={"detail": {"error": "Unauthorized: missing or invalid API key."}})
     with pytest.raises(AuthError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert "invalid API key" in str(info.value)
 
 
 @pytest.mark.parametrize("status", [432, 433])
-def test_plan_limit_is_not_retried(search_server, adapter, status):
-    search_server.reply(status, json={"detail": {"error": "This request exceeds your plan's set usage limit."}})
+def test_plan_limit_is_not_retried(search_replay, adapter, status):
+    search_replay.reply(status, json={"detail": {"error": "This request exceeds your plan's set usage limit."}})
     with pytest.raises(BadRequestError) as info:
         call_adapter(adapter, SearchRequest("acme"))
     assert info.value.reason == "quota_exceeded"
 
 
-def test_server_error(search_server, adapter):
-    search_server.reply(500, json={"detail": {"error": "Internal Server Error"}})
+def test_server_error(search_replay, adapter):
+    search_replay.reply(500, json={"detail": {"error": "Internal Server Error"}})
     with pytest.raises(UnavailableError):
         call_adapter(adapter, SearchRequest("acme"))
 
 
-def test_malformed(search_server, adapter):
-    search_server.reply(200, text="<html>gateway</html>")
+def test_malformed(search_replay, adapter):
+    search_replay.reply(200, text="<html>gateway</html>")
     with pytest.raises(ContentError):
         call_adapter(adapter, SearchRequest("acme"))
