@@ -242,3 +242,11 @@ def test_fallback_on_empty_can_be_turned_off(search_replay, second_search_replay
     s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), fallback_on_empty=False, cache=False)
     [hits], _ = run(s, REQ)
     assert hits == [] and second_search_replay.requests == []
+
+
+def test_unusable_cache_folder_falls_back_to_memory(search_replay, tmp_path):
+    search_replay.default.json = OK
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    (first, second), records = run(settings(searxng("local", search_replay.url)), REQ, REQ, cache_dir=str(blocker))
+    assert first == second and len(search_replay.requests) == 1 and records[1]["cache_hit"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -22,6 +23,8 @@ from pipelines.search.types import SearchHit, SearchRequest
 __all__ = ["SearchCache", "cache_key", "normalize_query", "CACHE_FILE"]
 
 CACHE_FILE = "search-cache.sqlite3"
+
+log = logging.getLogger(__name__)
 
 
 def normalize_query(query: str) -> str:
@@ -57,13 +60,23 @@ class SearchCache:
         self._memory: dict[str, tuple[float, str]] = {}
         self._db: sqlite3.Connection | None = None
         if self.path:
-            os.makedirs(cache_dir, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS search_cache ("
-                "key TEXT PRIMARY KEY, provider TEXT, query TEXT, created_at REAL, hits_json TEXT)"
-            )
+            try:
+                self._db = self._open(cache_dir)
+            except (OSError, sqlite3.Error) as err:  # an unusable folder costs the cache, not the job
+                log.warning("search cache at %s unusable (%s); caching in memory only", self.path, err)
+                self._db = None
+
+    def _open(self, cache_dir: str) -> sqlite3.Connection:
+        os.makedirs(cache_dir, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS search_cache ("
+            "key TEXT PRIMARY KEY, provider TEXT, query TEXT, created_at REAL, hits_json TEXT)"
+        )
+        if self.ttl_s is not None:
+            db.execute("DELETE FROM search_cache WHERE created_at < ?", (time.time() - self.ttl_s,))
+        return db
 
     def get(self, key: str) -> list[SearchHit] | None:
         if self._db is not None:
