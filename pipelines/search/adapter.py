@@ -245,7 +245,7 @@ def _detail(payload: Any, text: str) -> str:
         for key in ("detail", "message", "error", "errors"):
             value = payload.get(key)
             if isinstance(value, dict):
-                value = value.get("detail") or value.get("message") or value.get("code") or value
+                value = value.get("detail") or value.get("message") or value.get("error") or value.get("code") or value
             if value:
                 return str(value)[:200]
     text = " ".join(text.split())
