@@ -1,9 +1,128 @@
-"""(placeholder: commands of this group are added by their issue)."""
+"""`trawl world up|down` (the local world) and `trawl index` (a local search engine over your own pages)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
+
+from pipelines.world import DEFAULT_PORTS, WorldConfig, start_world, stop_detached
+
+world_app = typer.Typer(help="The local world: fictional company sites, SearXNG-style search and an extractive LLM on loopback.",
+                        no_args_is_help=True)
+
+
+def _latencies(raw: str | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in filter(None, (raw or "").split(",")):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in DEFAULT_PORTS or not value:
+            raise typer.BadParameter(f"expected site=S,search=S,llm=S; got {part!r}", param_hint="--latency")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a number of seconds", param_hint="--latency") from None
+    return out
+
+
+@world_app.command("up")
+def up(
+    companies: int = typer.Option(5, "--companies", "-n", min=1, help="Fictional companies to generate."),
+    seed: int = typer.Option(7, help="Corpus seed (same seed, same world)."),
+    latency: str = typer.Option(None, help="Per-service delay in seconds, e.g. site=0.2,search=0.3,llm=1.0"),
+    port_base: int = typer.Option(DEFAULT_PORTS["site"], help="Site port; search and LLM use the next two."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Return once up; stop later with `trawl world down`."),
+    world_dir: Path = typer.Option(Path(".trawl-world"), "--dir", help="Where the job spec, ground truth and pid file go."),
+    spec: Path = typer.Option(None, help="Write the job spec here (default: DIR/job.yaml)."),
+    output: str = typer.Option("./trawl-data", help="Output folder named in the job spec."),
+) -> None:
+    """Start the local world and write a job spec for it.
+
+    Example:  trawl world up --companies 20 --latency site=0.2,llm=0.5 --detach && trawl run .trawl-world/job.yaml
+    """
+    lat = _latencies(latency)
+    config = WorldConfig(companies=companies, seed=seed, site_port=port_base, search_port=port_base + 1,
+                         llm_port=port_base + 2, site_latency_s=lat.get("site", 0.0),
+                         search_latency_s=lat.get("search", 0.0), llm_latency_s=lat.get("llm", 0.0))
+    if (world_dir / "world.json").exists():
+        typer.echo(f"a detached world may still be running from {world_dir}; run `trawl world down --dir {world_dir}` first",
+                   err=True)
+        raise typer.Exit(1)
+    try:
+        world = start_world(config, world_dir, detached=detach)
+    except RuntimeError as err:
+        typer.echo(f"could not start the local world: {err}", err=True)
+        raise typer.Exit(1) from None
+    spec_path = world.write_job_spec(spec or world_dir / "job.yaml", output=output)
+    example = world.companies[0]["domain"]
+    typer.echo(f"local world up: {companies} companies, seed {seed}")
+    typer.echo(f"  site     http://127.0.0.1:{world.site_port}   (every *.example host, e.g. http://{example}:{world.site_port}/about)")
+    typer.echo(f"  search   {world.search_base_url}/search?q=...&format=json")
+    typer.echo(f"  llm      {world.llm_base_url}   (model trawl-extractive)")
+    typer.echo(f"  job spec {spec_path}")
+    typer.echo(f"  truth    {world.ground_truth_path}   (for scoring only)")
+    if detach:
+        typer.echo(f"stop with: trawl world down --dir {world_dir}")
+        return
+    typer.echo("Ctrl-C stops the world.")
+    try:
+        while world.alive():
+            time.sleep(0.5)
+        typer.echo("a world server exited; stopping the others", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        world.stop()
+        (world_dir / "world.json").unlink(missing_ok=True)
+
+
+@world_app.command("down")
+def down(world_dir: Path = typer.Option(Path(".trawl-world"), "--dir", help="The directory `trawl world up` used.")) -> None:
+    """Stop a world started with `trawl world up --detach`.
+
+    Example:  trawl world down
+    """
+    if not (world_dir / "world.json").exists():
+        typer.echo(f"no detached world recorded in {world_dir}", err=True)
+        raise typer.Exit(1)
+    pids = stop_detached(world_dir)
+    typer.echo(f"stopped {len(pids)} world server(s)")
+
+
+def index(
+    source: Path = typer.Argument(..., help="A folder of HTML files, or a text file listing URLs (one per line)."),
+    serve: bool = typer.Option(False, "--serve", help="Serve the index with the SearXNG JSON API."),
+    port: int = typer.Option(DEFAULT_PORTS["search"], help="Port for --serve."),
+    base_url: str = typer.Option(None, help="For a folder: URL prefix of its files (default file:// URLs)."),
+    query: str = typer.Option(None, "--query", "-q", help="Run one search and print the top results."),
+) -> None:
+    """Build a local BM25 search index over your own pages, and optionally serve it like SearXNG.
+
+    Example:  trawl index ./site-dump --base-url https://intranet.example --serve --port 8781
+    then put {kind: searxng, base_url: "http://127.0.0.1:8781"} in the job spec's search providers.
+    """
+    from pipelines.world.index import SearchIndex, folder_documents, url_documents
+
+    if not source.exists():
+        typer.echo(f"{source}: no such file or folder", err=True)
+        raise typer.Exit(1)
+    started = time.perf_counter()
+    docs = folder_documents(source, base_url) if source.is_dir() else url_documents(source)
+    search_index = SearchIndex(docs)
+    typer.echo(f"indexed {len(search_index)} page(s) from {source} in {time.perf_counter() - started:.1f}s")
+    if query:
+        for rank, hit in enumerate(search_index.search(query, 10), 1):
+            typer.echo(f"{rank:>2}. {hit.score:6.2f}  {hit.url}\n      {hit.title}")
+    if serve:
+        from pipelines.world.proc import serve_app
+        from pipelines.world.search_server import make_app
+
+        typer.echo(f"serving http://127.0.0.1:{port}/search?q=...&format=json  (Ctrl-C stops)")
+        serve_app(make_app(search_index), "127.0.0.1", port, detached=True)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(world_app, name="world")
+    app.command("index", help=index.__doc__)(index)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -28,6 +29,7 @@ from pipelines.settings import Strict
 from pipelines.world.corpus import Corpus
 from pipelines.world.faults import LLMFaults, SearchFaults, SiteFaults
 from pipelines.world.proc import ServerProcess, post_json, spawn_server
+from pipelines.world.truth import COLUMN_TRUTH
 
 __all__ = ["WorldConfig", "World", "start_world", "stop_detached", "DEFAULT_COLUMNS", "DEFAULT_PORTS", "COLUMN_TRUTH"]
 
@@ -42,9 +44,6 @@ DEFAULT_COLUMNS: dict[str, dict] = {
     "funding": {"question": "What was the last funding round of {company} and how much did it raise?", "type": "text"},
     "ceo_previous": {"question": "Where did {ceo} work before joining {company}?", "type": "text", "depends_on": ["ceo"]},
 }
-# job column -> ground-truth field, for pipelines.world.truth.score_results
-COLUMN_TRUTH = {"ceo": "ceo", "founded": "founded", "hq_city": "hq_city", "employees": "employees", "product": "product",
-                "funding": "funding", "ceo_previous": "ceo_previous_employer"}
 
 
 class WorldConfig(Strict):
@@ -79,6 +78,7 @@ class World:
         self.ground_truth_path = str(world_dir / "ground_truth.json")
         self.companies: list[dict[str, str]] = corpus.rows()
         self._corpus = corpus
+        self.owns_dir = False  # a temporary world_dir is removed on stop()
 
     def url(self, host: str, path: str = "/") -> str:
         """The URL of a page of the world, e.g. ``world.url("acme-robotics.example", "/about")``."""
@@ -127,6 +127,9 @@ class World:
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.stop()
+        if self.owns_dir:
+            shutil.rmtree(self.world_dir, ignore_errors=True)
+            self.owns_dir = False
 
     def __enter__(self) -> World:
         return self
@@ -190,6 +193,7 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
             p.stop()
         raise errors[0]
     world = World(config, wdir, procs, corpus)
+    world.owns_dir = world_dir is None and not detached
     state = {"pids": {k: p.proc.pid for k, p in procs.items()}, "ports": {k: p.port for k, p in procs.items()},
              "started": time.time(), "config": config.model_dump(), "detached": detached}
     (wdir / "world.json").write_text(json.dumps(state, indent=1))

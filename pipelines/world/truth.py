@@ -16,7 +16,11 @@ from pathlib import Path
 
 from pipelines.world.textutil import NUMBER_RE, _MULT, _digits
 
-__all__ = ["load_truth", "score_answer", "score_results", "truth_value", "FIELD_KINDS"]
+__all__ = ["load_truth", "score_answer", "score_results", "truth_value", "FIELD_KINDS", "COLUMN_TRUTH"]
+
+# The default job's columns -> ground-truth fields (see pipelines.world.process.DEFAULT_COLUMNS).
+COLUMN_TRUTH = {"ceo": "ceo", "founded": "founded", "hq_city": "hq_city", "employees": "employees", "product": "product",
+                "funding": "funding", "ceo_previous": "ceo_previous_employer"}
 
 FIELD_KINDS = {
     "ceo": "person", "founded": "year", "hq_city": "text", "employees": "integer", "product": "text",
@@ -96,12 +100,25 @@ def _cell(value):
     return value
 
 
-def score_results(rows: list[dict], truth: dict, column_map: dict[str, str], key: str = "company") -> dict:
+def _pivot(cells: list[dict], key: str) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for cell in cells:
+        row_key = cell.get("row_key", cell.get(key))
+        rows.setdefault(row_key, {key: row_key})[cell["column"]] = cell.get("answer")
+    return list(rows.values())
+
+
+def score_results(rows: list[dict], truth: dict, column_map: dict[str, str] | None = None, key: str = "company") -> dict:
     """Accuracy per column and overall for result rows (``{key: ..., column: answer, ...}``).
 
-    ``column_map`` maps a result column to a ground-truth field (see ``COLUMN_TRUTH``);
+    ``rows`` may also be long-format cells (``{"row_key", "column", "answer"}``, the ``cells``
+    table). ``column_map`` maps a result column to a ground-truth field (default ``COLUMN_TRUTH``);
     a cell may be a plain value or a dict with ``answer``. Rows for unknown entities are ignored.
+    Returns ``{"columns": {col: {correct, total, accuracy}}, "overall": {...}, "accuracy", "misses"}``.
     """
+    column_map = column_map or COLUMN_TRUTH
+    if rows and "column" in rows[0] and "answer" in rows[0]:
+        rows = _pivot(rows, key)
     by_company = truth.get("by_company") or {r["company"]: r for r in truth["companies"]}
     columns = {c: {"correct": 0, "total": 0} for c in column_map}
     misses = []
@@ -121,5 +138,6 @@ def score_results(rows: list[dict], truth: dict, column_map: dict[str, str], key
         stats["accuracy"] = stats["correct"] / stats["total"] if stats["total"] else 0.0
     correct = sum(s["correct"] for s in columns.values())
     total = sum(s["total"] for s in columns.values())
-    return {"columns": columns, "overall": {"correct": correct, "total": total, "accuracy": correct / total if total else 0.0},
-            "misses": misses}
+    accuracy = correct / total if total else 0.0
+    return {"columns": columns, "overall": {"correct": correct, "total": total, "accuracy": accuracy},
+            "accuracy": accuracy, "misses": misses}
