@@ -289,3 +289,23 @@ def test_stats_per_provider_and_model(llm_server_factory, tmp_path):
     rows = {r["provider"]: r for r in gw.stats()["providers"]}
     assert rows["primary"]["failures"] == {"http_500": 3}
     assert rows["backup"]["calls"] >= 1 and rows["backup"]["p50_s"] is not None
+
+
+def test_rpm_holds_in_every_sixty_second_window_over_minutes_of_virtual_time(llm_server, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    virtual = {"t": 0.0}
+    epoch = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    async def sleep(seconds):  # time passes only when someone waits for it
+        virtual["t"] += seconds
+        await asyncio.sleep(0)
+
+    settings = settings_for(provider("main", llm_server.base_url, rpm=10), max_limit_wait_s=120)
+    gw, records = make(settings, tmp_path, clock=lambda: virtual["t"], sleep=sleep, now=lambda: epoch + timedelta(seconds=virtual["t"]))
+    results = run(_complete_all(gw, [request(f"q{i}") for i in range(35)]))
+    assert all(r.provider == "main" for r in results)
+    starts = sorted(r["started_at"] for r in records)
+    assert (starts[-1] - starts[0]).total_seconds() > 180  # 35 calls at 10/min really took minutes
+    in_window = [sum(1 for s in starts[i:] if (s - t).total_seconds() < 60) for i, t in enumerate(starts)]
+    assert max(in_window) == 10

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipelines.errors import AuthError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
 from pipelines.llm.budget import BudgetTracker
@@ -76,10 +77,12 @@ class Gateway:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = resolve_settings(settings)
         keys = check_api_keys(self.settings)  # AuthError naming the variable, before any call
-        self._clock, self._sleep, self._rng = clock, sleep, rng
+        # clock/sleep/now are injectable so tests can run minutes of rate-limited traffic in virtual time.
+        self._clock, self._sleep, self._rng, self._now = clock, sleep, rng, now
         self._sink = record_sink or (lambda records: None)
         self._providers: dict[str, _Provider] = {}
         for cfg in self.settings.providers:
@@ -183,7 +186,7 @@ class Gateway:
         self._emit(
             call_record(
                 ctx=req.context, stage=req.stage, logical_key=key, attempt=1, provider=cand.provider.config,
-                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=utc_now(),
+                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=self._now(),
                 duration_s=duration, response_model=model, cache_hit=True,
             )
         )
@@ -247,7 +250,7 @@ class Gateway:
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
         reservation = p.limits.take(_estimate_tokens(cand.body))
-        started_at, t0 = utc_now(), self._clock()
+        started_at, t0 = self._now(), self._clock()
         p.in_flight += 1
         try:
             reply = await p.client.complete(cand.body)
