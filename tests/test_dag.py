@@ -108,8 +108,8 @@ def test_ten_thousand_rows_by_twenty_columns_is_linear():
     columns = {f"c{i}": ((f"c{i - 1}",) if i % 4 else ()) for i in range(20)}
     rows = [f"row-{i}" for i in range(10_000)]
     best = float("inf")
-    for _ in range(3):  # best of three: the machine may be busy with other tests
-        start = time.perf_counter()
+    for _ in range(3):  # best of three, in CPU time: the machine may be busy with other tests
+        start = time.process_time()
         dag = CellDAG(columns, rows)
         cells = 0
         while batch := dag.take_ready(limit=256):
@@ -119,7 +119,7 @@ def test_ten_thousand_rows_by_twenty_columns_is_linear():
                 else:
                     dag.mark_done(cell)
                 cells += 1
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
         assert dag.is_finished()
     assert dag.counts()["skipped"] == 1000 * 2 and dag.counts()["failed"] == 1000
     assert best < 1.0, f"10k x 20 took {best:.2f}s"

@@ -116,3 +116,14 @@ def test_list_jobs_counts_cells_by_status_and_unwritten_cells_as_pending(demo_ou
 def test_reading_an_empty_folder_gives_empty_tables(tmp_path):
     assert read_table(tmp_path, "llm_calls").num_rows == 0
     assert list_jobs(tmp_path) == [] and cell_statuses(tmp_path, "x") == {}
+
+
+def test_many_flushes_are_compacted_along_the_way(tmp_path):
+    w = StoreWriter(tmp_path, compact_at_files=5)
+    for i in range(12):
+        w.append("keywords", [{"job_id": "j", "row_key": "r", "column": "c", "position": i % 3, "keyword": f"k{i}"}])
+        w.flush()
+    assert len(part_files(tmp_path, "keywords")) < 5
+    w.close()
+    rows = read_table(tmp_path, "keywords").to_pylist()
+    assert [(r["position"], r["keyword"]) for r in sorted(rows, key=lambda r: r["position"])] == [(0, "k9"), (1, "k10"), (2, "k11")]

@@ -37,7 +37,7 @@ from pipelines.errors import StoreError
 from pipelines.store.reader import job_columns, part_files, read_table
 from pipelines.store.schemas import KEYS, SCHEMAS
 
-__all__ = ["CATALOG_FILE", "RESULT_TYPES", "view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
+__all__ = ["CATALOG_FILE", "RESULT_TYPES", "table_sql", "view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
 
 CATALOG_FILE = "trawl.duckdb"
 RESULT_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "list": "VARCHAR[]", "text": "VARCHAR", "url": "VARCHAR"}

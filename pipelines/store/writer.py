@@ -1,7 +1,9 @@
 """The one writer of an output folder: batched, idempotent Parquet appends.
 
 Records are buffered per (table, job) and written as one Parquet part file
-per flush, never one file per row. A flush happens when a buffer holds
+per flush, never one file per row; a partition that reaches
+``compact_at_files`` parts is compacted on the spot, so long runs do not pile
+up small files. A flush happens when a buffer holds
 ``max_rows`` rows or about ``max_bytes`` of text, when ``max_age_s`` has passed
 since its first record (checked on every append, or by calling
 :meth:`StoreWriter.flush_if_due` from a timer), and on :meth:`close`.
@@ -20,6 +22,7 @@ it. Plain Python, no Ray.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -38,10 +41,44 @@ __all__ = ["StoreWriter"]
 
 class _Buffer:
     def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-        self.rows = 0
+        self.records: list[dict[str, Any]] = []
         self.bytes = 0
         self.since = time.monotonic()
+
+
+def _python_types(t: pa.DataType) -> tuple[str, tuple[type, ...]]:
+    if pa.types.is_string(t):
+        return ("text", (str,))
+    if pa.types.is_integer(t):
+        return ("an integer", (int,))
+    if pa.types.is_floating(t):
+        return ("a number", (int, float))
+    if pa.types.is_boolean(t):
+        return ("a boolean", (bool,))
+    if pa.types.is_timestamp(t):
+        return ("a datetime", (dt.datetime,))
+    if pa.types.is_list(t):
+        return ("a list of text", (list, tuple))
+    raise StoreError(f"no Python type check for {t}")
+
+
+_FIELD_TYPES = {table: {f.name: _python_types(f.type) for f in schema} for table, schema in SCHEMAS.items()}
+
+
+def _type_ok(value: Any, expected: tuple[str, tuple[type, ...]]) -> bool:
+    label, types = expected
+    if isinstance(value, bool) and bool not in types:  # True is an int in Python, not in our tables
+        return False
+    if not isinstance(value, types):
+        return False
+    if label == "a list of text":
+        return all(isinstance(v, str) or v is None for v in value)
+    return True
+
+
+def _short_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
 
 
 class StoreWriter:
@@ -54,6 +91,7 @@ class StoreWriter:
         max_rows: int = 5_000,
         max_bytes: int = 32 * 1024 * 1024,
         max_age_s: float = 2.0,
+        compact_at_files: int = 64,
         compression: str = "zstd",
     ) -> None:
         self.output_dir = Path(output_dir)
@@ -63,6 +101,8 @@ class StoreWriter:
             raise StoreError(f"cannot create output folder {self.output_dir}: {err}") from None
         self.max_rows, self.max_bytes, self.max_age_s = max_rows, max_bytes, max_age_s
         self.compression = compression
+        self.compact_at_files = compact_at_files
+        self._part_counts: dict[tuple[str, str], int] = {}  # part files per partition, counted once from disk
         self._buffers: dict[tuple[str, str], _Buffer] = {}
         self._touched: set[tuple[str, str]] = set()  # partitions written by this writer (compacted on close)
         self._catalog_dirty = True
@@ -73,35 +113,37 @@ class StoreWriter:
     # -- appending -------------------------------------------------------------------------
 
     def append(self, table: str, records: list[dict[str, Any]]) -> None:
-        """Buffer records for ``table``; raises StoreError for unknown fields or missing keys (nothing is buffered then)."""
+        """Buffer records for ``table``.
+
+        Raises StoreError for unknown fields, missing keys or values of the wrong type; nothing
+        of that call is buffered then. Checks are plain Python (Arrow conversion happens once
+        per flush), so appending one record at a time stays cheap.
+        """
         if self._closed:
             raise StoreError("writer is closed")
         check_table(table)
         if not records:
             return
-        schema, keys = SCHEMAS[table], KEYS[table]
+        fields, keys = _FIELD_TYPES[table], KEYS[table]
         by_job: dict[str, list[dict[str, Any]]] = {}
         for record in records:
-            unknown = set(record) - set(schema.names)
-            if unknown:
-                raise StoreError(f"{table}: unknown field(s) {', '.join(sorted(unknown))}")
+            for name, value in record.items():
+                expected = fields.get(name)
+                if expected is None:
+                    unknown = sorted(set(record) - set(fields))
+                    raise StoreError(f"{table}: unknown field(s) {', '.join(unknown)}")
+                if value is not None and not _type_ok(value, expected):
+                    raise StoreError(f"{table}: records do not match the schema: {name}={_short_value(value)} is not {expected[0]}")
             missing = [k for k in keys if record.get(k) is None]
             if missing:
                 raise StoreError(f"{table}: key field(s) {', '.join(missing)} missing in {_short(record)}")
             by_job.setdefault(check_job_id(record["job_id"]), []).append(record)
-        converted = {}
-        for job_id, rows in by_job.items():
-            try:
-                converted[job_id] = pa.Table.from_pylist(rows, schema=schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as err:
-                raise StoreError(f"{table}: records do not match the schema: {err}") from None
         due = False
-        for job_id, data in converted.items():
+        for job_id, rows in by_job.items():
             buf = self._buffers.setdefault((table, job_id), _Buffer())
-            buf.tables.append(data)
-            buf.rows += data.num_rows
-            buf.bytes += data.nbytes
-            due = due or buf.rows >= self.max_rows or buf.bytes >= self.max_bytes
+            buf.records += rows
+            buf.bytes += sum(len(v) for row in rows for v in row.values() if isinstance(v, str))
+            due = due or len(buf.records) >= self.max_rows or buf.bytes >= self.max_bytes
         if due:
             self.flush()
         else:
@@ -115,19 +157,28 @@ class StoreWriter:
         return 0
 
     def pending_rows(self) -> int:
-        return sum(b.rows for b in self._buffers.values())
+        return sum(len(b.records) for b in self._buffers.values())
 
     def flush(self) -> int:
         """Write every buffer as one part file per partition; returns rows written."""
         written = 0
         buffers, self._buffers = self._buffers, {}
         for (table, job_id), buf in buffers.items():
-            data = dedup_latest(pa.concat_tables(buf.tables), KEYS[table])
+            try:
+                data = pa.Table.from_pylist(buf.records, schema=SCHEMAS[table])
+            except (pa.ArrowException, OverflowError) as err:  # e.g. an int beyond int64
+                raise StoreError(f"{table}: {len(buf.records)} buffered records could not be written: {err}") from None
+            data = dedup_latest(data, KEYS[table])
             folder = partition_dir(self.output_dir, table, job_id)
             if not folder.is_dir() or table == "jobs":
                 self._catalog_dirty = True  # a new partition or new job metadata changes the views
+            if (table, job_id) not in self._part_counts:
+                self._part_counts[(table, job_id)] = len(list(folder.glob(PART_GLOB))) if folder.is_dir() else 0
             self._write_part(folder, data)
             self._touched.add((table, job_id))
+            self._part_counts[(table, job_id)] += 1
+            if self._part_counts[(table, job_id)] >= self.compact_at_files:  # keep long runs from piling up small files
+                self._compact_partition(table, job_id)
             written += data.num_rows
         if self._catalog_dirty and written:
             self.refresh_catalog()
@@ -157,13 +208,15 @@ class StoreWriter:
     def compact(self, table: str | None = None, job_id: str | None = None) -> int:
         """Rewrite partitions so each holds one file with one row per key; returns files removed.
 
-        Without arguments, compacts every partition this writer touched.
+        Without arguments, compacts every table's partition of every job this writer wrote to
+        (also parts left by an earlier writer of the same job, e.g. before an actor restart).
         """
         self.flush()
         if table is not None and job_id is not None:
             targets = {(table, job_id)}
         else:
-            targets = {t for t in self._touched if table is None or t[0] == table}
+            jobs = {jid for _, jid in self._touched}
+            targets = {(t, jid) for t in SCHEMAS for jid in jobs if table is None or t == table}
         removed = 0
         for tbl, jid in sorted(targets):
             removed += self._compact_partition(tbl, jid)
@@ -171,7 +224,7 @@ class StoreWriter:
 
     def _compact_partition(self, table: str, job_id: str) -> int:
         folder = partition_dir(self.output_dir, table, job_id)
-        files = sorted(folder.glob(PART_GLOB))
+        files = sorted(folder.glob(PART_GLOB)) if folder.is_dir() else []
         if len(files) <= 1:
             return 0  # a single part was deduplicated when it was flushed
         data = dedup_latest(_read_files(files, table), KEYS[table])
@@ -181,6 +234,7 @@ class StoreWriter:
                 path.unlink()
             except FileNotFoundError:
                 pass
+        self._part_counts[(table, job_id)] = 1
         return len(files)
 
     def refresh_catalog(self) -> None:
