@@ -20,6 +20,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -78,7 +79,8 @@ class PageFetcher:
             task = asyncio.ensure_future(self._fetch_once(url))
             self._inflight[url] = task
             task.add_done_callback(lambda done: self._inflight.pop(url, None) if self._inflight.get(url) is done else None)
-        return await asyncio.shield(task)
+        result = await asyncio.shield(task)
+        return dataclasses.replace(result)  # each caller gets its own record (the body bytes are shared, immutable)
 
     async def aclose(self) -> None:
         for task in list(self._inflight.values()):
