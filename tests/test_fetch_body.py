@@ -46,3 +46,4 @@ def test_retry_after():
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+

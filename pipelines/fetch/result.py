@@ -16,7 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pipelines.errors import (
+    BadRequestError,
+    BlockedError,
+    ContentError,
+    PermanentError,
+    RateLimitedError,
+    TimeoutError_,
+    TrawlError,
+    UnavailableError,
+)
+
 __all__ = ["FetchResult", "reason_slug", "utc_now"]
+
+_TRANSIENT = frozenset({"connect_error", "dns_error", "disconnected", "robots_unreachable", "bad_body", "tls_error", "error"})
 
 
 def utc_now() -> datetime:
@@ -70,6 +83,26 @@ class FetchResult:
             "fetched_at": self.fetched_at,
             "fetcher": self.fetcher,
         }
+
+    def to_error(self) -> TrawlError | None:
+        """The outcome as one of trawl's error types (None when ok): retryable vs permanent, with the reason slug."""
+        if self.status == "ok":
+            return None
+        slug = self.reason_slug or self.status
+        message = f"{self.url}: {self.reason or self.status}"
+        if self.status == "blocked":
+            return BlockedError(message, reason=slug)
+        if self.status == "skipped":
+            return ContentError(message, reason=slug)
+        if slug == "timeout":
+            return TimeoutError_(message, reason=slug)
+        if slug == "http_429":
+            return RateLimitedError(message, reason=slug)
+        if slug.startswith("http_5") or slug in _TRANSIENT:
+            return UnavailableError(message, reason=slug)
+        if slug.startswith("http_4"):
+            return BadRequestError(message, reason=slug)
+        return PermanentError(message, reason=slug)
 
     def without_body(self) -> "FetchResult":
         """A copy safe to send to the driver: same metadata, no body."""
