@@ -14,10 +14,10 @@ DEMO_COLUMNS = ("ceo", "founded", "hq_city", "employees", "product", "funding", 
 
 
 def results_table(output: str, job_id: str, limit: int = 50) -> Table:
-    """The wide results view of a job, as a rich table."""
+    """The wide ``results`` view (the newest job: the one just run), as a rich table."""
     from pipelines.store.query import query
 
-    data = query(output, f"SELECT * EXCLUDE (job_id) FROM results WHERE job_id = '{job_id}' LIMIT {int(limit)}")
+    data = query(output, f"SELECT * FROM results LIMIT {int(limit)}")
     table = Table(title=f"results ({job_id})", show_lines=False)
     for name in data.column_names:
         table.add_column(name, overflow="fold", max_width=28)
@@ -57,7 +57,7 @@ def run_demo(*, companies: int, output: str, seed: int, hold: bool, quiet: bool,
         try:
             score = accuracy(output, job.job_id, world.ground_truth_path)
             console.print(
-                f"Accuracy against the world's planted facts: {score['correct']}/{score['total']} "
+                f"Accuracy against the world's planted facts: {score['overall']['correct']}/{score['overall']['total']} "
                 f"({100 * score['accuracy']:.0f}%)"
             )
         except Exception as exc:  # scoring is a bonus; never fail the demo over it

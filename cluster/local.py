@@ -37,7 +37,7 @@ def connect(address: str | None = None, *, dashboard: bool = True, num_cpus: int
     if ray.is_initialized():
         return Connection("existing", None, _dashboard_url())
     address = address or os.environ.get("RAY_ADDRESS") or None
-    common = dict(logging_level=logging.WARNING, log_to_driver=False, namespace="trawl")
+    common = dict(logging_level=logging.ERROR, log_to_driver=False, namespace="trawl")
     if address:
         ctx = ray.init(address=address, **common)
         return Connection("cluster", address, getattr(ctx, "dashboard_url", None) or _dashboard_url())
