@@ -45,6 +45,8 @@ class FakeLLMServer:
         self.responder: Callable[[dict], tuple[int, dict, dict]] | None = None
         self.requests: list[dict] = []
         self.headers_seen: list[dict] = []
+        self.concurrent = 0
+        self.max_concurrent = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -58,8 +60,13 @@ class FakeLLMServer:
         body = await request.json()
         self.requests.append(body)
         self.headers_seen.append(dict(request.headers))
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        self.concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        finally:
+            self.concurrent -= 1
         if self.script:
             status, headers, payload = self.script.pop(0)
         elif self.responder is not None:

@@ -261,6 +261,16 @@ def test_configured_rpm_routes_overflow_to_the_fallback(llm_server_factory, tmp_
     assert sum(r.provider == "primary" for r in results) == 5 and sum(r.provider == "backup" for r in results) == 7
 
 
+def test_max_concurrency_caps_calls_in_flight_and_overflow_goes_to_the_fallback(llm_server_factory, tmp_path):
+    slow, backup = llm_server_factory(delay_s=0.3), llm_server_factory(delay_s=0.3)
+    gw, _ = make(settings_for(provider("slow", slow.base_url, max_concurrency=2), provider("backup", backup.base_url)), tmp_path)
+    results = run(_complete_all(gw, [request(f"q{i}") for i in range(6)]))
+    assert slow.max_concurrent == 2 and sum(r.provider == "slow" for r in results) == 2
+    alone, _ = make(settings_for(provider("slow", slow.base_url, max_concurrency=2)), tmp_path / "b")
+    results = run(_complete_all(alone, [request(f"z{i}") for i in range(6)]))
+    assert all(r.provider == "slow" for r in results) and slow.max_concurrent == 2  # queued, not refused
+
+
 def test_stop_sequences_are_applied_locally_when_the_provider_cannot(llm_server, tmp_path):
     gw, _ = make(settings_for(provider("main", llm_server.base_url, stop_sequences=False)), tmp_path)
     [result] = run(_complete_all(gw, [request("alpha STOP beta", stop=["STOP"])]))

@@ -54,7 +54,8 @@ class _Provider:
     client: ProviderClient
     limits: ProviderLimits
     breaker: CircuitBreaker
-    in_flight: int = 0
+    slots: asyncio.Semaphore  # max_concurrency
+    in_flight: int = 0  # calls holding or waiting for a slot
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Gateway:
                     self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s,
                     clock=clock, min_failure_rate=self.settings.breaker_failure_rate,
                 ),
+                slots=asyncio.Semaphore(cfg.max_concurrency),
             )
         directory = cache_dir or self.settings.cache_dir
         self._cache = ResponseCache(directory, self.settings.cache_ttl_s) if self.settings.cache else None
@@ -225,22 +227,24 @@ class Gateway:
             )
 
     async def _route(self, candidates: list[_Candidate], given_up: set[str], req: LLMRequest) -> _Candidate | None:
-        """The provider to try next: the first in chain order that is usable soon, else the soonest usable one."""
+        """The provider to try next: the first in chain order that is free and within its limits soon, else the
+        one that will be soonest (a provider at max_concurrency only queues a call when no other one is free)."""
         while True:
-            best: tuple[float, _Candidate] | None = None
+            best: tuple[bool, float, _Candidate] | None = None
             for cand in candidates:
                 p = cand.provider
                 if p.config.name in given_up or not p.breaker.available():
                     continue
                 delay = p.limits.delay(_estimate_tokens(cand.body))
-                if delay <= self.settings.max_limit_wait_s:
-                    best = (delay, cand)
+                busy = p.in_flight >= p.config.max_concurrency
+                if delay <= self.settings.max_limit_wait_s and not busy:
+                    best = (False, delay, cand)
                     break
-                if best is None or delay < best[0]:
-                    best = (delay, cand)
+                if best is None or (busy, delay) < best[:2]:
+                    best = (busy, delay, cand)
             if best is None:
                 return None
-            delay, cand = best
+            _, delay, cand = best
             if delay > 0:
                 await self._sleep(delay)
                 continue  # someone else may have taken the slot meanwhile: route again
@@ -249,11 +253,16 @@ class Gateway:
 
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
-        reservation = p.limits.take(_estimate_tokens(cand.body))
-        started_at, t0 = self._now(), self._clock()
+        estimate = _estimate_tokens(cand.body)
         p.in_flight += 1
         try:
-            reply = await p.client.complete(cand.body)
+            async with p.slots:
+                # The window is checked again once a slot is ours: the start we count is the start we make.
+                while (wait := p.limits.delay(estimate)) > 0:
+                    await self._sleep(wait)
+                reservation = p.limits.take(estimate)
+                started_at, t0 = self._now(), self._clock()
+                reply = await p.client.complete(cand.body)
         except TrawlError as err:
             p.limits.settle(reservation, 0)
             self._emit(
