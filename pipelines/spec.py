@@ -98,6 +98,26 @@ class Job:
         return json.dumps([{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in self.columns.values()])
 
 
+def _in_file_order(problems: list, raw: dict) -> list:
+    """Sort problems by where they are in the spec: top-level key, then column or row; stable otherwise."""
+    top = {str(k): i for i, k in enumerate(raw)}
+    columns = {str(k): i for i, k in enumerate(raw.get("columns") or {})} if isinstance(raw.get("columns"), dict) else {}
+
+    def position(problem) -> tuple[int, int]:
+        head, _, rest = problem.path.partition(".")
+        head, _, index = head.partition("[")
+        if not problem.path:
+            return (-1, 0)
+        second = 0
+        if head == "columns" and rest:
+            second = columns.get(rest.split(".")[0].split("[")[0], len(columns))
+        elif index:
+            second = int(index.split("]")[0]) if index.split("]")[0].isdigit() else 0
+        return (top.get(head, len(top)), second)
+
+    return sorted(problems, key=position)
+
+
 def slugify(name: str, max_len: int = 40) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "job"
@@ -150,7 +170,7 @@ def _parse(raw: Any, base_dir: Path | None, source: str, text: str | None, spec_
         output = DEFAULT_OUTPUT
     raw_columns = build_columns(raw.get("columns"), row_fields(rows), rows, rows_path, research, problems)
     if problems:
-        raise SpecError(problems, source=source)
+        raise SpecError(_in_file_order(problems, raw), source=source)
     columns = {
         n: Column(n, c.question, c.type, c.depends_on, c.instructions, c.research) for n, c in raw_columns.items()
     }

@@ -195,7 +195,10 @@ def build_columns(raw: Any, fields: list[str], rows: list[dict[str, str]], rows_
 def _build_column(name: Any, spec: Any, fields: list[str], research: ResearchSettings, problems: Problems) -> RawColumn | None:
     path = f"columns.{name}"
     ok = True
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if isinstance(name, bool):
+        problems.add(path, "YAML reads unquoted on/off/yes/no/true/false as booleans; quote the column name", name)
+        ok = False
+    elif not isinstance(name, str) or not NAME_RE.match(name):
         problems.add(path, "column names must be identifiers (letters, digits, '_'; not starting with a digit)", name)
         ok = False
     elif name in fields:
