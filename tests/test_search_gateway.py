@@ -45,7 +45,8 @@ def run(gateway_settings, *requests, cache_dir=None):
     return asyncio.run(go()), records
 
 
-REQ = SearchRequest("acme ceo", job_id="j1", row_key="acme", column="ceo")
+# count=1: the one-result answers below fill a SearXNG page, so each search is one HTTP request
+REQ = SearchRequest("acme ceo", count=1, job_id="j1", row_key="acme", column="ceo")
 
 
 def test_retry_after_is_honoured_then_success(search_replay):
@@ -124,7 +125,7 @@ def test_everything_failing_raises_the_last_error_after_all_attempts(search_repl
 def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_replay, tmp_path):
     search_replay.reply(json=OK)
     s = settings(searxng("local", search_replay.url))
-    (first, second), records = run(s, REQ, SearchRequest("  ACME   ceo", job_id="j1"), cache_dir=str(tmp_path))
+    (first, second), records = run(s, REQ, SearchRequest("  ACME   ceo", count=1, job_id="j1"), cache_dir=str(tmp_path))
     assert first == second
     assert len(search_replay.requests) == 1
     assert [r["cache_hit"] for r in records] == [False, True]
@@ -136,7 +137,7 @@ def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_replay, tmp_path)
 def test_cache_respects_ttl_and_options(search_replay, tmp_path):
     search_replay.default.json = OK
     s = settings(searxng("local", search_replay.url), cache_ttl_s=0.2)
-    run(s, REQ, SearchRequest("acme ceo", time_range="year"), cache_dir=str(tmp_path))
+    run(s, REQ, SearchRequest("acme ceo", count=1, time_range="year"), cache_dir=str(tmp_path))
     assert len(search_replay.requests) == 2  # different options, different key
     time.sleep(0.3)
     run(s, REQ, cache_dir=str(tmp_path))
@@ -147,7 +148,7 @@ def test_rpm_spaces_requests(search_replay):
     search_replay.default.json = OK
     s = settings(searxng("local", search_replay.url, rpm=600), cache=False)  # one every 0.1 s
     t0 = time.monotonic()
-    run(s, *[SearchRequest(f"q{i}") for i in range(5)])
+    run(s, *[SearchRequest(f"q{i}", count=1) for i in range(5)])
     assert time.monotonic() - t0 >= 0.35
 
 
@@ -167,7 +168,7 @@ def test_records_match_the_search_calls_table(search_replay):
 def test_settings_fill_request_defaults(search_replay):
     search_replay.default.json = OK
     s = settings(searxng("local", search_replay.url), language="de", time_range="week", cache=False)
-    run(s, SearchRequest("acme"))
+    run(s, SearchRequest("acme", count=1))
     assert search_replay.requests[0].query["language"] == "de"
     assert search_replay.requests[0].query["time_range"] == "week"
 
@@ -200,7 +201,7 @@ def test_identical_concurrent_requests_share_one_upstream_call(search_replay):
     async def go():
         gw = SearchGateway(settings(searxng("local", search_replay.url), cache=False), record_sink=records.extend)
         try:
-            return await asyncio.gather(*(gw.search(SearchRequest("acme ceo", row_key=f"r{i}")) for i in range(5)))
+            return await asyncio.gather(*(gw.search(SearchRequest("acme ceo", count=1, row_key=f"r{i}")) for i in range(5)))
         finally:
             await gw.aclose()
 

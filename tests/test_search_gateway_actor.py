@@ -37,9 +37,9 @@ def test_actor_searches_and_records_reach_the_writer(ray_session, search_replay,
         providers=[SearchProviderConfig(name="local", kind="searxng", base_url=search_replay.url)], backoff_base_s=0.01
     )
     gateway = start_search_gateway(settings, writer=writer, cache_dir=str(tmp_path), name="trawl.test_search_gateway")
-    hits = ray.get(gateway.search.remote(SearchRequest("acme ceo", job_id="j", row_key="acme", column="ceo")))
+    hits = ray.get(gateway.search.remote(SearchRequest("acme ceo", count=1, job_id="j", row_key="acme", column="ceo")))
     assert [h.url for h in hits] == ["https://acme.example/"]
-    again = ray.get(gateway.search.remote(SearchRequest("acme ceo", job_id="j")))
+    again = ray.get(gateway.search.remote(SearchRequest("acme ceo", count=1, job_id="j")))
     assert again == hits and len(search_replay.requests) == 2  # one 503, one answer, then the cache
     ray.get(gateway.flush.remote())
     rows = ray.get(writer.get.remote())

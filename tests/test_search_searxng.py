@@ -45,7 +45,7 @@ def adapter(url, **kw):
 def test_request_is_get_search_with_json_format_and_options(search_replay):
     search_replay.reply(json=SUCCESS)
     a = adapter(search_replay.url, options={"categories": "general", "safesearch": 0})
-    call_adapter(a, SearchRequest("  acme   ceo ", count=10, language="en", region="us", time_range="month"))
+    call_adapter(a, SearchRequest("  acme   ceo ", count=3, language="en", region="us", time_range="month"))
     [seen] = search_replay.requests
     assert seen.method == "GET"
     assert seen.path == "/search"
@@ -63,7 +63,7 @@ def test_request_is_get_search_with_json_format_and_options(search_replay):
 
 def test_success_is_parsed_into_ranked_hits(search_replay):
     search_replay.reply(json=SUCCESS)
-    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme ceo"))
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme ceo", count=3))
     assert [h.url for h in hits] == ["https://acme.example/about", "https://news.example/acme", "https://third.example/"]
     assert [h.rank for h in hits] == [1, 2, 3]
     assert hits[0].title == "About Acme" and hits[0].snippet == "Acme's CEO is Jane Doe."
@@ -154,3 +154,37 @@ def test_redirect_is_not_followed_and_says_where(search_replay):
     with pytest.raises(BadRequestError) as info:
         call_adapter(adapter(search_replay.url), SearchRequest("acme"))
     assert "https://searx.example/search" in str(info.value) and len(search_replay.requests) == 1
+
+
+def page(*urls):
+    return {**SUCCESS, "results": [{"url": u, "title": u, "content": "", "score": 1.0} for u in urls]}
+
+
+def test_pages_are_read_until_count_is_reached(search_replay):
+    search_replay.reply(json=page("https://a.example/1", "https://a.example/2"))
+    search_replay.reply(json=page("https://a.example/2", "https://a.example/3", "https://a.example/4"))
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme", count=3))
+    assert [(h.rank, h.url) for h in hits] == [(1, "https://a.example/1"), (2, "https://a.example/2"), (3, "https://a.example/3")]
+    assert [r.query["pageno"] for r in search_replay.requests] == ["1", "2"]
+
+
+def test_an_empty_page_ends_the_search(search_replay):
+    search_replay.reply(json=page("https://a.example/1"))
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme", count=10))
+    assert len(hits) == 1 and len(search_replay.requests) == 2  # the default answer is an empty page
+
+
+def test_a_failing_later_page_keeps_the_first(search_replay):
+    search_replay.reply(json=page("https://a.example/1"))
+    search_replay.reply(429, text="", headers={"Retry-After": "1"})
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme", count=10))
+    assert [h.url for h in hits] == ["https://a.example/1"]
+
+
+def test_pages_are_bounded(search_replay):
+    from pipelines.search.searxng import MAX_PAGES
+
+    for n in range(MAX_PAGES + 3):
+        search_replay.reply(json=page(f"https://a.example/{n}"))
+    hits = call_adapter(adapter(search_replay.url), SearchRequest("acme", count=50))
+    assert len(hits) == MAX_PAGES and len(search_replay.requests) == MAX_PAGES

@@ -175,12 +175,15 @@ class SearchAdapter:
         """One HTTP round trip; raises a trawl error, never an aiohttp or json one."""
         key = self.api_key()
         try:
-            return await self._round_trip(session, req, key)
+            return await self.fetch_hits(session, req, key)
         except TrawlError as err:
             raise _scrubbed(err, key) from None
 
-    async def _round_trip(self, session: aiohttp.ClientSession, req: SearchRequest, key: str | None) -> list[SearchHit]:
-        request = self.build_request(req, key)
+    async def fetch_hits(self, session: aiohttp.ClientSession, req: SearchRequest, key: str | None) -> list[SearchHit]:
+        """The hits for ``req``: one request by default; an adapter that pages overrides this."""
+        return await self.round_trip(session, self.build_request(req, key), req)
+
+    async def round_trip(self, session: aiohttp.ClientSession, request: HTTPRequest, req: SearchRequest) -> list[SearchHit]:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
             async with session.request(

@@ -6,20 +6,29 @@ optional ``language``, ``time_range``, ``pageno``, ``categories``, ``engines``
 and ``safesearch`` parameters. The JSON format must be enabled in the
 instance's ``settings.yml`` (``search.formats``), otherwise it answers 403.
 
-The API has no result-count parameter: one page (about 10-20 results) is
-fetched and cut to ``count``. No key is needed; when ``api_key_env`` is set
+The API has no result-count parameter: pages (``pageno`` 1, 2, ...; about
+10-20 results each) are fetched until ``count`` distinct URLs are found, a
+page comes back empty, or ``MAX_PAGES`` pages were read; a failing later page
+keeps what the earlier ones found. All pages of one search count as one
+attempt for the rate limit. No key is needed; when ``api_key_env`` is set
 (an instance behind a proxy), the key is sent as ``Authorization: Bearer``.
 Results carry the engine-merged ``score``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import aiohttp
+
+from pipelines.errors import TrawlError
 from pipelines.search.adapter import HTTPRequest, SearchAdapter
 from pipelines.search.types import SearchHit, SearchRequest
 
-__all__ = ["SearxngAdapter"]
+__all__ = ["SearxngAdapter", "MAX_PAGES"]
+
+MAX_PAGES = 5
 
 
 class SearxngAdapter(SearchAdapter):
@@ -29,8 +38,26 @@ class SearxngAdapter(SearchAdapter):
     needs_key = False
     site_operators_default = False
 
-    def build_request(self, req: SearchRequest, api_key: str | None) -> HTTPRequest:
-        params = {"q": self.query_text(req), "format": "json", "pageno": "1"}
+    async def fetch_hits(self, session: aiohttp.ClientSession, req: SearchRequest, key: str | None) -> list[SearchHit]:
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for page in range(1, MAX_PAGES + 1):
+            try:
+                found = await self.round_trip(session, self.build_request(req, key, page), req)
+            except TrawlError:
+                if not hits:
+                    raise
+                break  # keep what the earlier pages found
+            fresh = [hit for hit in found if hit.url not in seen]
+            seen.update(hit.url for hit in fresh)
+            start = len(hits) + 1
+            hits.extend(dataclasses.replace(hit, rank=rank) for rank, hit in enumerate(fresh, start=start))
+            if not fresh or len(hits) >= req.count:
+                break
+        return hits[: req.count]
+
+    def build_request(self, req: SearchRequest, api_key: str | None, page: int = 1) -> HTTPRequest:
+        params = {"q": self.query_text(req), "format": "json", "pageno": str(page)}
         language = _language(req.language, req.region)
         if language:
             params["language"] = language
