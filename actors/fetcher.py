@@ -19,7 +19,9 @@ from typing import Any
 import ray
 from ray.util import metrics
 
+from pipelines.errors import SpecError
 from pipelines.fetch import FetchResult, PageFetcher, knob, shard_index
+from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.settings import FetchSettings
 
 __all__ = ["FetcherActor", "FetcherPool", "shard_for", "fetcher_name"]
@@ -79,6 +81,9 @@ class FetcherPool:
     """
 
     def __init__(self, settings: FetchSettings, *, page_store_dir: str | None, job_id: str = "") -> None:
+        problems = fetch_settings_problems(settings)
+        if problems:  # fail here, clearly, rather than as actors that die in their constructor
+            raise SpecError(problems)
         self.settings = settings
         self.namespace = f"trawl.{job_id or uuid.uuid4().hex[:12]}"
         concurrency = int(knob(settings, "max_concurrency"))

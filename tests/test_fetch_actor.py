@@ -95,3 +95,11 @@ def test_killed_fetcher_restarts_and_retried_fetch_succeeds(ray_local, fetch_ser
         assert after.status == "ok"
     finally:
         pool.kill()
+
+
+def test_pool_rejects_unusable_settings_before_starting_actors():
+    from pipelines.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        FetcherPool(local_fetch_settings(resolve={"a.test": "not-an-ip"}), page_store_dir=None)
+    assert "fetch.resolve['a.test']" in str(info.value)

@@ -165,3 +165,12 @@ def test_every_redirect_hop_is_guarded(fetch_server, target, reason):
     assert result.status == "blocked"
     assert result.reason.startswith(reason)
     assert result.final_url.startswith(target.split("/latest")[0])
+
+
+def test_settings_problems_are_listed_with_their_paths():
+    from pipelines.fetch.checks import fetch_settings_problems
+
+    settings = local_fetch_settings(allow_hosts=["*.example", "*", "h:99999"], resolve={"a.test": "nope", "b.test:80": "127.0.0.1"})
+    problems = fetch_settings_problems(settings)
+    assert [p.split(":")[0] for p in problems] == ["fetch.allow_hosts[1]", "fetch.allow_hosts[2]", "fetch.resolve['a.test']", "fetch.resolve['b.test"]
+    assert fetch_settings_problems(local_fetch_settings()) == []
