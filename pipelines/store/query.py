@@ -92,20 +92,26 @@ def query(output_dir: str | os.PathLike[str], sql: str, params: list[Any] | None
     import duckdb
 
     _check_read_only(sql)
-    con = _connect(output_dir)
-    try:
-        statements = duckdb.extract_statements(sql)
-        result = None
-        for i, statement in enumerate(statements):
-            args = params if (params and i == len(statements) - 1) else None
-            result = con.sql(statement.query, params=args) if args else con.sql(statement.query)
-        return result.to_arrow_table()
-    except duckdb.PermissionException as err:
-        raise ReadOnlyQueryError(f"trawl query may only read files inside {output_dir}: {_first_line(err)}") from None
-    except duckdb.Error as err:
-        raise StoreError(f"SQL error: {_first_line(err)}") from None
-    finally:
-        con.close()
+    for attempt in (1, 2):
+        con = _connect(output_dir)
+        try:
+            statements = duckdb.extract_statements(sql)
+            result = None
+            for i, statement in enumerate(statements):
+                args = params if (params and i == len(statements) - 1) else None
+                result = con.sql(statement.query, params=args) if args else con.sql(statement.query)
+            return result.to_arrow_table()
+        except duckdb.PermissionException as err:
+            raise ReadOnlyQueryError(f"trawl query may only read files inside {output_dir}: {_first_line(err)}") from None
+        except duckdb.IOException as err:
+            if attempt == 1:  # the writer compacted a partition between listing and reading: list again
+                continue
+            raise StoreError(f"SQL error: {_first_line(err)}") from None
+        except duckdb.Error as err:
+            raise StoreError(f"SQL error: {_first_line(err)}") from None
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
 
 
 def results_table(output_dir: str | os.PathLike[str], job_id_or_name: str) -> pa.Table:

@@ -95,6 +95,8 @@ def _read_files(files: list[Path], table: str) -> pa.Table:
     for path in files:
         try:
             part = pq.read_table(path)
+        except FileNotFoundError:
+            raise
         except (pa.ArrowException, OSError) as err:
             raise StoreError(f"cannot read {path}: {err}") from None
         missing = [f for f in schema if f.name not in part.column_names]
@@ -106,8 +108,11 @@ def _read_files(files: list[Path], table: str) -> pa.Table:
 
 def read_table(output_dir: str | os.PathLike[str], table: str, job_id: str | None = None) -> pa.Table:
     """One table (optionally one job's partition), one row per key, latest write wins."""
-    files = part_files(output_dir, table, job_id)
-    return dedup_latest(_read_files(files, table), KEYS[table])
+    try:
+        data = _read_files(part_files(output_dir, table, job_id), table)
+    except FileNotFoundError:  # the writer compacted a partition between listing and reading: list again
+        data = _read_files(part_files(output_dir, table, job_id), table)
+    return dedup_latest(data, KEYS[table])
 
 
 def cell_statuses(output_dir: str | os.PathLike[str], job_id: str) -> dict[tuple[str, str], str]:
