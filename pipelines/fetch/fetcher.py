@@ -14,7 +14,12 @@ Choices worth knowing:
 - ``fetch_ms`` is the wall time of ``fetch()``, politeness waits included.
 - One aiohttp session per fetcher, created on first use inside the running loop;
   no cookies are kept (DummyCookieJar); proxies from the environment are ignored.
-- Two concurrent ``fetch(url)`` calls for one URL share one request.
+- Two concurrent ``fetch(url)`` calls for one URL share one request; completed
+  results are not kept (the driver keeps one ObjectRef per URL; the page store
+  serves later jobs).
+- Page store hits skip robots.txt (no request is made) but not the address
+  guard: a page reached through an allow-listed private address is a miss for
+  a job that does not allow that host.
 """
 
 from __future__ import annotations
