@@ -8,7 +8,7 @@ per-column overrides reuse ``ResearchSettings`` field by field.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["Strict", "ResearchSettings", "FetchSettings", "BudgetSettings", "RunSettings"]
 
@@ -48,6 +48,23 @@ class FetchSettings(Strict):
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect timeout.")
     total_timeout_s: float = Field(20.0, gt=0, le=600, description="Whole-response timeout, body included.")
     shards: int = Field(4, ge=1, le=256, description="Fetcher actors; domains are hashed onto them.")
+    max_concurrency: int = Field(256, ge=1, le=10_000, description="Concurrent fetches one fetcher actor accepts.")
+    max_connections: int = Field(256, ge=1, le=10_000, description="Open connections per fetcher.")
+    max_crawl_delay_s: float = Field(30.0, ge=0, le=3600, description="Cap on a robots.txt Crawl-delay.")
+    retry_after_max_s: float = Field(10.0, ge=0, le=600, description="429/503 with Retry-After <= this are retried once; longer ones fail the page.")
+    robots_ttl_s: float = Field(3600.0, gt=0, description="Lifetime of a robots.txt verdict.")
+    robots_unreachable_ttl_s: float = Field(60.0, ge=0, description="Lifetime of 'robots.txt unreachable (5xx/429/timeout): disallow all'.")
+    robots_cache_size: int = Field(4096, ge=1, description="Origins whose robots.txt verdict a fetcher keeps.")
+    page_store_ttl_s: float | None = Field(604_800.0, gt=0, description="Page store entries older than this are refetched; None keeps them forever.")
+
+    @model_validator(mode="after")
+    def _hosts_and_addresses_are_valid(self) -> "FetchSettings":
+        from pipelines.fetch.checks import fetch_settings_problems  # only ipaddress; no cycle at import time
+
+        problems = fetch_settings_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class BudgetSettings(Strict):
