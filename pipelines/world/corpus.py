@@ -62,6 +62,7 @@ _P_PREFIX = ("Robo", "Data", "Flow", "Grid", "Nova", "Vector", "Quantum", "Pulse
              "Spark", "Bright", "Swift", "Opti")
 _P_NOUN = ("Arm", "Pilot", "Sense", "Track", "Forge", "Ledger", "Link", "Hub", "Scope", "Vault", "Stream", "Mind", "Gate", "Dock")
 _P_TIER = ("Pro", "Cloud", "360", "Max", "One", "Studio", "Edge", "Suite")
+_INDUSTRY_NAMES = tuple(INDUSTRIES)
 ROUNDS = ("Seed", "Series A", "Series B", "Series C", "Series D")
 
 
@@ -171,7 +172,7 @@ class Corpus:
     def _name(self, rng: random.Random, taken: set[str]) -> tuple[str, str]:
         for _ in range(50):
             brand = rng.choice(_BRAND_A) + rng.choice(_BRAND_B)
-            industry = rng.choice(list(INDUSTRIES))
+            industry = rng.choice(_INDUSTRY_NAMES)
             name = f"{brand.capitalize()} {industry}"
             if name not in taken:
                 taken.add(name)

@@ -114,11 +114,14 @@ class SearchIndex:
 
     def __init__(self, documents: Iterable[Document]) -> None:
         self.docs: list[Document] = list(documents)
-        corpus_tokens = [terms(f"{d.title} {d.title} {d.text}") or ["_empty_"] for d in self.docs]
+        vocab: dict[str, int] = {"_empty_": 0}
+        ids = []
+        for d in self.docs:  # token ids built here: bm25s maps strings to ids much more slowly
+            ids.append([vocab.setdefault(t, len(vocab)) for t in terms(f"{d.title} {d.title} {d.text}")] or [0])
         self.retriever = bm25s.BM25()
         if self.docs:
-            self.retriever.index(corpus_tokens, show_progress=False)
-        self.vocab = getattr(self.retriever, "vocab_dict", {}) or {}
+            self.retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        self.vocab = vocab
 
     def __len__(self) -> int:
         return len(self.docs)

@@ -37,9 +37,22 @@ def _stem(word: str) -> str:
     return word
 
 
+_STEMS: dict[str, str] = {}
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, lightly stemmed content words (stopwords dropped)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    out = []
+    stems = _STEMS
+    for word in _WORD.findall(text.lower()):
+        stem = stems.get(word)
+        if stem is None:
+            if len(stems) > 500_000:  # indexing an open-ended vocabulary must not grow memory forever
+                stems.clear()
+            stem = stems[word] = "" if word in STOPWORDS else _stem(word)
+        if stem:
+            out.append(stem)
+    return out
 
 
 _ABBREV = re.compile(r"\b(?:Inc|Ltd|Corp|Co|Mr|Ms|Mrs|Dr|St|No|vs|approx|ca|z\.B|bzw)\.$")
