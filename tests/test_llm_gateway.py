@@ -319,3 +319,23 @@ def test_rpm_holds_in_every_sixty_second_window_over_minutes_of_virtual_time(llm
     assert (starts[-1] - starts[0]).total_seconds() > 180  # 35 calls at 10/min really took minutes
     in_window = [sum(1 for s in starts[i:] if (s - t).total_seconds() < 60) for i, t in enumerate(starts)]
     assert max(in_window) == 10
+
+
+def test_callers_that_joined_a_cancelled_call_ask_again_themselves(llm_server_factory, tmp_path):
+    server = llm_server_factory(delay_s=0.3)
+    gw, records = make(settings_for(provider("main", server.base_url)), tmp_path)
+
+    async def go():
+        leader = asyncio.ensure_future(gw.complete(request()))
+        await asyncio.sleep(0.05)
+        follower = asyncio.ensure_future(gw.complete(request()))
+        await asyncio.sleep(0.05)
+        leader.cancel()  # e.g. its cell timed out
+        result = await follower
+        await gw.aclose()
+        return result
+
+    result = run(go())
+    assert result.text == "echo: Who is the CEO?" and not result.cache_hit
+    assert len(server.requests) == 2
+    assert [r["error.type"] for r in records] == ["cancelled", None]  # the abandoned attempt is recorded too

@@ -111,12 +111,18 @@ class Gateway:
         started = self._clock()
         candidates = self._candidates(req)
         logical_key = hashlib.sha256("|".join(c.request_hash for c in candidates).encode()).hexdigest()
-        hit = self._cached(candidates)
-        if hit is not None:
-            return self._record_hit(req, logical_key, hit, started)
-        if self._cache is not None and logical_key in self._in_flight:
+        while True:
+            hit = self._cached(candidates)
+            if hit is not None:
+                return self._record_hit(req, logical_key, hit, started)
+            leader = self._in_flight.get(logical_key) if self._cache is not None else None
+            if leader is None:
+                break
             # Identical request already on the wire: share its answer; no second upstream call.
-            result = await asyncio.shield(self._in_flight[logical_key])
+            try:
+                result = await asyncio.shield(leader)
+            except _LeaderGone:
+                continue  # the caller we joined was cancelled: ask again ourselves
             self._stats.merged += 1
             cand = next(c for c in candidates if c.provider.config.name == result.provider)
             return self._record_hit(req, logical_key, cand, started, text=result.text, model=result.model)
@@ -129,7 +135,7 @@ class Gateway:
         try:
             result = await self._call_chain(req, candidates, logical_key, started)
         except BaseException as exc:
-            future.set_exception(exc if isinstance(exc, TrawlError) else UnavailableError("identical call was cancelled", reason="cancelled"))
+            future.set_exception(exc if isinstance(exc, TrawlError) else _LeaderGone())
             raise
         else:
             future.set_result(result)
@@ -255,6 +261,7 @@ class Gateway:
         p, cfg = cand.provider, cand.provider.config
         estimate = _estimate_tokens(cand.body)
         p.in_flight += 1
+        started_at = None
         try:
             async with p.slots:
                 # The window is checked again once a slot is ours: the start we count is the start we make.
@@ -263,13 +270,19 @@ class Gateway:
                 reservation = p.limits.take(estimate)
                 started_at, t0 = self._now(), self._clock()
                 reply = await p.client.complete(cand.body)
-        except TrawlError as err:
-            p.limits.settle(reservation, 0)
+        except (TrawlError, asyncio.CancelledError) as err:
+            if started_at is None:
+                raise  # cancelled before anything was sent
+            if isinstance(err, TrawlError):
+                p.limits.settle(reservation, 0)
+                reason, message = err.reason, str(err)
+            else:  # the server may still bill it: keep the token estimate, record what we know
+                reason, message = "cancelled", "the caller gave up while the request was in flight (e.g. its cell timed out)"
             self._emit(
                 call_record(
                     ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
                     request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
-                    duration_s=self._clock() - t0, error_type=err.reason, error_message=str(err), fallback_from=fallback_from,
+                    duration_s=self._clock() - t0, error_type=reason, error_message=message, fallback_from=fallback_from,
                 )
             )
             raise
@@ -325,6 +338,10 @@ class Gateway:
             self._sink([record])
         except Exception:  # noqa: BLE001 - telemetry must never fail a call
             log.exception("llm_calls record sink failed")
+
+
+class _LeaderGone(Exception):
+    """The call that identical requests joined was cancelled before it got an answer."""
 
 
 @dataclass(frozen=True)
