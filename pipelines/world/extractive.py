@@ -70,9 +70,11 @@ class Request:
 
     @property
     def person(self) -> str | None:
+        """The person the question is about: a name-like context value that the question mentions."""
         for key, value in self.context.items():
-            if value != self.entity and not _is_host(value) and re.fullmatch(r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){1,2}", value) \
-                    and key not in {"company", "name", "entity"}:
+            if value == self.entity or key in {"company", "name", "entity"} or _is_host(value):
+                continue
+            if re.fullmatch(r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){1,2}", value) and value in self.question:
                 return value
         return None
 

@@ -120,6 +120,11 @@ async def _serve(app: web.Application, host: str, port: int, detached: bool) -> 
     if not detached:
         threading.Thread(target=_watch_parent, args=(loop, stop), daemon=True).start()
     print(f"{READY} {bound}", flush=True)
+    if detached and not sys.stdout.isatty():
+        # The parent that read our ready line may be gone; a later write to its pipe would kill us with SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     await stop.wait()
     await runner.cleanup()
 

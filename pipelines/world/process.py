@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from pipelines.world.proc import ServerProcess, post_json, spawn_server
 from pipelines.world.truth import COLUMN_TRUTH
 
 __all__ = ["WorldConfig", "World", "start_world", "stop_detached", "DEFAULT_COLUMNS", "DEFAULT_PORTS", "COLUMN_TRUTH"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"site": 8780, "search": 8781, "llm": 8782}
 
@@ -193,6 +196,7 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
             p.stop()
         raise errors[0]
     world = World(config, wdir, procs, corpus)
+    log.info("local world up: site :%d, search :%d, llm :%d (%s)", world.site_port, world.search_port, world.llm_port, wdir)
     world.owns_dir = world_dir is None and not detached
     state = {"pids": {k: p.proc.pid for k, p in procs.items()}, "ports": {k: p.port for k, p in procs.items()},
              "started": time.time(), "config": config.model_dump(), "detached": detached}
