@@ -275,6 +275,9 @@ def test_stop_sequences_are_applied_locally_when_the_provider_cannot(llm_server,
     gw, _ = make(settings_for(provider("main", llm_server.base_url, stop_sequences=False)), tmp_path)
     [result] = run(_complete_all(gw, [request("alpha STOP beta", stop=["STOP"])]))
     assert "stop" not in llm_server.requests[0] and result.text == "echo: alpha "
+    again, _ = make(settings_for(provider("main", llm_server.base_url, stop_sequences=False)), tmp_path)
+    [hit] = run(_complete_all(again, [request("alpha STOP beta", stop=["STOP"])]))
+    assert hit.cache_hit and hit.text == "echo: alpha "
 
 
 def test_chains_per_stage(llm_server_factory, tmp_path):

@@ -198,7 +198,9 @@ class Gateway:
                 duration_s=duration, response_model=model, cache_hit=True,
             )
         )
-        return LLMResult(text=text or "", provider=cand.provider.config.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration)
+        cfg = cand.provider.config
+        text = apply_stop(text or "", req.stop if not cfg.stop_sequences else None)  # the cache keeps the raw reply
+        return LLMResult(text=text, provider=cfg.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration)
 
     # --- upstream ---------------------------------------------------------------
 
