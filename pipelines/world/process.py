@@ -161,16 +161,16 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
     search_faults = config.search_faults or SearchFaults(latency_s=config.search_latency_s)
     common = ["--companies", str(config.companies), "--seed", str(config.seed)]
     kw = {"timeout": config.ready_timeout_s, "detached": detached}
-    log = str(wdir / "servers.log")
+    log_path = str(wdir / "servers.log")
 
     def site_then_search() -> tuple[ServerProcess, ServerProcess]:
         site = spawn_server("site", "pipelines.world.site_server", [
             "--port", str(config.site_port), *common,
-            "--faults", json.dumps({k: v.model_dump() for k, v in site_faults.items()})], log_path=log, **kw)
+            "--faults", json.dumps({k: v.model_dump() for k, v in site_faults.items()})], log_path=log_path, **kw)
         try:
             search = spawn_server("search", "pipelines.world.search_server", [
                 "--port", str(config.search_port), "--site-port", str(site.port), *common,
-                "--faults", search_faults.model_dump_json()], log_path=log, **kw)
+                "--faults", search_faults.model_dump_json()], log_path=log_path, **kw)
         except BaseException:
             site.stop()
             raise
@@ -178,7 +178,7 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
 
     def llm() -> ServerProcess:
         return spawn_server("llm", "pipelines.world.llm_server", [
-            "--port", str(config.llm_port), "--faults", _llm_faults(config).model_dump_json()], log_path=log, **kw)
+            "--port", str(config.llm_port), "--faults", _llm_faults(config).model_dump_json()], log_path=log_path, **kw)
 
     with ThreadPoolExecutor(2) as pool:
         f_sites, f_llm = pool.submit(site_then_search), pool.submit(llm)
