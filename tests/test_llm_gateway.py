@@ -330,9 +330,12 @@ def test_callers_that_joined_a_cancelled_call_ask_again_themselves(llm_server_fa
 
     async def go():
         leader = asyncio.ensure_future(gw.complete(request()))
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # until the leader's request is on the wire
+            if server.requests:
+                break
+            await asyncio.sleep(0.01)
         follower = asyncio.ensure_future(gw.complete(request()))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
         leader.cancel()  # e.g. its cell timed out
         result = await follower
         await gw.aclose()
