@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,22 @@ def _wait_gone(pids, timeout=15.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _free_port_base() -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + 2 < 65536:
+            try:
+                for port in (base, base + 1, base + 2):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", port))
+                return base
+            except OSError:
+                continue
+    raise RuntimeError("no three consecutive free ports")
 
 
 def test_world_handle_and_job_spec(world, tmp_path):
@@ -92,15 +109,15 @@ def test_servers_die_with_their_parent(tmp_path):
 
 @pytest.mark.slow  # CLI start-up plus three servers
 def test_cli_world_up_detached_and_down(tmp_path):
-    wdir = tmp_path / "w"
-    up = subprocess.run([TRAWL, "world", "up", "--detach", "--port-base", "18980", "--dir", str(wdir), "--companies", "3",
+    wdir, base = tmp_path / "w", _free_port_base()
+    up = subprocess.run([TRAWL, "world", "up", "--detach", "--port-base", str(base), "--dir", str(wdir), "--companies", "3",
                          "--latency", "site=0.01,llm=0.01"], capture_output=True, text=True, timeout=180)
     assert up.returncode == 0, up.stderr
     try:
-        assert "http://127.0.0.1:18980" in up.stdout and "http://127.0.0.1:18982/v1" in up.stdout
+        assert f"http://127.0.0.1:{base}" in up.stdout and f"http://127.0.0.1:{base + 2}/v1" in up.stdout
         spec = yaml.safe_load((wdir / "job.yaml").read_text())
-        assert spec["llm"]["providers"][0]["base_url"] == "http://127.0.0.1:18982/v1" and len(spec["rows"]) == 3
-        with urllib.request.urlopen("http://127.0.0.1:18981/search?q=CEO&format=json", timeout=10) as resp:
+        assert spec["llm"]["providers"][0]["base_url"] == f"http://127.0.0.1:{base + 2}/v1" and len(spec["rows"]) == 3
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + 1}/search?q=CEO&format=json", timeout=10) as resp:
             assert json.load(resp)["results"]
         pids = list(json.loads((wdir / "world.json").read_text())["pids"].values())
     finally:

@@ -195,9 +195,19 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
         for p in procs.values():
             p.stop()
         raise errors[0]
+    try:
+        return _finish(config, wdir, procs, corpus, world_dir is None, detached)
+    except BaseException:
+        for p in procs.values():
+            p.stop()
+        raise
+
+
+def _finish(config: WorldConfig, wdir: Path, procs: dict[str, ServerProcess], corpus: Corpus, temporary: bool,
+            detached: bool) -> World:
     world = World(config, wdir, procs, corpus)
     log.info("local world up: site :%d, search :%d, llm :%d (%s)", world.site_port, world.search_port, world.llm_port, wdir)
-    world.owns_dir = world_dir is None and not detached
+    world.owns_dir = temporary and not detached
     state = {"pids": {k: p.proc.pid for k, p in procs.items()}, "ports": {k: p.port for k, p in procs.items()},
              "started": time.time(), "config": config.model_dump(), "detached": detached}
     (wdir / "world.json").write_text(json.dumps(state, indent=1))
