@@ -76,6 +76,14 @@ def test_index_ranks_by_bm25_and_snippets_follow_the_query():
     assert index.search("zzzz unknownword") == []
 
 
+def test_site_operators_filter_by_host(world):
+    host = world.companies[0]["domain"]
+    only = _search(world.search_base_url, f"CEO site:{host}")["results"]
+    assert only and all(f"//{host}:" in r["url"] for r in only)
+    without = _search(world.search_base_url, f"CEO (site:{host} OR site:company-directory.example) -site:{host}")["results"]
+    assert without and all("company-directory.example" in r["url"] for r in without)
+
+
 def _page(title: str, body: str) -> str:
     return (f"<html><head><title>{title}</title></head><body><nav>Home | About</nav><main><article><h1>{title}</h1>"
             f"<p>{body}</p><p>{body}</p></article></main><footer>(c) Intranet</footer></body></html>")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+from urllib.parse import urlsplit
 
 import bm25s
 import numpy as np
@@ -22,7 +24,7 @@ from pipelines.world.corpus import Corpus
 from pipelines.world.pages import DISALLOWED, site_pages
 from pipelines.world.textutil import split_sentences, terms
 
-__all__ = ["Document", "Hit", "SearchIndex", "world_documents", "folder_documents", "url_documents", "html_document"]
+__all__ = ["Document", "Hit", "SearchIndex", "parse_site_operators", "world_documents", "folder_documents", "url_documents", "html_document"]
 
 
 @dataclass(frozen=True)
@@ -127,19 +129,42 @@ class SearchIndex:
         return len(self.docs)
 
     def search(self, query: str, limit: int = 10, offset: int = 0) -> list[Hit]:
-        q = [t for t in terms(query) if t in self.vocab]
+        """Ranked hits; ``site:host`` / ``-site:host`` operators (as search engines take them) filter by host."""
+        text, include, exclude = parse_site_operators(query)
+        q = [t for t in terms(text) if t in self.vocab]
         if not q or not self.docs:
             return []
-        k = min(len(self.docs), offset + limit)
+        filtered = bool(include or exclude)
+        k = min(len(self.docs), max(2000, (offset + limit) * 50) if filtered else offset + limit)
         ids, scores = self.retriever.retrieve([q], k=k, show_progress=False, n_threads=1)
         hits = []
-        for doc_id, score in zip(np.asarray(ids)[0][offset:], np.asarray(scores)[0][offset:]):
-            if score <= 0:
+        for doc_id, score in zip(np.asarray(ids)[0], np.asarray(scores)[0]):
+            if score <= 0 or len(hits) >= offset + limit:
                 break
             doc = self.docs[int(doc_id)]
+            if filtered and not _site_allowed(doc.url, include, exclude):
+                continue
             body = doc.text[len(doc.title):] if doc.text.startswith(doc.title) else doc.text
             hits.append(Hit(doc.url, doc.title, snippet(body, q), float(score)))
-        return hits
+        return hits[offset:]
+
+
+_SITE = re.compile(r"(-?)site:([\w.-]+)", re.I)
+
+
+def parse_site_operators(query: str) -> tuple[str, list[str], list[str]]:
+    """``'ceo (site:a.example OR site:b.example) -site:c.example'`` -> ('ceo', [a, b], [c])."""
+    include = [m.group(2).lower() for m in _SITE.finditer(query) if not m.group(1)]
+    exclude = [m.group(2).lower() for m in _SITE.finditer(query) if m.group(1)]
+    text = _SITE.sub(" ", query)
+    text = re.sub(r"[()]|\bOR\b", " ", text) if include or exclude else text
+    return " ".join(text.split()), include, exclude
+
+
+def _site_allowed(url: str, include: list[str], exclude: list[str]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    matches = lambda d: host == d or host.endswith("." + d)  # noqa: E731
+    return (not include or any(matches(d) for d in include)) and not any(matches(d) for d in exclude)
 
 
 def snippet(text: str, query_terms: list[str], max_chars: int = 300) -> str:
