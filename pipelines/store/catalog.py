@@ -34,10 +34,11 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.errors import StoreError
+from pipelines.store.filesystem import is_uri
 from pipelines.store.reader import job_columns, part_files, read_table
 from pipelines.store.schemas import KEYS, SCHEMAS
 
-__all__ = ["CATALOG_FILE", "RESULT_TYPES", "table_sql", "view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
+__all__ = ["CATALOG_FILE", "RESULT_TYPES", "table_sql", "view_statements", "results_view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
 
 CATALOG_FILE = "trawl.duckdb"
 RESULT_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "list": "VARCHAR[]", "text": "VARCHAR", "url": "VARCHAR"}
@@ -117,7 +118,13 @@ def results_view_name(job_name: str) -> str:
 def view_statements(output_dir: str | os.PathLike[str]) -> list[str]:
     """CREATE VIEW statements for every table and the results views, in dependency order."""
     statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {table_sql(output_dir, t)}" for t in SCHEMAS]
-    jobs = read_table(output_dir, "jobs").to_pylist()
+    return statements + results_view_statements(read_table(output_dir, "jobs").to_pylist())
+
+
+def results_view_statements(jobs: list[dict[str, Any]]) -> list[str]:
+    """CREATE VIEW statements for ``results`` and ``results_<job name>`` over a ``cells`` relation."""
+    statements: list[str] = []
+    jobs = list(jobs)
     jobs.sort(key=lambda j: (j["created_at"] is not None, j["created_at"], j["job_id"]))  # oldest first: newest wins a name
     per_name: dict[str, dict[str, Any]] = {}
     for job in jobs:
@@ -135,6 +142,8 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
     """Rebuild <output>/trawl.duckdb atomically; returns its path."""
     import duckdb
 
+    if is_uri(output_dir):
+        raise StoreError(f"{output_dir}: a URI output has no trawl.duckdb; `trawl query` reads it through pyarrow")
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / CATALOG_FILE

@@ -15,6 +15,13 @@ is layered:
    then ``lock_configuration`` stops a query from loosening any of this.
 3. The database is in memory and thrown away, so even a statement that got
    through could change nothing on disk.
+
+A URI output (``s3://bucket/prefix``; ``pipelines.store.filesystem``) is read
+through pyarrow filesystems instead: the tables a query names are read
+(deduplicated, latest write wins) and registered as Arrow tables under the
+same view names, so the same SQL works without DuckDB's httpfs extension and
+with no file access at all. Each query reads the tables it names in full;
+for large outputs, sync the folder to local disk and query the copy.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.errors import ReadOnlyQueryError, StoreError
-from pipelines.store.catalog import results_sql, view_statements
-from pipelines.store.reader import find_job
+from pipelines.store.catalog import results_sql, results_view_statements, view_statements
+from pipelines.store.filesystem import is_uri
+from pipelines.store.reader import find_job, read_table
+from pipelines.store.schemas import SCHEMAS
 
 __all__ = ["query", "results_table", "MAX_SQL_CHARS"]
 
@@ -36,9 +45,40 @@ MAX_SQL_CHARS = 100_000
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
 
 
-def _connect(output_dir: str | os.PathLike[str]):
+def _lock_down(con) -> None:
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _connect_remote(output_dir: str, sql: str | None):
+    """Views of a URI output as registered Arrow tables (only those the SQL names; all when sql is None)."""
     import duckdb
 
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", sql.lower())) if sql is not None else None
+    wants_results = words is None or any(w == "results" or w.startswith("results_") for w in words)
+    con = duckdb.connect(":memory:")
+    try:
+        for table in SCHEMAS:
+            if words is None or table in words or (wants_results and table in ("cells", "jobs")):
+                con.register(table, read_table(output_dir, table))
+            else:
+                con.register(table, SCHEMAS[table].empty_table())
+        for statement in results_view_statements(read_table(output_dir, "jobs").to_pylist()):
+            con.execute(statement)
+        _lock_down(con)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def _connect(output_dir: str | os.PathLike[str], sql: str | None = None):
+    import duckdb
+
+    if is_uri(output_dir):
+        return _connect_remote(str(output_dir), sql)
     folder = Path(output_dir)
     if not folder.is_dir():
         raise StoreError(f"no output folder at {folder} (run a job first, or pass --output)")
@@ -46,11 +86,8 @@ def _connect(output_dir: str | os.PathLike[str]):
     try:
         for statement in view_statements(folder):
             con.execute(statement)
-        con.execute("SET autoinstall_known_extensions = false")
-        con.execute("SET autoload_known_extensions = false")
         con.execute("SET allowed_directories = $1", [[str(folder.resolve()) + os.sep]])
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+        _lock_down(con)
     except Exception:
         con.close()
         raise
@@ -93,7 +130,7 @@ def query(output_dir: str | os.PathLike[str], sql: str, params: list[Any] | None
 
     _check_read_only(sql)
     for attempt in (1, 2):
-        con = _connect(output_dir)
+        con = _connect(output_dir, sql)
         try:
             statements = duckdb.extract_statements(sql)
             result = None
@@ -119,7 +156,7 @@ def results_table(output_dir: str | os.PathLike[str], job_id_or_name: str) -> pa
     import duckdb
 
     job = find_job(output_dir, job_id_or_name)
-    con = _connect(output_dir)
+    con = _connect(output_dir, "results")
     try:
         return con.sql(results_sql(job)).to_arrow_table()
     except duckdb.Error as err:

@@ -4,6 +4,10 @@ Layout, shared with the writer and the DuckDB views::
 
     <output>/<table>/job_id=<id>/part-<time_ns>-<pid>-<seq>.parquet
 
+``<output>`` is a local folder or a filesystem URI (``s3://bucket/prefix``,
+``file:///shared/trawl``; see ``pipelines.store.filesystem``): URI outputs are
+listed and read through pyarrow filesystems, local ones with plain paths.
+
 Part names sort in write order, so "latest" means: the last row for a key in
 the last file (by name) that holds it. This is the same rule the DuckDB views
 apply, so Python readers and SQL see the same rows before and after
@@ -24,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
+from pipelines.store.filesystem import RemoteOutput, remote_output
 from pipelines.store.schemas import CELL_STATUSES, KEYS, SCHEMAS
 
 __all__ = [
@@ -60,6 +65,9 @@ def partition_dir(output_dir: str | os.PathLike[str], table: str, job_id: str) -
 
 
 def job_ids_on_disk(output_dir: str | os.PathLike[str], table: str) -> list[str]:
+    remote = remote_output(output_dir)
+    if remote is not None:
+        return [name[len("job_id="):] for name in remote.subdirs(remote.path(table)) if name.startswith("job_id=")]
     root = Path(output_dir) / table
     if not root.is_dir():
         return []
@@ -67,11 +75,18 @@ def job_ids_on_disk(output_dir: str | os.PathLike[str], table: str) -> list[str]
 
 
 def part_files(output_dir: str | os.PathLike[str], table: str, job_id: str | None = None) -> list[Path]:
-    """Part files of one partition (or all partitions), each partition in write order."""
+    """Part files of one partition (or all partitions), each partition in write order.
+
+    For a URI output the items are paths inside its filesystem (str), not local Paths.
+    """
     check_table(table)
     jobs = [job_id] if job_id is not None else job_ids_on_disk(output_dir, table)
     files: list[Path] = []
+    remote = remote_output(output_dir)
     for jid in jobs:
+        if remote is not None:
+            files += remote.files(remote.path(table, f"job_id={check_job_id(jid)}"), PART_GLOB)
+            continue
         files += sorted(partition_dir(output_dir, table, jid).glob(PART_GLOB))
     return files
 
@@ -89,12 +104,12 @@ def dedup_latest(table: pa.Table, keys: Iterable[str]) -> pa.Table:
     return table.take(pc.take(last, pc.sort_indices(last)))
 
 
-def _read_files(files: list[Path], table: str) -> pa.Table:
+def _read_files(files: list[Path], table: str, remote: RemoteOutput | None = None) -> pa.Table:
     schema = SCHEMAS[table]
     parts = []
     for path in files:
         try:
-            part = pq.read_table(path)
+            part = remote.read_parquet(path) if remote is not None else pq.read_table(path)
         except FileNotFoundError:
             raise
         except (pa.ArrowException, OSError) as err:
@@ -108,10 +123,11 @@ def _read_files(files: list[Path], table: str) -> pa.Table:
 
 def read_table(output_dir: str | os.PathLike[str], table: str, job_id: str | None = None) -> pa.Table:
     """One table (optionally one job's partition), one row per key, latest write wins."""
+    remote = remote_output(output_dir)
     try:
-        data = _read_files(part_files(output_dir, table, job_id), table)
+        data = _read_files(part_files(output_dir, table, job_id), table, remote)
     except FileNotFoundError:  # the writer compacted a partition between listing and reading: list again
-        data = _read_files(part_files(output_dir, table, job_id), table)
+        data = _read_files(part_files(output_dir, table, job_id), table, remote)
     return dedup_latest(data, KEYS[table])
 
 

@@ -16,6 +16,12 @@ key. Files appear atomically (written under a temporary name, then renamed),
 and a crash mid-compaction leaves only duplicates that readers already
 resolve, never lost rows.
 
+The output is a local folder or a filesystem URI (``s3://bucket/prefix``,
+``file:///shared/trawl``; see ``pipelines.store.filesystem``). A URI output
+gets the same tables and keys; it has no ``trawl.duckdb`` (DuckDB would need
+its httpfs extension to read object storage), and ``trawl query`` builds its
+views from Arrow tables read through pyarrow instead.
+
 Exactly one StoreWriter per output folder at a time; the actor layer wraps
 it. Plain Python, no Ray.
 """
@@ -33,6 +39,7 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
 from pipelines.store.catalog import refresh_catalog
+from pipelines.store.filesystem import remote_output
 from pipelines.store.reader import PART_GLOB, _read_files, check_job_id, check_table, dedup_latest, partition_dir
 from pipelines.store.schemas import KEYS, SCHEMAS
 
@@ -94,11 +101,16 @@ class StoreWriter:
         compact_at_files: int = 64,
         compression: str = "zstd",
     ) -> None:
-        self.output_dir = Path(output_dir)
-        try:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StoreError(f"cannot create output folder {self.output_dir}: {err}") from None
+        self._remote = remote_output(output_dir)
+        if self._remote is not None:
+            self.output_dir = str(output_dir)
+            self._remote.mkdir(self._remote.root)
+        else:
+            self.output_dir = Path(output_dir)
+            try:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"cannot create output folder {self.output_dir}: {err}") from None
         self.max_rows, self.max_bytes, self.max_age_s = max_rows, max_bytes, max_age_s
         self.compression = compression
         self.compact_at_files = compact_at_files
@@ -169,11 +181,11 @@ class StoreWriter:
             except (pa.ArrowException, OverflowError) as err:  # e.g. an int beyond int64
                 raise StoreError(f"{table}: {len(buf.records)} buffered records could not be written: {err}") from None
             data = dedup_latest(data, KEYS[table])
-            folder = partition_dir(self.output_dir, table, job_id)
-            if not folder.is_dir() or table == "jobs":
+            folder = self._partition(table, job_id)
+            if not self._is_dir(folder) or table == "jobs":
                 self._catalog_dirty = True  # a new partition or new job metadata changes the views
             if (table, job_id) not in self._part_counts:
-                self._part_counts[(table, job_id)] = len(list(folder.glob(PART_GLOB))) if folder.is_dir() else 0
+                self._part_counts[(table, job_id)] = len(self._parts(folder))
             self._write_part(folder, data)
             self._touched.add((table, job_id))
             self._part_counts[(table, job_id)] += 1
@@ -192,7 +204,22 @@ class StoreWriter:
         self._seq += 1
         return f"part-{stamp:020d}-{os.getpid()}-{self._seq:06d}.parquet"
 
-    def _write_part(self, folder: Path, data: pa.Table) -> Path:
+    def _partition(self, table: str, job_id: str) -> Path | str:
+        if self._remote is not None:
+            return self._remote.path(table, f"job_id={check_job_id(job_id)}")
+        return partition_dir(self.output_dir, table, job_id)
+
+    def _is_dir(self, folder: Path | str) -> bool:
+        return self._remote.is_dir(folder) if self._remote is not None else folder.is_dir()
+
+    def _parts(self, folder: Path | str) -> list:
+        if self._remote is not None:
+            return self._remote.files(folder, PART_GLOB)
+        return sorted(folder.glob(PART_GLOB)) if folder.is_dir() else []
+
+    def _write_part(self, folder: Path | str, data: pa.Table) -> Path | str:
+        if self._remote is not None:
+            return self._remote.write_parquet(folder, self._part_name(), data, self.compression)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             final = folder / self._part_name()
@@ -223,13 +250,16 @@ class StoreWriter:
         return removed
 
     def _compact_partition(self, table: str, job_id: str) -> int:
-        folder = partition_dir(self.output_dir, table, job_id)
-        files = sorted(folder.glob(PART_GLOB)) if folder.is_dir() else []
+        folder = self._partition(table, job_id)
+        files = self._parts(folder)
         if len(files) <= 1:
             return 0  # a single part was deduplicated when it was flushed
-        data = dedup_latest(_read_files(files, table), KEYS[table])
+        data = dedup_latest(_read_files(files, table, self._remote), KEYS[table])
         self._write_part(folder, data)  # newest name: it wins over the old parts until they are gone
         for path in files:
+            if self._remote is not None:
+                self._remote.delete(path)
+                continue
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -238,8 +268,9 @@ class StoreWriter:
         return len(files)
 
     def refresh_catalog(self) -> None:
-        """(Re)create the views in <output>/trawl.duckdb."""
-        refresh_catalog(self.output_dir)
+        """(Re)create the views in <output>/trawl.duckdb (local outputs only; see the module docstring)."""
+        if self._remote is None:
+            refresh_catalog(self.output_dir)
         self._catalog_dirty = False
 
     def close(self) -> None:
