@@ -131,6 +131,19 @@ def test_reference_loop_scores_at_least_90_percent(world):
     assert report["overall"]["accuracy"] >= 0.9, report["misses"]
 
 
+@pytest.mark.slow
+def test_indexed_injection_pages_are_found_but_do_not_win(tmp_path):
+    from pipelines.world import WorldConfig, start_world
+
+    with start_world(WorldConfig(companies=3, seed=7, index_traps=True), world_dir=tmp_path) as w:
+        truth = load_truth(w.ground_truth_path)["by_company"]
+        loop = ReferenceLoop(w)
+        for row in w.companies:
+            question = f"Who is the CEO of {row['company']}?"
+            assert any("/_trap/injection" in u for u in _search(w.search_base_url, question)), "the trap is searchable"
+            assert loop.cell(question, row, "text") == truth[row["company"]]["ceo"]
+
+
 if __name__ == "__main__":
     from pipelines.world import WorldConfig, start_world
 

@@ -93,6 +93,8 @@ def test_robots_sitemap_redirects_and_unknown_hosts(world, truth):
     assert f"http://{host}:{world.site_port}/about" in sitemap and "/internal/" not in sitemap
     status, headers, _ = _get(world, host, "/about-us")
     assert status == 301 and headers["Location"] == "/about"
+    status, headers, _ = _get(world, f"www.{host}", "/team?x=1")
+    assert status == 301 and headers["Location"] == f"http://{host}:{world.site_port}/team?x=1"
     assert _get(world, "nowhere.example", "/")[0] == 404
     assert _get(world, host, "/no-such-page")[0] == 404
 

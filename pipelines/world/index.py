@@ -42,8 +42,12 @@ class Hit:
     score: float
 
 
-def world_documents(corpus: Corpus, site_port: int) -> Iterator[Document]:
-    """Every public page of the world (robots-disallowed ones excluded), as the site server renders it."""
+def world_documents(corpus: Corpus, site_port: int, traps: bool = False) -> Iterator[Document]:
+    """Every public page of the world (robots-disallowed ones excluded), as the site server renders it.
+
+    With ``traps``, each company's prompt-injection page (``/_trap/injection``) is indexed too, so a
+    hostile-input test can make the pipeline meet it through search like any other page.
+    """
     port = "" if site_port == 80 else f":{site_port}"
     for host in corpus.hosts:
         for path, build in site_pages(corpus, host).items():
@@ -51,6 +55,12 @@ def world_documents(corpus: Corpus, site_port: int) -> Iterator[Document]:
                 continue
             doc = build()
             yield Document(f"http://{host}{port}{path}", doc.title, doc.text())
+    if traps:
+        from pipelines.world.traps import injection_text
+
+        for company in corpus.companies:
+            title, text = injection_text(company.name)
+            yield Document(f"http://{company.host}{port}/_trap/injection", title, text)
 
 
 def html_document(url: str, html: str) -> Document | None:

@@ -62,6 +62,7 @@ class WorldConfig(Strict):
     site_faults: dict[str, SiteFaults] = Field(default_factory=dict, description="Site fault rules per request class.")
     search_faults: SearchFaults | None = Field(None, description="Search faults (latency from search_latency_s if unset).")
     llm_faults: LLMFaults | None = Field(None, description="LLM faults (latency from llm_latency_s if unset).")
+    index_traps: bool = Field(False, description="Index each company's prompt-injection trap page so searches find it.")
     ready_timeout_s: float = Field(300.0, gt=0, description="How long to wait for a server (the search index builds first).")
 
 
@@ -170,7 +171,8 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
         try:
             search = spawn_server("search", "pipelines.world.search_server", [
                 "--port", str(config.search_port), "--site-port", str(site.port), *common,
-                "--faults", search_faults.model_dump_json()], log_path=log_path, **kw)
+                "--faults", search_faults.model_dump_json(), *(["--index-traps"] if config.index_traps else [])],
+                log_path=log_path, **kw)
         except BaseException:
             site.stop()
             raise

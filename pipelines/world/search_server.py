@@ -125,7 +125,7 @@ def build_index(args: argparse.Namespace) -> SearchIndex:
         return SearchIndex(url_documents(args.urls))
     from pipelines.world.corpus import Corpus
 
-    return SearchIndex(world_documents(Corpus(args.seed, args.companies), args.site_port))
+    return SearchIndex(world_documents(Corpus(args.seed, args.companies), args.site_port, traps=args.index_traps))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", default=None, help="Index this folder of HTML files instead of the world")
     parser.add_argument("--base-url", default=None, help="URL prefix for --folder files (default file:// URLs)")
     parser.add_argument("--urls", default=None, help="Index the pages listed in this file instead of the world")
+    parser.add_argument("--index-traps", action="store_true", help="Also index each company's /_trap/injection page")
     parser.add_argument("--faults", default="{}", help="SearchFaults JSON")
     parser.add_argument("--detached", action="store_true")
     args = parser.parse_args(argv)

@@ -125,6 +125,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         state.stats["trap"] += 1
         company = corpus.by_host.get(host)
         return await handle_trap(request, path[len("/_trap/"):], company.name if company else host)
+    if host.startswith("www.") and host[4:] in corpus.by_host:  # canonical host, as most sites do
+        port = f":{request.url.port}" if request.url.port else ""
+        raise web.HTTPMovedPermanently(f"http://{host[4:]}{port}{request.path_qs}")
     pages = state.pages(host)
     if not pages:
         if host in {"127.0.0.1", "localhost"} and path == "/":
