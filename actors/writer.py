@@ -32,8 +32,7 @@ class WriterActor:
 
     def close(self) -> None:
         """Flush, compact to one row per key, and refresh the DuckDB views."""
-        self._writer.close()
-        self._writer.refresh_catalog()
+        self._writer.close()  # close() compacts and refreshes the catalog
 
     def ping(self) -> bool:
         return True
