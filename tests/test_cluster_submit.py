@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -137,7 +138,9 @@ def _kill_session(temp_dir: str) -> None:
 @pytest.fixture(scope="module")
 def ray_start_cluster():
     temp_dir = tempfile.mkdtemp(prefix="trawl-rs-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # Token auth as a remote submitter uses it: every node and the submitter share RAY_AUTH_TOKEN.
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     env.pop("RAY_ADDRESS", None)
     gcs, dashboard = _free_port(), _free_port()
     common = ["--object-store-memory=100000000", "--min-worker-port=0", "--max-worker-port=0"]
@@ -147,43 +150,50 @@ def ray_start_cluster():
                     f"--metrics-export-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}", *common], temp_dir, env)
         _ray_start([f"--address=127.0.0.1:{gcs}", "--num-cpus=2", f"--dashboard-agent-listen-port={_free_port()}",
                     f"--metrics-export-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}", *common], temp_dir, env)
-        yield f"http://127.0.0.1:{dashboard}"
+        yield f"http://127.0.0.1:{dashboard}", env
     finally:
         _kill_session(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _trawl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "trawl"), *args], capture_output=True, text=True, timeout=timeout)
+def _trawl(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "trawl"), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.slow
 def test_submit_runs_the_job_on_the_cluster_to_the_end(ray_start_cluster, world, tmp_path):
     from pipelines.store.reader import read_table
 
-    address = ray_start_cluster
+    address, env = ray_start_cluster
     output = tmp_path / "out"
     spec = world.write_job_spec(tmp_path / "job.yaml", output=str(output),
                                 rows=[dict(r) for r in world.companies[:2]], name="submitted")
-    submitted = _trawl("submit", spec, "--address", address, timeout=300)
+    submitted = _trawl("submit", spec, "--address", address, env=env, timeout=300)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    sid = re.search(r"as (trawl-submitted-[0-9a-f]+-\d{8}T\d{6})", submitted.stdout).group(1)
+    found = re.search(r"as (trawl-submitted-[0-9a-f]+-\d{8}T\d{6})", submitted.stdout)
+    assert found, submitted.stdout
+    sid = found.group(1)
 
     deadline = time.monotonic() + 420
     status = ""
     while time.monotonic() < deadline:
-        shown = _trawl("status", sid, "--address", address)
+        shown = _trawl("status", sid, "--address", address, env=env)
         status = re.search(r"status\s+(\w+)", shown.stdout).group(1)
         if status in ("SUCCEEDED", "FAILED", "STOPPED"):
             break
         time.sleep(3)
-    logs = _trawl("logs", sid, "--address", address)
+    logs = _trawl("logs", sid, "--address", address, env=env)
     assert status == "SUCCEEDED", shown.stdout + logs.stdout[-3000:]
     assert "Finished submitted-" in logs.stdout
-    assert "trawl_job_id" not in shown.stdout and load_job(spec).job_id in shown.stdout  # metadata, shown by name
+    assert load_job(spec).job_id in shown.stdout  # from the submission's metadata
+    no_token = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}
+    no_token["RAY_AUTH_TOKEN_PATH"] = str(tmp_path / "no-token")
+    (tmp_path / "no-token").write_text("wrong-token")
+    refused = _trawl("status", sid, "--address", address, env=no_token)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
 
     cells = read_table(output, "cells").to_pylist()
     assert len(cells) == 2 * len(load_job(spec).columns)
     assert {c["status"] for c in cells} == {"done"}
-    follow = _trawl("logs", sid, "--address", address, "--follow")  # a finished job: prints everything and returns
+    follow = _trawl("logs", sid, "--address", address, "--follow", env=env)  # a finished job: prints everything and returns
     assert follow.returncode == 0 and "Finished submitted-" in follow.stdout

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from pipelines.errors import SpecError, TrawlError
 
-console = Console()
+console = Console(soft_wrap=True)  # ids and URLs stay on one line, copyable
 err = Console(stderr=True)
 
 ADDRESS_HELP = "Ray dashboard (Jobs API) address of the cluster, e.g. http://HEAD:8265."
