@@ -25,6 +25,7 @@ from actors.services import RayServices
 from actors.writer import start_writer
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
+from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
 
 __all__ = ["RunResult", "run_job", "previous_state"]
@@ -93,8 +94,11 @@ def run_job(
     CLI starts its live view there) and must return a context manager.
     """
     connection = connect(address, dashboard=dashboard)
-    output = os.path.abspath(job.output)
-    os.makedirs(output, exist_ok=True)
+    # A URI output (s3://bucket/prefix) is written by the writer through pyarrow; caches and the
+    # page store then stay on local disk of the node that uses them.
+    output = job.output if is_uri(job.output) else os.path.abspath(job.output)
+    state_dir = local_state_dir(output)
+    os.makedirs(state_dir, exist_ok=True)
     run_id = f"{mode}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
     statuses, answers = previous_state(output, job.job_id) if mode != "run" else ({}, {})
@@ -106,7 +110,7 @@ def run_job(
     writer = start_writer(output, job_id=job.job_id)
     created = datetime.now(timezone.utc)
     ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
-    cache_root = os.path.join(output, "cache")
+    cache_root = os.path.join(state_dir, "cache")
     llm = start_llm_gateway(
         job.llm, budget=job.budget, writer=writer, cache_dir=job.llm.cache_dir or os.path.join(cache_root, "llm"),
         name=f"trawl.llm_gateway[{job.job_id}]",
@@ -114,7 +118,7 @@ def run_job(
     search = start_search_gateway(
         job.search, writer=writer, cache_dir=os.path.join(cache_root, "search"), name=f"trawl.search_gateway[{job.job_id}]"
     )
-    fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(output, "page-store"), job_id=job.job_id)
+    fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(state_dir, "page-store"), job_id=job.job_id)
     progress = Progress()
     metrics = JobMetrics(job.job_id)
     started = time.time()
