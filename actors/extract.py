@@ -17,7 +17,10 @@ import ray
 from actors import objects
 from pipelines.extract import ExtractedPage, extract_page
 
-__all__ = ["extract_batch", "ExtractBatcher"]
+__all__ = ["extract_batch", "warm_up_extraction", "ExtractBatcher"]
+
+_WARM_HTML = (b"<html><head><title>warm-up</title></head><body><article><p>Warm-up page. "
+              b"Importing trafilatura and running it once costs a cold worker about a second.</p></article></body></html>")
 
 
 @ray.remote(num_cpus=1, max_retries=3)
@@ -26,17 +29,39 @@ def extract_batch(chunk_chars: int, *fetched) -> list[ExtractedPage]:
     return [extract_page(f, chunk_chars=chunk_chars, node_id=node) for f in fetched]
 
 
+@ray.remote(num_cpus=1, max_retries=0)
+def _warm_extraction_worker() -> bool:
+    from pipelines.fetch.result import FetchResult
+
+    extract_page(FetchResult(url="http://warm.up/", final_url="http://warm.up/", status="ok", content_type="text/html",
+                             body=_WARM_HTML, bytes=len(_WARM_HTML)))
+    return True
+
+
+def warm_up_extraction(workers: int | None = None) -> list[ray.ObjectRef]:
+    """Start (or reuse) ``workers`` extraction workers (default: the cluster's CPUs) and import trafilatura in them.
+
+    A cold worker spends about a second importing trafilatura before its first
+    page; doing it while the first cells are still expanding and searching
+    keeps that second off a row's critical path. Returns the tasks' refs.
+    """
+    n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    return [_warm_extraction_worker.options(name="extract.warm_up").remote() for _ in range(n)]
+
+
 class ExtractBatcher:
     """Turns (url, fetch ObjectRef) into awaited ``ExtractedPage``s, in batches."""
 
     def __init__(self, *, job_id: str, chunk_chars: int, batch_size: int = 16, linger_s: float = 0.02,
-                 max_batches_in_flight: int | None = None) -> None:
+                 max_batches_in_flight: int | None = None, warm_up: bool = True) -> None:
         self.job_id = job_id
         self.chunk_chars = chunk_chars
         self.batch_size = batch_size
         self.linger_s = linger_s
         cpus = int(ray.cluster_resources().get("CPU", 2))
+        self.cpus = max(1, cpus)
         self.max_batches = max_batches_in_flight or max(2, 2 * cpus)
+        self._warm_refs = warm_up_extraction(self.cpus) if warm_up else []
         self._waiting: dict[ray.ObjectRef, tuple[str, asyncio.Future]] = {}
         self._ready: list[tuple[ray.ObjectRef, asyncio.Future, float]] = []
         self._batches = 0
@@ -72,7 +97,11 @@ class ExtractBatcher:
             oldest = self._ready[0][2]
             if len(self._ready) < self.batch_size and time.monotonic() - oldest < self.linger_s and self._batches > 0:
                 return
-            batch, self._ready = self._ready[: self.batch_size], self._ready[self.batch_size :]
+            # While CPUs are idle, spread the ready pages over them instead of queueing a full batch on one:
+            # a row's first pages are on its critical path. Under load, batches fill up to batch_size.
+            idle = max(1, self.cpus - self._batches)
+            size = min(self.batch_size, max(1, -(-len(self._ready) // idle)))
+            batch, self._ready = self._ready[:size], self._ready[size:]
             self._batches += 1
             self.batches_submitted += 1
             ref = extract_batch.options(name=f"extract[job={self.job_id}, n={len(batch)}]").remote(

@@ -10,6 +10,7 @@ future, so the URL is fetched and extracted once per job.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import OrderedDict, defaultdict
 
@@ -47,6 +48,9 @@ class RayServices:
         self._record_batch = record_batch
         self._record_linger_s = record_linger_s
         self._writes: list[ray.ObjectRef] = []
+        # The judge ranks chunks on this event loop; bm25s/numpy take ~0.4 s to import, so import them now,
+        # off the loop, while the first cells are still waiting for their keywords.
+        threading.Thread(target=_warm_ranking, name="trawl.warm-ranking", daemon=True).start()
 
     # --- remote calls ---------------------------------------------------------
 
@@ -94,6 +98,9 @@ class RayServices:
             page = ExtractedPage(url=url, final_url=url, status="failed", reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
         if self.metrics:
             self.metrics.observe("page", time.perf_counter() - started)
+            if page.extract_ms:
+                self.metrics.observe("extract", page.extract_ms / 1000.0)
+        self.progress.count("extract_ms", int(round(page.extract_ms)))
         self.count(f"pages_{page.status}")
         self.record("pages", [page_record(page, self.job_id)])
         return page
@@ -130,3 +137,12 @@ class RayServices:
         if self._writes:
             await asyncio.gather(*(objects.get_object(w) for w in self._writes))
             self._writes = []
+
+
+def _warm_ranking() -> None:
+    from pipelines.ranking import rank_chunks
+
+    try:
+        rank_chunks("warm up", ["warm up the ranking"], 1)
+    except Exception:  # noqa: BLE001 - only a warm-up; the first real call will report any problem
+        pass
