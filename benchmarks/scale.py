@@ -1,0 +1,143 @@
+"""Scale: 10, 100 and 1,000 rows with zero injected latency, against the machine's extraction limit.
+
+With no latency anywhere, a crawl is bounded by CPU, and most of it is
+main-text extraction. For each size this runs the job (default: 1 column,
+`ceo`, 4 keywords x 10 results, up to 12 pages per cell) and reports wall
+time, pages/s, extraction seconds per page (inside the extraction tasks),
+peak driver RSS and peak object-store use (sampled), and CPU seconds per
+process group (driver, Ray workers and actors, the world's own servers).
+
+The extraction limit is measured right after each run, on the same pages
+(bodies read back from the run's page store, at most --limit-pages of them):
+``pipelines.extract.extract_page`` (trafilatura + chunking, exactly what
+trawl's extraction tasks run) in a process pool with one warm worker per
+core. ``trawl pages/s / limit pages/s`` is the share of the machine's
+extraction capacity trawl turns into pages while also searching, judging and
+writing — and while the local world's servers run on the same cores.
+
+    .venv/bin/python benchmarks/scale.py                       # 10, 100, 1000 rows x 1 column (~6-8 min on 2 cores)
+    .venv/bin/python benchmarks/scale.py --rows 10,100 --columns 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.harness import (  # noqa: E402
+    BENCH_COLUMNS, CPUAccounting, MemorySampler, bench_spec, machine_info, markdown_table, run_trawl, start_ray,
+    write_results,
+)
+
+
+def _extract_timed(item: tuple) -> tuple[bool, float]:
+    from benchmarks.baselines import _Fetched
+    from pipelines.extract import extract_page
+
+    url, final_url, body, content_type, charset, chunk_chars = item
+    started = time.process_time()
+    page = extract_page(_Fetched(url, final_url, "ok", content_type=content_type, charset=charset, body=body, bytes=len(body)),
+                        chunk_chars=chunk_chars)
+    return page.ok, time.process_time() - started
+
+
+def _warm(_: int) -> bool:
+    import trafilatura  # noqa: F401
+
+    _extract_timed(("http://warm.up/", "http://warm.up/", b"<html><body><p>warm up</p></body></html>", "text/html", None, 800))
+    return True
+
+
+def extraction_limit(output: str, job_id: str, *, max_pages: int, workers: int, chunk_chars: int) -> dict:
+    """Pages/s of extract_page alone on ``workers`` processes over (a sample of) the pages the run fetched."""
+    from pipelines.fetch.page_store import PageStore
+    from pipelines.store.reader import read_table
+
+    pages = read_table(output, "pages", job_id=job_id).select(["url", "status"]).to_pylist()
+    urls = [p["url"] for p in pages if p["status"] == "ok"]
+    step = max(1, len(urls) // max_pages)
+    store = PageStore(os.path.join(output, "page-store"), ttl_s=None)
+    items = []
+    for url in urls[::step][:max_pages]:
+        stored = store.get(url)
+        if stored is not None:
+            items.append((url, stored.final_url, stored.body, stored.content_type, stored.charset, chunk_chars))
+    if not items:
+        return {"pages": 0}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_warm, range(workers)))
+        started = time.perf_counter()
+        results = list(pool.map(_extract_timed, items, chunksize=16))
+        wall = time.perf_counter() - started
+    cpu = sum(c for _, c in results)
+    return {"pages": len(items), "workers": workers, "wall_s": round(wall, 3), "pages_per_s": round(len(items) / wall, 1),
+            "cpu_s_per_page": round(cpu / len(items), 4), "ok": sum(ok for ok, _ in results)}
+
+
+def run_size(world, rows: int, columns: dict, tmp: str, args) -> dict:
+    spec = bench_spec(world, rows=world.companies[:rows], columns=columns, output=os.path.join(tmp, f"scale-{rows}"),
+                      name=f"scale-{rows}")
+    with MemorySampler(interval_s=0.5) as mem, CPUAccounting(interval_s=0.5) as cpu:
+        result, wall = run_trawl(spec)
+    counters = result.progress.counters
+    pages = counters.get("pages_ok", 0) + counters.get("pages_skipped", 0)
+    limit = extraction_limit(result.output, result.job_id, max_pages=args.limit_pages, workers=os.cpu_count() or 2,
+                             chunk_chars=800)
+    pps = pages / wall if wall else 0.0
+    return {
+        "rows": rows, "cells": rows * len(columns), "statuses": result.statuses, "wall_s": round(wall, 2),
+        "pages": pages, "pages_per_s": round(pps, 2), "page_fan_in": counters.get("page_fan_in", 0),
+        "llm_calls": counters.get("llm_calls", 0), "searches": counters.get("searches", 0),
+        "extract_s_per_page": round(counters.get("extract_ms", 0) / 1000 / pages, 4) if pages else None,
+        "memory": mem.result(), "cpu": cpu.result(), "extraction_limit": limit,
+        "ratio_to_limit": round(pps / limit["pages_per_s"], 3) if limit.get("pages_per_s") else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="10,100,1000", help="Comma-separated row counts.")
+    parser.add_argument("--columns", type=int, default=1, help="First N benchmark columns (ceo, founded, ...).")
+    parser.add_argument("--limit-pages", type=int, default=2000, help="Pages sampled for the extraction-limit measurement.")
+    parser.add_argument("--results-dir", default=None)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.rows.split(",") if x.strip()]
+    columns = {k: json.loads(json.dumps(v)) for k, v in list(BENCH_COLUMNS.items())[: args.columns]
+               if not v.get("depends_on")}
+
+    from pipelines.world import WorldConfig, start_world
+
+    start_ray()
+    machine = machine_info()
+    runs = []
+    with start_world(WorldConfig(companies=max(sizes), seed=args.seed)) as world, \
+            tempfile.TemporaryDirectory(prefix="trawl-bench-scale-") as tmp:
+        for n in sizes:
+            runs.append(run_size(world, n, columns, tmp, args))
+            print(json.dumps({k: runs[-1][k] for k in ("rows", "wall_s", "pages", "pages_per_s", "ratio_to_limit")}), flush=True)
+    data = {"benchmark": "scale", "machine": machine, "columns": list(columns), "runs": runs}
+    table = markdown_table(
+        ["rows", "cells", "wall s", "pages", "pages/s", "limit pages/s", "trawl / limit", "extract s/page (trawl)",
+         "extract CPU s/page (limit)", "driver peak RSS MiB", "object store peak MiB", "CPU s: world servers / total"],
+        [[r["rows"], r["cells"], r["wall_s"], r["pages"], r["pages_per_s"], r["extraction_limit"].get("pages_per_s"),
+          r["ratio_to_limit"], r["extract_s_per_page"], r["extraction_limit"].get("cpu_s_per_page"),
+          r["memory"]["driver_peak_rss_mib"], r["memory"]["object_store_peak_used_mib"],
+          f"{round(sum(v for k, v in r['cpu']['cpu_s_by_group'].items() if k.startswith('world_')), 1)} / {r['cpu']['cpu_s_total']}"]
+         for r in runs])
+    md = (f"Zero injected latency; columns: {', '.join(columns)}; 4 keywords x 10 results, up to 12 pages per cell; "
+          f"one world of {max(sizes)} companies.\n\n{table}\n")
+    write_results("scale", data, md, args.results_dir)
+    print(md)
+    return data
+
+
+if __name__ == "__main__":
+    main()
