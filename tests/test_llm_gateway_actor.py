@@ -14,7 +14,8 @@ from tests.fixtures_llm import error_body, provider, settings_for
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False)
+    # address="local": always a fresh instance, even while another process on this machine runs a Ray of its own
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
 
