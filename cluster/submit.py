@@ -25,6 +25,7 @@ or object storage (``s3://bucket/prefix``).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -113,6 +114,8 @@ def build_runtime_env(spec_path: str | os.PathLike, staging: str | os.PathLike, 
 def _client(address: str):
     from ray.job_submission import JobSubmissionClient
 
+    for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # one INFO line per uploaded package is noise here
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, auth missing, not a Ray dashboard
