@@ -41,7 +41,9 @@ def connect(address: str | None = None, *, dashboard: bool = True, num_cpus: int
     if address:
         ctx = ray.init(address=address, **common)
         return Connection("cluster", address, getattr(ctx, "dashboard_url", None) or _dashboard_url())
-    ctx = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1", **common)
+    # address="local": always our own instance. A bare ray.init() would attach to any Ray that
+    # `ray start` left running on this machine, and die with it; use --address auto for that on purpose.
+    ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1", **common)
     url = getattr(ctx, "dashboard_url", None)
     if url and not url.startswith("http"):
         url = f"http://{url}"
