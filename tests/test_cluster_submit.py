@@ -122,6 +122,11 @@ def _kill_session(temp_dir: str) -> None:
                 mine.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+    for proc in list(mine):  # and what they started: a job's entrypoint (`trawl run ...`) does not name the folder
+        try:
+            mine += [child for child in proc.children(recursive=True) if child not in mine]
+        except psutil.NoSuchProcess:
+            pass
     for proc in mine:
         try:
             proc.send_signal(signal.SIGTERM)
