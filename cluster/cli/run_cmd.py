@@ -103,6 +103,7 @@ def register(app: typer.Typer) -> None:
         job_ref: str = typer.Argument(..., help="Spec file, job id or job name."),
         output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
         address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
+        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ):
         """Continue an interrupted job: cells already done, failed or skipped are not recomputed.
@@ -110,7 +111,7 @@ def register(app: typer.Typer) -> None:
         Example: trawl resume demo-companies-1a2b3c4d
         """
         job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
-        _execute(job, "resume", address=address, quiet=quiet)
+        _execute(job, "resume", address=address, dashboard=dashboard, quiet=quiet)
 
     @app.command()
     def rerun(
@@ -119,6 +120,7 @@ def register(app: typer.Typer) -> None:
         failed: bool = typer.Option(False, "--failed", help="Recompute failed (and over-budget) cells."),
         output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
         address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
+        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ):
         """Recompute chosen cells and every cell that depends on them.
@@ -137,7 +139,7 @@ def register(app: typer.Typer) -> None:
         unknown = [c for c in selector.columns if c not in job.columns]
         if unknown:
             _fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
-        _execute(job, "rerun", address=address, selector=selector, quiet=quiet)
+        _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet)
 
     @app.command()
     def demo(
