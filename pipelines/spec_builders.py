@@ -161,6 +161,11 @@ def add_validation_errors(err: ValidationError, prefix: str, model: type[BaseMod
         if e.get("type") == "extra_forbidden":
             allowed = f" (allowed: {', '.join(model.model_fields)})" if len(loc) == 1 else ""
             problems.add(path, f"unknown key '{loc[-1]}'{allowed}")
+        elif not loc and prefix and e.get("msg", "").removeprefix("Value error, ").startswith(f"{prefix}."):
+            # a model-level check that already names each field: "fetch.resolve['x']: ...; fetch.allow_hosts[0]: ..."
+            for item in e["msg"].removeprefix("Value error, ").split("; "):
+                where, _, what = item.partition(": ")
+                problems.add(where, what or item)
         else:
             problems.add(path, e.get("msg", "invalid value").removeprefix("Value error, "), e.get("input"))
 

@@ -267,3 +267,18 @@ def test_spec_error_message_lists_problems_with_source(tmp_path):
         load_job(path)
     assert str(path) in str(info.value)
     assert "columns.c.question: unknown name 'zz' (known: k)" in str(info.value)
+
+
+def test_fetch_host_and_address_problems_are_reported_by_field():
+    from pipelines.errors import SpecError
+
+    raw = {
+        "name": "x", "key": "company", "rows": [{"company": "A"}],
+        "columns": {"ceo": {"question": "Who runs {company}?"}},
+        "fetch": {"resolve": {"a.test": "nope"}, "allow_hosts": ["bad host!"]},
+    }
+    with pytest.raises(SpecError) as info:
+        parse_job(raw)
+    paths = {p.path for p in info.value.problems}
+    assert "fetch.resolve['a.test']" in paths
+    assert any(p.startswith("fetch.allow_hosts[0]") for p in paths)

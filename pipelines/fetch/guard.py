@@ -23,6 +23,8 @@ suffix itself), each optionally with ``:port`` (``127.0.0.1:8080``,
 
 from __future__ import annotations
 
+import re
+
 import ipaddress
 from dataclasses import dataclass
 
@@ -81,6 +83,8 @@ def parse_host_pattern(pattern: str) -> HostPattern:
         host = host[2:]
     if not host or "*" in host:
         raise ValueError(f"bad host pattern {pattern!r}: use 'host' or '*.suffix'")
+    if not re.fullmatch(r"[a-z0-9._:-]+", host):  # letters, digits, dots, hyphens (and ':' of IPv6): a space is a typo
+        raise ValueError(f"bad host pattern {pattern!r}: a host has only letters, digits, '.', '-' (and ':' in IPv6)")
     return HostPattern(host=host.rstrip("."), wildcard=wildcard, port=port)
 
 
