@@ -10,6 +10,8 @@ import asyncio
 
 import pytest
 
+from pipelines.settings import FetchSettings
+
 from pipelines.fetch import AddressGuard, PageFetcher, address_problem
 from pipelines.fetch.guard import parse_host_pattern
 from pipelines.fetch.resolver import BlockedAddressError, GuardedResolver, StaticHostMap
@@ -174,7 +176,12 @@ def test_every_redirect_hop_is_guarded(fetch_server, target, reason):
 def test_settings_problems_are_listed_with_their_paths():
     from pipelines.fetch.checks import fetch_settings_problems
 
-    settings = local_fetch_settings(allow_hosts=["*.example", "*", "h:99999"], resolve={"a.test": "nope", "b.test:80": "127.0.0.1"})
+    from pydantic import ValidationError
+
+    bad = dict(allow_hosts=["*.example", "*", "h:99999"], resolve={"a.test": "nope", "b.test:80": "127.0.0.1"})
+    with pytest.raises(ValidationError):  # FetchSettings itself refuses them...
+        local_fetch_settings(**bad)
+    settings = FetchSettings.model_construct(**bad)  # ...and the check lists every one with its path
     problems = fetch_settings_problems(settings)
     assert [p.split(":")[0] for p in problems] == ["fetch.allow_hosts[1]", "fetch.allow_hosts[2]", "fetch.resolve['a.test']", "fetch.resolve['b.test"]
     assert fetch_settings_problems(local_fetch_settings()) == []
