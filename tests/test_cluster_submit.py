@@ -9,6 +9,7 @@ kill every Ray on the machine).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -200,5 +201,11 @@ def test_submit_runs_the_job_on_the_cluster_to_the_end(ray_start_cluster, world,
     cells = read_table(output, "cells").to_pylist()
     assert len(cells) == 2 * len(load_job(spec).columns)
     assert {c["status"] for c in cells} == {"done"}
+    listed = subprocess.run(  # what the dashboard's Jobs view lists (the same REST API)
+        [sys.executable, "-c", "import json, sys; from ray.job_submission import JobSubmissionClient as C; "
+         "print(json.dumps([[j.submission_id, j.metadata] for j in C(sys.argv[1]).list_jobs()]))", address],
+        capture_output=True, text=True, env=env, timeout=120)
+    jobs = dict(json.loads(listed.stdout.strip().splitlines()[-1]))
+    assert jobs[sid]["job_name"] == "trawl submitted" and jobs[sid]["trawl_job_id"] == load_job(spec).job_id
     follow = _trawl("logs", sid, "--address", address, "--follow", env=env)  # a finished job: prints everything and returns
     assert follow.returncode == 0 and "Finished submitted-" in follow.stdout
