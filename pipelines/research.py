@@ -82,6 +82,7 @@ class _Cell:
         self.services = services
         self.outcome = CellOutcome(status="done")
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
+        self.judge_errors: list[TrawlError] = []
 
     def _keys(self) -> dict:
         return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
@@ -183,6 +184,7 @@ class _Cell:
                 raise
             except TrawlError as exc:  # a failed judge call fails this page for this cell, not the cell
                 self.services.count("judge_failed")
+                self.judge_errors.append(exc)
                 return page, [], 0.0, f"judge_failed: {exc.reason}"
             return page, excerpts, best, True
 
@@ -259,6 +261,11 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
             o.status, o.error = "failed", "no_results: search returned no usable URLs"
             return o
         judged = await cell.pages_and_excerpts(urls)
+        if not judged and cell.judge_errors:  # the LLM failed, not the pages: say so, so the user reruns the cell
+            last = cell.judge_errors[-1]
+            o.status = "failed"
+            o.error = f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
+            return o
         if not judged:
             o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
             return o
