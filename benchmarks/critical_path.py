@@ -25,18 +25,16 @@ start-up once; a cluster running many rows pays it once per job.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.harness import (  # noqa: E402
-    BENCH_COLUMNS, cells_of, critical_path, llm_calls_of, machine_info, markdown_table, run_trawl, score_cells,
-    start_ray, write_results, bench_spec,
+    BENCH_COLUMNS, bench_spec, critical_path, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray,
+    write_results,
 )
 
 TUNED = {"fetch": {"per_domain_concurrency": 16}, "llm_provider": {"max_concurrency": 256},
@@ -49,46 +47,6 @@ def _columns(n: int) -> dict:
     for name in list(names):
         names += [d for d in BENCH_COLUMNS[name].get("depends_on", []) if d not in names]
     return {k: json.loads(json.dumps(BENCH_COLUMNS[k])) for k in BENCH_COLUMNS if k in names}
-
-
-class _StartupClock:
-    """run_job's ``on_start`` hook: wait until every actor of the job answers, and time it."""
-
-    def __init__(self, job_id_hint: str) -> None:
-        self.called_at = None
-        self.ready_at = None
-
-    def __call__(self, progress, connection):
-        import ray
-
-        self.called_at = time.perf_counter()
-        handles = []
-        for info in ray.util.list_named_actors(all_namespaces=True):
-            name, namespace = info["name"], info["namespace"]
-            if name.startswith("trawl."):
-                with contextlib.suppress(ValueError):
-                    handles.append(ray.get_actor(name, namespace=namespace))
-        ray.get([h.__ray_ready__.remote() for h in handles], timeout=120)
-        self.ready_at = time.perf_counter()
-        return contextlib.nullcontext()
-
-
-def run_trawl_timed(spec: dict) -> dict:
-    from cluster.runner import run_job
-    from pipelines.spec import parse_job
-    from benchmarks.harness import ROOT
-
-    job = parse_job(spec, base_dir=ROOT)
-    clock = _StartupClock(job.job_id)
-    started = time.perf_counter()
-    result = run_job(job, mode="run", dashboard=False, on_start=clock)
-    wall = time.perf_counter() - started
-    startup = (clock.ready_at or started) - started
-    cells = cells_of(result.output, result.job_id)
-    calls = llm_calls_of(result.output, result.job_id)
-    return {"wall_s": round(wall, 3), "startup_s": round(startup, 3), "research_s": round(wall - startup, 3),
-            "statuses": result.statuses, "llm_calls": len(calls), "pages": result.progress.counters.get("pages_ok", 0),
-            "page_fan_in": result.progress.counters.get("page_fan_in", 0), "cells": cells}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -140,10 +98,11 @@ def main(argv: list[str] | None = None) -> dict:
             run["accuracy"] = score_cells(run.pop("cells"), world)
 
     trawl = runs["trawl"]
+    over_cp = lambda s: round(s / cp["total_s"], 3) if cp["total_s"] else None  # noqa: E731 - no latency: no critical path
     summary = {
         "critical_path_s": cp["total_s"],
-        "trawl_research_over_cp": round(trawl["research_s"] / cp["total_s"], 3),
-        "trawl_wall_over_cp": round(trawl["wall_s"] / cp["total_s"], 3),
+        "trawl_research_over_cp": over_cp(trawl["research_s"]),
+        "trawl_wall_over_cp": over_cp(trawl["wall_s"]),
         "speedup_vs": {k: round(runs[k]["wall_s"] / trawl["wall_s"], 2) for k in ("asyncio", "sequential") if k in runs},
         "speedup_research_vs": {k: round(runs[k]["wall_s"] / trawl["research_s"], 2) for k in ("asyncio", "sequential") if k in runs},
     }
@@ -152,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
         "tuned_overrides": TUNED, "critical_path": cp, "runs": runs, "summary": summary}
     table = markdown_table(
         ["run", "wall s", "start-up s", "research s", "research / critical path", "LLM calls", "pages", "accuracy"],
-        [[name, r["wall_s"], r.get("startup_s", "-"), r["research_s"], round(r["research_s"] / cp["total_s"], 2),
+        [[name, r["wall_s"], r.get("startup_s", "-"), r["research_s"], over_cp(r["research_s"]),
           r.get("llm_calls", "-"), r.get("pages", "-"), f"{r['accuracy']['correct']}/{r['accuracy']['total']}"]
          for name, r in runs.items()])
     md = (f"1 row ({row['company']}) x {len(columns)} columns (DAG depth {cp['levels']}) x 4 keywords x 10 results; "

@@ -10,6 +10,7 @@ shared machine; absolute seconds move with the load (``machine.loadavg``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from pipelines.world.truth import COLUMN_TRUTH, load_truth, score_answer, score_
 
 __all__ = [
     "ROOT", "RESULTS_DIR", "BENCH_COLUMNS", "EXTRA_TRUTH", "machine_info", "start_ray", "bench_spec", "run_trawl",
-    "cells_of", "llm_calls_of", "score_cells", "MemorySampler", "CPUAccounting", "write_results", "markdown_table",
+    "run_trawl_timed", "cells_of", "llm_calls_of", "score_cells", "MemorySampler", "CPUAccounting", "write_results", "markdown_table",
     "critical_path",
 ]
 
@@ -98,6 +99,47 @@ def run_trawl(spec: dict, *, mode: str = "run"):
     started = time.perf_counter()
     result = run_job(job, mode=mode, dashboard=False)
     return result, time.perf_counter() - started
+
+
+class _StartupClock:
+    """run_job's ``on_start`` hook: wait until every actor of the job answers, and time it."""
+
+    def __init__(self) -> None:
+        self.called_at = None
+        self.ready_at = None
+
+    def __call__(self, progress, connection):
+        import ray
+
+        self.called_at = time.perf_counter()
+        handles = []
+        for info in ray.util.list_named_actors(all_namespaces=True):
+            name, namespace = info["name"], info["namespace"]
+            if name.startswith("trawl."):
+                with contextlib.suppress(ValueError):
+                    handles.append(ray.get_actor(name, namespace=namespace))
+        ray.get([h.__ray_ready__.remote() for h in handles], timeout=120)
+        self.ready_at = time.perf_counter()
+        return contextlib.nullcontext()
+
+
+def run_trawl_timed(spec: dict, *, mode: str = "run") -> dict:
+    """Run ``spec`` with run_job; wall time split into actor start-up and research (see ``_StartupClock``)."""
+    from cluster.runner import run_job
+    from pipelines.spec import parse_job
+
+    job = parse_job(spec, base_dir=ROOT)
+    clock = _StartupClock()
+    started_epoch, started = time.time(), time.perf_counter()
+    result = run_job(job, mode=mode, dashboard=False, on_start=clock)
+    wall = time.perf_counter() - started
+    startup = (clock.ready_at or started) - started
+    counters = result.progress.counters
+    return {"wall_s": round(wall, 3), "startup_s": round(startup, 3), "research_s": round(wall - startup, 3),
+            "statuses": result.statuses, "llm_calls": counters.get("llm_calls", 0), "pages": counters.get("pages_ok", 0),
+            "page_fan_in": counters.get("page_fan_in", 0), "searches": counters.get("searches", 0),
+            "cells": cells_of(result.output, result.job_id), "job_id": result.job_id, "output": result.output,
+            "started_epoch": started_epoch}
 
 
 def cells_of(output: str, job_id: str) -> list[dict]:

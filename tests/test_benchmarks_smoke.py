@@ -1,0 +1,56 @@
+"""Every benchmark script still runs, end to end, at a tiny size (no timing is asserted: benchmarks are not tests).
+
+Each script runs as its own process, as a user would run it, with its own
+local world and Ray instance, and writes its JSON and Markdown into a
+temporary folder instead of benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    "critical_path": ["--companies", "2", "--columns", "1", "--llm-latency", "0", "--search-latency", "0",
+                      "--page-latency", "0", "--skip", "defaults"],
+    "scale": ["--rows", "2", "--limit-pages", "10"],
+    "cache": ["--rows", "1", "--columns", "1", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
+    "tokens": ["--rows", "1", "--columns", "1", "--variants", "ranked,whole"],
+}
+
+
+def _run(script: str, args: list[str], results: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", f"{script}.py"), *args, "--results-dir", results],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(results, f"{script}.json")) as fh:
+        data = json.load(fh)
+    assert os.path.exists(os.path.join(results, f"{script}.md"))
+    assert data["machine"]["cores"] >= 1 and data["machine"]["date_utc"]
+    return data
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
+    data = _run(script, CASES[script], str(tmp_path))
+    if script == "critical_path":
+        assert {"trawl", "asyncio", "sequential"} <= set(data["runs"])
+        assert data["runs"]["trawl"]["accuracy"]["total"] == 1
+        assert data["critical_path"]["levels"] == 1
+    elif script == "scale":
+        run = data["runs"][0]
+        assert run["rows"] == 2 and run["pages"] > 0 and run["extraction_limit"]["pages"] > 0
+    elif script == "cache":
+        assert data["runs"]["second"]["llm_uncached"] == 0 and data["summary"]["answers_identical"]
+    else:
+        assert set(data["runs"]) == {"ranked", "whole"}
+        assert all(r["input_tokens_per_cell"] > 0 for r in data["runs"].values())
