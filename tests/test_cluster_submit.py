@@ -209,3 +209,17 @@ def test_submit_runs_the_job_on_the_cluster_to_the_end(ray_start_cluster, world,
     assert jobs[sid]["job_name"] == "trawl submitted" and jobs[sid]["trawl_job_id"] == load_job(spec).job_id
     follow = _trawl("logs", sid, "--address", address, "--follow", env=env)  # a finished job: prints everything and returns
     assert follow.returncode == 0 and "Finished submitted-" in follow.stdout
+
+
+def test_every_cluster_command_is_documented_with_help_and_an_example():
+    import typer.main
+
+    from cluster.cli import app
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "cluster.md").read_text()
+    commands = {c.name: c for c in typer.main.get_command(app).commands.values()}
+    for name in ("submit", "status", "logs", "stop"):
+        assert f"trawl {name} " in docs, f"docs/cluster.md shows no `trawl {name}`"
+        assert "Example: trawl " + name in (commands[name].help or "")
+    for path in re.findall(r"`((?:cluster|tests|docs)/[\w./-]+\.(?:yaml|py|md)|ray-cluster\.yaml|cluster/launcher/Dockerfile)`", docs):
+        assert (Path(__file__).resolve().parent.parent / path).exists(), path
