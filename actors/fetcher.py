@@ -93,6 +93,8 @@ class FetcherPool:
                 namespace=self.namespace,
                 get_if_exists=False,
                 max_concurrency=concurrency,
+                # over several nodes: sockets and bandwidth spread, and page bodies land near the extraction tasks
+                scheduling_strategy="SPREAD",
             ).remote(settings, fetcher_name(i), page_store_dir)
             for i in range(settings.shards)
         ]

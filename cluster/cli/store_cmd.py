@@ -15,6 +15,7 @@ import typer
 
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT, slugify
+from pipelines.store.filesystem import is_uri
 from pipelines.store.query import query, results_table
 from pipelines.store.reader import find_job, list_jobs
 
@@ -106,7 +107,7 @@ def _print_table(table: pa.Table) -> None:
 
 def query_cmd(
     sql: str = typer.Argument(..., help="SQL (SELECT only). Views: results, results_<job>, jobs, cells, keywords, search_results, pages, excerpts, llm_calls, search_calls."),
-    output: Path = OUTPUT_OPTION,
+    output: str = OUTPUT_OPTION,
     fmt: QueryFormat = typer.Option(QueryFormat.table, "--format", "-f", help="table (for people), csv, json, or parquet (needs --out)."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
@@ -127,7 +128,7 @@ def query_cmd(
 
 def export_cmd(
     job: str = typer.Argument(..., help="Job id, or job name (the newest job with that name)."),
-    output: Path = OUTPUT_OPTION,
+    output: str = OUTPUT_OPTION,
     fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, parquet or jsonl."),
     out: Path | None = typer.Option(None, "--out", help="File to write; default stdout (csv, jsonl) or <job>-results.parquet."),
 ) -> None:
@@ -146,7 +147,7 @@ def export_cmd(
         _fail(err)
 
 
-def jobs_cmd(output: Path = OUTPUT_OPTION) -> None:
+def jobs_cmd(output: str = OUTPUT_OPTION) -> None:
     """List the jobs in the output folder with their status and cells by status.
 
     Example:  trawl jobs --output ./trawl-data
@@ -156,7 +157,7 @@ def jobs_cmd(output: Path = OUTPUT_OPTION) -> None:
     from rich.text import Text
 
     try:
-        if not output.is_dir():
+        if not is_uri(output) and not Path(output).is_dir():
             raise TrawlError(f"no output folder at {output} (run a job first, or pass --output)")
         jobs = list_jobs(output)
     except TrawlError as err:
