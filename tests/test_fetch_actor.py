@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+
+from pipelines.settings import FetchSettings
 import ray
 
 from actors.fetcher import FetcherPool, fetcher_name, shard_for
@@ -101,5 +103,7 @@ def test_pool_rejects_unusable_settings_before_starting_actors():
     from pipelines.errors import SpecError
 
     with pytest.raises(SpecError) as info:
-        FetcherPool(local_fetch_settings(resolve={"a.test": "not-an-ip"}), page_store_dir=None)
+        # settings that bypassed validation (model_construct) are still caught before any actor starts
+        bad = FetchSettings.model_construct(**{**local_fetch_settings().model_dump(), "resolve": {"a.test": "not-an-ip"}})
+        FetcherPool(bad, page_store_dir=None)
     assert "fetch.resolve['a.test']" in str(info.value)
