@@ -127,10 +127,16 @@ def load_job(path: str | Path) -> Job:
     """Read and validate a job spec file. Raises SpecError listing every problem."""
     p = Path(path)
     source = str(path)
+    too_big = SpecError([f"spec is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MB"], source=source)
     try:
         if p.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError([f"spec is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MB"], source=source)
-        text = p.read_text(encoding="utf-8")
+            raise too_big
+        # Read no more than the cap: /dev/zero or a pipe reports size 0 and would never end.
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise too_big
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([f"file not found: {p}"], source=source) from None
     except (OSError, UnicodeDecodeError) as err:
