@@ -86,6 +86,8 @@ def _connect(output_dir: str | os.PathLike[str], sql: str | None = None):
     try:
         for statement in view_statements(folder):
             con.execute(statement)
+        # DuckDB also allows its temp_directory (default: <cwd>/.tmp); keep that inside the folder too.
+        con.execute("SET temp_directory = $1", [str(folder.resolve() / ".tmp")])
         con.execute("SET allowed_directories = $1", [[str(folder.resolve()) + os.sep]])
         _lock_down(con)
     except Exception:
