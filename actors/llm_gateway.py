@@ -22,6 +22,8 @@ import time
 import ray
 from ray.util import metrics
 
+from actors.writer import writer_handle
+
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
 from pipelines.llm.profiles import check_api_keys, resolve_settings
@@ -111,7 +113,7 @@ class _RecordSink:
 
 class _LLMGatewayActor:
     def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None) -> None:
-        self._sink = _RecordSink(writer, _LLMMetrics())
+        self._sink = _RecordSink(writer_handle(writer), _LLMMetrics())
         self._gateway = Gateway(settings, budget=budget, record_sink=self._sink, cache_dir=cache_dir)
 
     async def complete(self, req: LLMRequest) -> LLMResult:

@@ -19,6 +19,8 @@ import time
 import ray
 from ray.util import metrics
 
+from actors.writer import writer_handle
+
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchHit, SearchRequest
@@ -94,7 +96,7 @@ class _WriterSink:
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class SearchGatewayActor:
     def __init__(self, settings: SearchSettings, writer=None, cache_dir: str | None = None) -> None:
-        self._sink = _WriterSink(writer, _SearchMetrics())
+        self._sink = _WriterSink(writer_handle(writer), _SearchMetrics())
         self._gateway = SearchGateway(settings, record_sink=self._sink, cache_dir=cache_dir)
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:

@@ -59,9 +59,8 @@ class RayServices:
         try:
             return await objects.get_object(ref)
         except RayTaskError as exc:
-            cause = exc.as_instanceof_cause()
-            if isinstance(cause, TrawlError):
-                raise cause from None
+            if isinstance(exc.cause, TrawlError):  # the original keeps its reason, retry_after and message
+                raise exc.cause from None
             raise UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error") from None
         except RayActorError as exc:
             raise UnavailableError(f"{stage} actor died: {str(exc)[:200]}", reason=f"{stage}_actor_died") from None

@@ -12,7 +12,7 @@ import ray
 
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "start_writer"]
+__all__ = ["WriterActor", "start_writer", "writer_name", "writer_handle"]
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -38,8 +38,18 @@ class WriterActor:
         return True
 
 
+def writer_name(job_id: str) -> str:
+    return f"trawl.writer[{job_id}]"
+
+
+def writer_handle(writer):
+    """A writer given as a handle or by name (actors that restart take the name: Ray cannot
+    guarantee a restart whose constructor arguments hold another actor's handle)."""
+    return ray.get_actor(writer) if isinstance(writer, str) else writer
+
+
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
     node = ray.get_runtime_context().get_node_id()
     strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node_id=node, soft=False)
-    return WriterActor.options(name=f"trawl.writer[{job_id}]", scheduling_strategy=strategy).remote(output_dir)
+    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=strategy).remote(output_dir)

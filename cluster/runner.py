@@ -22,7 +22,7 @@ from actors.llm_gateway import start_llm_gateway
 from actors.metrics import JobMetrics
 from actors.search_gateway import start_search_gateway
 from actors.services import RayServices
-from actors.writer import start_writer
+from actors.writer import start_writer, writer_name
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
 from pipelines.store.filesystem import is_uri, local_state_dir
@@ -60,6 +60,20 @@ def previous_state(output: str, job_id: str) -> tuple[dict, dict]:
     return statuses, answers
 
 
+def _spent(output: str, job_id: str) -> tuple[int, float]:
+    """Tokens and cost of every uncached LLM attempt recorded for the job so far."""
+    try:
+        calls = read_table(output, "llm_calls", job_id=job_id)
+    except Exception:  # nothing recorded yet
+        return 0, 0.0
+    tokens, cost = 0, 0.0
+    for rec in calls.select(["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "cost_usd", "cache_hit"]).to_pylist():
+        if not rec["cache_hit"]:
+            tokens += (rec["gen_ai.usage.input_tokens"] or 0) + (rec["gen_ai.usage.output_tokens"] or 0)
+            cost += rec["cost_usd"] or 0.0
+    return tokens, cost
+
+
 def _job_record(job, status: str, created: datetime) -> dict:
     return {
         "job_id": job.job_id,
@@ -86,6 +100,7 @@ def run_job(
     selector: CellSelector | None = None,
     address: str | None = None,
     dashboard: bool = True,
+    providers_file: str | None = None,
     on_start=None,
 ) -> RunResult:
     """Run (all cells), resume (unfinished cells) or rerun (selected cells and their dependents).
@@ -112,11 +127,16 @@ def run_job(
     ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
     cache_root = os.path.join(state_dir, "cache")
     llm = start_llm_gateway(
-        job.llm, budget=job.budget, writer=writer, cache_dir=job.llm.cache_dir or os.path.join(cache_root, "llm"),
-        name=f"trawl.llm_gateway[{job.job_id}]",
+        job.llm, budget=job.budget, writer=writer_name(job.job_id), providers_file=providers_file,
+        cache_dir=job.llm.cache_dir or os.path.join(cache_root, "llm"), name=f"trawl.llm_gateway[{job.job_id}]",
     )
+    if mode != "run":  # a resumed job's budget counts what its earlier runs spent
+        tokens, cost = _spent(output, job.job_id)
+        if tokens or cost:
+            ray.get(llm.add_spent.remote(job.job_id, tokens, cost))
     search = start_search_gateway(
-        job.search, writer=writer, cache_dir=os.path.join(cache_root, "search"), name=f"trawl.search_gateway[{job.job_id}]"
+        job.search, writer=writer_name(job.job_id), cache_dir=os.path.join(cache_root, "search"),
+        name=f"trawl.search_gateway[{job.job_id}]",
     )
     fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(state_dir, "page-store"), job_id=job.job_id)
     progress = Progress()

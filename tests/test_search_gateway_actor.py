@@ -12,7 +12,7 @@ OK = {"results": [{"url": "https://acme.example/", "title": "Acme", "content": "
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
 

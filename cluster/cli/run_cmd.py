@@ -58,7 +58,11 @@ def _job_from_ref(ref: str, output: str):
     return job
 
 
-def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: bool = True, quiet: bool = False):
+PROVIDERS_HELP = "LLM provider profiles file (default: $TRAWL_PROVIDERS, then ~/.config/trawl/providers.yaml)."
+
+
+def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: bool = True, quiet: bool = False,
+             providers: str | None = None):
     from cluster.progress import ProgressView
     from cluster.runner import run_job
 
@@ -68,7 +72,8 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
         return ProgressView(progress, f"trawl {mode}: {job.job_id}", dashboard_url=connection.dashboard_url)
 
     try:
-        result = run_job(job, mode=mode, selector=selector, address=address, dashboard=dashboard, on_start=view)
+        result = run_job(job, mode=mode, selector=selector, address=address, dashboard=dashboard,
+                         providers_file=providers, on_start=view)
     except TrawlError as exc:
         _fail(str(exc))
     s = result.statuses
@@ -90,13 +95,14 @@ def register(app: typer.Typer) -> None:
         spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="Job spec YAML."),
         address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address; default: a local Ray."),
         dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
+        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress view."),
     ):
         """Research every cell of a job.
 
         Example: trawl run examples/companies.yaml
         """
-        _execute(_load(spec), "run", address=address, dashboard=dashboard, quiet=quiet)
+        _execute(_load(spec), "run", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
 
     @app.command()
     def resume(
@@ -104,6 +110,7 @@ def register(app: typer.Typer) -> None:
         output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
         address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
         dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
+        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ):
         """Continue an interrupted job: cells already done, failed or skipped are not recomputed.
@@ -111,7 +118,7 @@ def register(app: typer.Typer) -> None:
         Example: trawl resume demo-companies-1a2b3c4d
         """
         job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
-        _execute(job, "resume", address=address, dashboard=dashboard, quiet=quiet)
+        _execute(job, "resume", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
 
     @app.command()
     def rerun(
@@ -121,6 +128,7 @@ def register(app: typer.Typer) -> None:
         output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
         address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
         dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
+        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ):
         """Recompute chosen cells and every cell that depends on them.
@@ -139,7 +147,7 @@ def register(app: typer.Typer) -> None:
         unknown = [c for c in selector.columns if c not in job.columns]
         if unknown:
             _fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
-        _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet)
+        _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet, providers=providers)
 
     @app.command()
     def demo(
