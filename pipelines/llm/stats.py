@@ -13,6 +13,8 @@ import duckdb
 
 from pipelines.errors import StoreError
 from pipelines.store.catalog import table_sql
+from pipelines.store.filesystem import is_uri
+from pipelines.store.reader import read_table
 
 __all__ = ["llm_call_stats"]
 
@@ -46,11 +48,15 @@ ORDER BY 4 DESC, 3
 def llm_call_stats(output_dir: str | os.PathLike[str], job_id: str | None = None) -> list[dict]:
     """One dict per (provider, model): calls, upstream_calls, failures, failures_by_type, fallback_calls,
     p50_s, p95_s, input_tokens, output_tokens, cost_usd, cache_hit_rate. ``job_id`` limits it to one job."""
-    if not os.path.isdir(output_dir):
+    remote = is_uri(str(output_dir))
+    if not remote and not os.path.isdir(output_dir):
         raise StoreError(f"no output folder {output_dir}")
     con = duckdb.connect()
     try:
-        con.execute(f"CREATE TEMP VIEW calls AS {table_sql(output_dir, 'llm_calls')}")
+        if remote:  # s3://... : read through pyarrow, no DuckDB httpfs needed
+            con.register("calls", read_table(str(output_dir), "llm_calls"))
+        else:
+            con.execute(f"CREATE TEMP VIEW calls AS {table_sql(output_dir, 'llm_calls')}")
         where, params = ("WHERE job_id = ?", [job_id]) if job_id else ("", [])
         cursor = con.execute(_SUMMARY.format(where=where), params)
         names = [d[0] for d in cursor.description]
