@@ -56,7 +56,7 @@ def _extraction_workers() -> list[psutil.Process]:
 class Chaos:
     """Kills one victim every ``gap`` seconds (seeded jitter): fetcher, LLM gateway, extraction worker, in turn."""
 
-    def __init__(self, job_id: str, shards: int, seed: int = 3, gap: tuple[float, float] = (1.0, 2.5), rounds: int = 3):
+    def __init__(self, job_id: str, shards: int, seed: int = 3, gap: tuple[float, float] = (0.4, 1.2), rounds: int = 3):
         self.job_id = job_id
         self.shards = shards
         self.rng = random.Random(seed)
@@ -127,10 +127,11 @@ class Chaos:
 
 
 def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability, tmp_path):
-    config = WorldConfig(companies=20, seed=11, site_latency_s=0.05, llm_latency_s=0.03, search_latency_s=0.02)
+    config = WorldConfig(companies=20, seed=11, site_latency_s=0.05, llm_latency_s=0.08, search_latency_s=0.02)
     with start_world(config, world_dir=tmp_path / "world") as world:
         spec = world_job_spec(world, tmp_path / "out", name="chaos", columns=("ceo", "founded", "ceo_previous"))
         spec["fetch"]["shards"] = 2
+        spec["run"] = {"max_cells_in_flight": 12}  # a steadier job: the kills land while work is in flight
         job = parse_job(spec)
         chaos = Chaos(job.job_id, shards=2)
         chaos.start()
@@ -139,9 +140,8 @@ def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability
         finally:
             chaos.stop()
 
-    kinds = {kind for kind, _ in chaos.kills}
-    assert kinds == {"fetcher", "llm_gateway", "extract"}, (chaos.kills, chaos.misses)
-    assert len(chaos.kills) >= 6, (chaos.kills, chaos.misses)
+    per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in ("fetcher", "llm_gateway", "extract")}
+    assert all(n >= 2 for n in per_kind.values()), (per_kind, chaos.kills, chaos.misses)
     cells = read_table(result.output, "cells", job_id=job.job_id).to_pylist()
     assert len(cells) == 20 * 3
     not_done = [(c["row_key"], c["column"], c["status"], c["error"]) for c in cells if c["status"] != "done"]
