@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--page-latency", type=float, default=0.2)
     parser.add_argument("--skip", action="append", default=[], choices=["sequential", "asyncio", "defaults"],
                         help="Leave out a baseline or the trawl-with-defaults run.")
-    parser.add_argument("--results-dir", default=None, help="Where to write critical_path.json/.md (default benchmarks/results).")
+    parser.add_argument("--results-dir", default=None, help="Where to write the results (default benchmarks/results).")
+    parser.add_argument("--name", default="critical_path", help="Results file name (without extension).")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
                                   "pages": b.counters.get("pages", 0), "llm_calls": b.counters.get("llm_calls", 0)}
         for run in runs.values():
             run["accuracy"] = score_cells(run.pop("cells"), world)
+            run.pop("counters", None)
 
     trawl = runs["trawl"]
     over_cp = lambda s: round(s / cp["total_s"], 3) if cp["total_s"] else None  # noqa: E731 - no latency: no critical path
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{table}\n\ntrawl research / critical path: **{summary['trawl_research_over_cp']}** "
           f"(wall incl. actor start-up: {summary['trawl_wall_over_cp']}); speed-up of trawl (wall) over "
           + ", ".join(f"{k}: {v}x" for k, v in summary["speedup_vs"].items()) + "\n")
-    write_results("critical_path", data, md, args.results_dir)
+    write_results(args.name, data, md, args.results_dir)
     print(md)
     return data
 

@@ -139,7 +139,7 @@ def run_trawl_timed(spec: dict, *, mode: str = "run") -> dict:
             "statuses": result.statuses, "llm_calls": counters.get("llm_calls", 0), "pages": counters.get("pages_ok", 0),
             "page_fan_in": counters.get("page_fan_in", 0), "searches": counters.get("searches", 0),
             "cells": cells_of(result.output, result.job_id), "job_id": result.job_id, "output": result.output,
-            "started_epoch": started_epoch}
+            "started_epoch": started_epoch, "counters": dict(counters)}
 
 
 def cells_of(output: str, job_id: str) -> list[dict]:
@@ -253,6 +253,9 @@ class MemorySampler:
                 "object_store_peak_used_mib": round(self.store_peak / 2**20, 2), "samples": self.samples}
 
 
+_VAGUE = ("ray_idle", "ray_worker_starting")
+
+
 def _process_group(proc: psutil.Process, driver_pid: int) -> str:
     if proc.pid == driver_pid:
         return "driver"
@@ -269,6 +272,8 @@ def _process_group(proc: psutil.Process, driver_pid: int) -> str:
             return "ray_extract"
         if title == "IDLE":
             return "ray_idle"
+        if title.startswith("trawl."):  # a named trawl actor: trawl.llm_gateway[job], trawl.fetcher[2]...
+            return "ray_" + title[len("trawl."):].split("[")[0]
         return "ray_" + title.split(".")[0].lstrip("_")
     if "default_worker.py" in cmd:
         return "ray_worker_starting"
@@ -314,9 +319,12 @@ class CPUAccounting:
                 self._base.setdefault(proc.pid, 0.0)
             self._last[proc.pid] = used
             group = _process_group(proc, self.root.pid)
-            if self._group.get(proc.pid) != "ray_extract" and group != "ray_idle":
-                self._group[proc.pid] = group
-            self._group.setdefault(proc.pid, group)
+            known = self._group.get(proc.pid)
+            # A worker's title changes (IDLE, a task's name) and a dying process loses its command line: keep
+            # the first specific role seen, except that running an extraction task makes a worker an extractor.
+            if known is None or known in _VAGUE or known.startswith("other") or group == "ray_extract":
+                if not (known and group.startswith("other")):
+                    self._group[proc.pid] = group
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -351,14 +359,17 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def write_results(name: str, data: dict, markdown: str, results_dir: str | os.PathLike | None = None) -> Path:
+def write_results(name: str, data: dict, markdown: str, results_dir: str | os.PathLike | None = None,
+                  command: str | None = None) -> Path:
     """``<results_dir>/<name>.json`` and ``<name>.md``; returns the JSON path."""
     out = Path(results_dir) if results_dir else RESULTS_DIR
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
     m = data.get("machine", {})
-    header = (f"<!-- written by benchmarks/{name}.py -->\nMachine: {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
+    command = command or "benchmarks/" + " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])
+    data.setdefault("command", command)
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    header = (f"<!-- written by: .venv/bin/python {command} -->\nMachine: {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
               f"load {m.get('loadavg_1_5_15')}, {m.get('date_utc')}, Ray {m.get('ray')}\n\n")
     (out / f"{name}.md").write_text(header + markdown.strip() + "\n")
     return path
