@@ -25,8 +25,10 @@ from tests.fixtures_reliability import LoopbackServer, raw_duplicates, world_job
 
 pytestmark = pytest.mark.slow
 
+# Transport-level faults only: a 200 whose *content* ignores the format is the parser's business (repair hint,
+# unit-tested), not the fallback chain's, and would make "every cell done" a matter of luck.
 FLAKY_LLM = LLMFaults(rate_429=0.25, retry_after_s=0.2, rate_500=0.25, rate_timeout=0.1, timeout_s=60,
-                      rate_bad_json=0.15, rate_malformed=0.1, seed=4)
+                      rate_bad_json=0.15, seed=4)
 FLAKY_SEARCH = SearchFaults(rate_429=0.3, rate_500=0.3, rate_503=0.2, retry_after_s=0.2, seed=4)
 
 
@@ -99,9 +101,11 @@ def test_flaky_providers_with_fallbacks_complete_the_job(ray_reliability, health
 
 
 @pytest.mark.parametrize("service, faults, reason_words", [
-    ("llm", LLMFaults(rate_500=0.5, rate_bad_json=0.5, rate_timeout=0.3, timeout_s=60, seed=2),
-     ("judge_failed", "http_500", "unavailable", "malformed", "timeout", "circuit", "unparseable")),
-    ("search", SearchFaults(rate_429=0.4, rate_500=1.0, retry_after_s=0.2, seed=2), ("http_500", "http_429", "search")),
+    # Down for good while the job runs (every call a 500 or a non-JSON body; every search a 500), so the
+    # outcome does not depend on which calls the dice spare.
+    ("llm", LLMFaults(rate_500=0.6, rate_bad_json=1.0, seed=2),
+     ("judge_failed", "http_500", "malformed_response", "circuit")),
+    ("search", SearchFaults(rate_500=1.0, seed=2), ("http_500", "search")),
 ])
 def test_without_fallback_cells_fail_with_reason_and_rerun_failed_completes_them(
         ray_reliability, healthy, tmp_path, service, faults, reason_words):

@@ -85,7 +85,8 @@ def hostile_run(world, ray_reliability, tmp_path_factory):
             spec = world_job_spec(world, output, name="hostile", companies=2, columns=("ceo",), keywords=1,
                                   results=40, pages=40)
             spec["search"]["providers"] = [{"name": "hostile-search", "kind": "searxng", "base_url": search.base_url}]
-            spec["fetch"].update({"total_timeout_s": 4.0, "connect_timeout_s": 2.0, "max_bytes": 2_000_000})
+            # 8 s: room for a loaded machine to read 2 MB (huge, gzip bomb) while the slow traps still time out.
+            spec["fetch"].update({"total_timeout_s": 8.0, "connect_timeout_s": 2.0, "max_bytes": 2_000_000})
             job = parse_job(spec)
             with RssSampler() as rss:
                 result = run_job(job, dashboard=False)
