@@ -131,3 +131,22 @@ def test_without_fallback_cells_fail_with_reason_and_rerun_failed_completes_them
     cells = _cells(first.output, job.job_id)
     assert {c["status"] for c in cells.values()} == {"done"}
     assert all(n == 0 for n in raw_duplicates(first.output, job.job_id).values())
+
+
+def test_a_judge_outage_is_reported_as_such_not_as_irrelevant_pages(ray_reliability, healthy, tmp_path):
+    """Expand and summarize work, every judge call fails: the cell must say the judge failed, with the reason."""
+    world = healthy
+    with start_llm_server(LLMFaults(rate_500=1.0)) as judge_llm:
+        spec = world_job_spec(world, tmp_path / "out", name="judge-down", companies=1, columns=("ceo",))
+        spec["llm"]["providers"].append({"name": "judge-down", "base_url": judge_llm.base_url, "model": "trawl-extractive"})
+        spec["llm"]["chains"] = {"judge": ["judge-down"], "default": ["local"]}
+        _fast_retries(spec)
+        job = parse_job(spec)
+        first = run_job(job, dashboard=False)
+        (cell,) = _cells(first.output, job.job_id).values()
+        assert cell["status"] == "failed" and cell["error"].startswith("judge_failed:"), cell["error"]
+        assert "http_500" in cell["error"] or "circuit" in cell["error"], cell["error"]
+
+        judge_llm.set_faults(LLMFaults())
+        out = CliRunner().invoke(app, ["rerun", job.job_id, "--failed", "--output", first.output, "--quiet"])
+        assert out.exit_code == 0 and "1 done of 1 cells" in out.output, out.output
