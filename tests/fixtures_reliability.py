@@ -41,7 +41,8 @@ __all__ = ["LoopbackServer", "raw_duplicates", "world_job_spec", "RssSampler", "
 def ray_reliability():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
+    # address="local": a new instance even when a `ray start` cluster runs on this machine (ray.init would join it)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
     yield
     ray.shutdown()
 
