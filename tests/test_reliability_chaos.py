@@ -1,4 +1,4 @@
-"""Chaos: fetchers, the LLM gateway and extraction workers are killed again and again during a 20-company job.
+"""Chaos: fetchers, both gateways and extraction workers are killed again and again during a 20-company job.
 
 The job must still finish with every cell done, and no table may hold a key
 twice in its files as written (retries and restarts must not duplicate rows).
@@ -53,8 +53,11 @@ def _extraction_workers() -> list[psutil.Process]:
     return found
 
 
+KINDS = ("fetcher", "llm_gateway", "extract", "search_gateway")
+
+
 class Chaos:
-    """Kills one victim every ``gap`` seconds (seeded jitter): fetcher, LLM gateway, extraction worker, in turn."""
+    """Kills one victim every ``gap`` seconds (seeded jitter): fetcher, LLM gateway, extraction worker, search gateway."""
 
     def __init__(self, job_id: str, shards: int, seed: int = 3, gap: tuple[float, float] = (0.4, 1.2), rounds: int = 3):
         self.job_id = job_id
@@ -87,7 +90,7 @@ class Chaos:
             self.misses.append("job never started")
             return
         for round_no in range(self.rounds):
-            for kind in ("fetcher", "llm_gateway", "extract"):
+            for kind in KINDS:
                 if self._stop.wait(self.rng.uniform(*self.gap)):
                     return
                 by_pid = (round_no + (kind == "llm_gateway")) % 2 == 1
@@ -113,6 +116,15 @@ class Chaos:
         else:
             ray.kill(ray.get_actor(name), no_restart=False)
             self.kills.append(("llm_gateway", "ray.kill"))
+
+    def _kill_search_gateway(self, by_pid: bool) -> None:
+        name = f"trawl.search_gateway[{self.job_id}]"
+        if by_pid:
+            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
+            self.kills.append(("search_gateway", "SIGKILL"))
+        else:
+            ray.kill(ray.get_actor(name), no_restart=False)
+            self.kills.append(("search_gateway", "ray.kill"))
 
     def _kill_extract(self, by_pid: bool) -> None:
         deadline = time.monotonic() + 10
@@ -140,7 +152,7 @@ def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability
         finally:
             chaos.stop()
 
-    per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in ("fetcher", "llm_gateway", "extract")}
+    per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in KINDS}
     assert all(n >= 2 for n in per_kind.values()), (per_kind, chaos.kills, chaos.misses)
     cells = read_table(result.output, "cells", job_id=job.job_id).to_pylist()
     assert len(cells) == 20 * 3
