@@ -95,3 +95,18 @@ def test_judge_cannot_invent_excerpts():
     assert outcome.status == "failed"
     assert services.counters["ungrounded_excerpts"] >= 1
     assert SITE  # the site itself was fine
+
+
+def test_a_judge_outage_is_reported_as_such_not_as_irrelevant_pages():
+    services = FakeServices()
+
+    async def judge_down(req, _orig=services.llm):
+        if req.stage == "judge":
+            from pipelines.errors import UnavailableError
+            raise UnavailableError("judge provider down", reason="http_500")
+        return await _orig(req)
+
+    services.llm = judge_down
+    outcome = asyncio.run(research_cell(_task("Who is the CEO of Acme Robotics?"), services))
+    assert outcome.status == "failed"
+    assert outcome.error.startswith("judge_failed:") and "http_500" in outcome.error

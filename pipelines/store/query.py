@@ -142,6 +142,10 @@ def query(output_dir: str | os.PathLike[str], sql: str, params: list[Any] | None
             return result.to_arrow_table()
         except duckdb.PermissionException as err:
             raise ReadOnlyQueryError(f"trawl query may only read files inside {output_dir}: {_first_line(err)}") from None
+        except duckdb.CatalogException as err:  # a typo'd table: DuckDB's own hint points at its system tables
+            from pipelines.store.schemas import TABLES
+
+            raise StoreError(f"SQL error: {_first_line(err).split(' Did you mean')[0]} (tables: results, {', '.join(TABLES)})") from None
         except duckdb.IOException as err:
             if attempt == 1:  # the writer compacted a partition between listing and reading: list again
                 continue
