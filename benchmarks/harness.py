@@ -254,6 +254,8 @@ class MemorySampler:
 
 
 _VAGUE = ("ray_idle", "ray_worker_starting")
+_ACTOR_CLASSES = {"LLMGatewayActor": "llm_gateway", "SearchGatewayActor": "search_gateway", "FetcherActor": "fetcher",
+                  "WriterActor": "writer"}
 
 
 def _process_group(proc: psutil.Process, driver_pid: int) -> str:
@@ -274,7 +276,8 @@ def _process_group(proc: psutil.Process, driver_pid: int) -> str:
             return "ray_idle"
         if title.startswith("trawl."):  # a named trawl actor: trawl.llm_gateway[job], trawl.fetcher[2]...
             return "ray_" + title[len("trawl."):].split("[")[0]
-        return "ray_" + title.split(".")[0].lstrip("_")
+        name = title.split(".")[0].lstrip("_")  # the same actors before Ray names their process
+        return "ray_" + _ACTOR_CLASSES.get(name, name)
     if "default_worker.py" in cmd:
         return "ray_worker_starting"
     for name in ("raylet", "gcs_server", "dashboard", "log_monitor", "monitor", "runtime_env"):
