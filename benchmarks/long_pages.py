@@ -8,7 +8,7 @@ port (so the URLs the search engine returns stay valid: point
 127.0.0.1 and, for HTML pages of company hosts, adds to the article either
 
 - ``filler="neutral"``: sections of corporate prose with no facts in them
-  (values, sustainability, customer service...), about 7,000 characters; or
+  (values, sustainability, customer service...), about 6,500 characters; or
 - ``filler="distractors"``: an "Industry roundup" with the full text of
   ``extra_pages`` pages about *other* companies of the world — their CEOs,
   cities and funding rounds, which a judge must tell apart from the page's own.
@@ -73,7 +73,7 @@ class LongPageProxy:
         self._fillers: dict[str, str] = {}
 
     def _filler(self, host: str) -> str:
-        if self.filler == "neutral":  # the sections three times over (~7,000 characters): a long corporate page
+        if self.filler == "neutral":  # the sections three times over (~6,500 characters): a long corporate page
             return "".join(f"<section><h2>{escape(h)}{f' ({n})' if n else ''}</h2><p>{escape(p)}</p></section>"
                            for n in range(3) for h, p in _NEUTRAL)
         if host not in self._fillers:

@@ -9,7 +9,7 @@ folder (no cache shared), and is scored against the world's planted facts.
 
 The world's own pages fit in one chunk, so ranking cannot save anything on
 them. The ``_long`` variants fetch through ``benchmarks/long_pages.py``, a
-proxy that adds ~7,000 characters of fact-free corporate prose to every
+proxy that adds ~6,500 characters of fact-free corporate prose to every
 company page; the ``_distractors`` variants add the text of 6 pages about
 *other* companies instead (their CEOs, cities, rounds). ``_200`` variants use
 the smallest chunk size on the plain world.
