@@ -102,7 +102,13 @@ def run_trawl(spec: dict, *, mode: str = "run"):
 
 
 class _StartupClock:
-    """run_job's ``on_start`` hook: wait until every actor of the job answers, and time it."""
+    """run_job's ``on_start`` hook: wait until every actor of the job answers and the extraction workers are warm.
+
+    Without this hook, run_job starts researching while its actors and
+    extraction workers are still starting, and they start concurrently; the
+    hook only makes the boundary measurable: start-up = everything the job
+    starts, research = the rest.
+    """
 
     def __init__(self) -> None:
         self.called_at = None
@@ -118,7 +124,9 @@ class _StartupClock:
             if name.startswith("trawl."):
                 with contextlib.suppress(ValueError):
                     handles.append(ray.get_actor(name, namespace=namespace))
-        ray.get([h.__ray_ready__.remote() for h in handles], timeout=120)
+        from actors.extract import warm_up_extraction
+
+        ray.get([h.__ray_ready__.remote() for h in handles] + warm_up_extraction(), timeout=120)
         self.ready_at = time.perf_counter()
         return contextlib.nullcontext()
 
