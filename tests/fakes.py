@@ -97,3 +97,19 @@ class FakeServices:
 
     def cells(self) -> dict[tuple[str, str], dict]:
         return {(r["row_key"], r["column"]): r for r in self.records.get("cells", [])}
+
+
+class FakeTime:
+    """A clock that only moves when code sleeps on it: tests assert the waits asked for, not wall time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(round(seconds, 3))
+        self.now += max(seconds, 0.0)
+        await asyncio.sleep(0)

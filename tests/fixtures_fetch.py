@@ -65,12 +65,14 @@ def build_app() -> web.Application:
             return await handler(request)
         host = (request.host or "").rsplit(":", 1)[0]
         state.hits[f"{host}{request.path}"] += 1
-        state.active[host] += 1
-        state.peak[host] = max(state.peak[host], state.active[host])
+        for key in (host, "*"):  # "*": all hosts together
+            state.active[key] += 1
+            state.peak[key] = max(state.peak[key], state.active[key])
         try:
             return await handler(request)
         finally:
             state.active[host] -= 1
+            state.active["*"] -= 1
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response({"hits": dict(state.hits), "peak": dict(state.peak)})
@@ -254,3 +256,36 @@ def local_fetch_settings(**overrides) -> FetchSettings:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@pytest.fixture()
+def loopback_only(monkeypatch):
+    """A safety net for tests that aim the fetcher at private addresses: should the guard ever let one
+    through, the connection is refused here instead of leaving the machine."""
+    import asyncio.base_events
+    import asyncio.selector_events
+    import ipaddress
+
+    def check(host) -> None:
+        try:
+            ip = ipaddress.ip_address(str(host).split("%")[0])
+        except ValueError:
+            return  # a name: aiohttp resolves before connecting, so the address check comes later
+        if not ip.is_loopback:
+            raise OSError(f"test safety net: refused a connection to {ip} (tests stay on loopback)")
+
+    real_sock_connect = asyncio.selector_events.BaseSelectorEventLoop.sock_connect
+    real_create_connection = asyncio.base_events.BaseEventLoop.create_connection
+
+    async def sock_connect(self, sock, address):
+        check(address[0])
+        return await real_sock_connect(self, sock, address)
+
+    async def create_connection(self, *args, **kwargs):
+        host = kwargs.get("host", args[1] if len(args) > 1 else None)
+        if host is not None:
+            check(host)
+        return await real_create_connection(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "sock_connect", sock_connect)
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "create_connection", create_connection)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,6 +34,7 @@ class SeenRequest:
     query: dict
     headers: dict
     body: object
+    arrived: float = 0.0  # server-side time.monotonic() on arrival: the spacing a rate limit promises
 
 
 class ReplayServer:
@@ -60,7 +62,8 @@ class ReplayServer:
         except ValueError:
             body = raw.decode(errors="replace")
         self.requests.append(
-            SeenRequest(request.method, request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body)
+            SeenRequest(request.method, request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body,
+                        time.monotonic())
         )
         reply = self.replies.pop(0) if self.replies else self.default
         if reply.delay_s:

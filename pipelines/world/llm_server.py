@@ -166,6 +166,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     state.limits.tokens.append((now, prompt_tokens + completion_tokens))
     delay = faults.latency_s + faults.latency_per_token_s * completion_tokens
     if delay:
+        state.stats["delay_ms"] += round(delay * 1000)  # what was injected, for tests and benchmarks to read back
         await asyncio.sleep(delay)
     if dice() < faults.rate_bad_json:
         state.stats["bad_json"] += 1

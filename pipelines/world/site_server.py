@@ -88,6 +88,7 @@ async def _faulty(request: web.Request, rule: SiteFaults, state: SiteState, body
     rng = state.rng
     delay = draw_latency(rng, rule.latency_s, rule.latency_jitter_s, rule.latency_dist)
     if delay:
+        state.stats["delay_ms"] += round(delay * 1000)  # what was injected, for tests and benchmarks to read back
         await asyncio.sleep(delay)
     roll = rng.random()
     for status, rate in ((404, rule.rate_404), (500, rule.rate_500), (503, rule.rate_503)):
@@ -105,6 +106,7 @@ async def _faulty(request: web.Request, rule: SiteFaults, state: SiteState, body
         pad = max(0, rule.oversize_bytes - len(body))
         body = body.replace("</body>", f"<div hidden>{'<!-- padding -->' * (pad // 16 + 1)}</div></body>")
     if rng.random() < rule.rate_slow_body:
+        state.stats["slow_body_ms"] += round(rule.slow_body_s * 1000)
         data = body.encode()
         resp = web.StreamResponse(headers={"Content-Type": f"{ctype}; charset=utf-8"})
         await resp.prepare(request)
