@@ -22,7 +22,7 @@ import time
 import ray
 from ray.util import metrics
 
-from actors.writer import writer_handle
+from actors.writer import free_actor_name, writer_handle
 
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
@@ -157,17 +157,5 @@ def start_llm_gateway(
     """
     resolved = resolve_settings(settings, providers_file)
     check_api_keys(resolved)
-    try:
-        old = ray.get_actor(name)
-    except ValueError:
-        old = None
-    if old is not None:
-        ray.kill(old, no_restart=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # the name is released asynchronously
-            try:
-                ray.get_actor(name)
-            except ValueError:
-                break
-            time.sleep(0.05)
+    free_actor_name(name)
     return LLMGatewayActor.options(name=name).remote(resolved, budget, writer, cache_dir)

@@ -19,7 +19,7 @@ import time
 import ray
 from ray.util import metrics
 
-from actors.writer import writer_handle
+from actors.writer import free_actor_name, writer_handle
 
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
@@ -121,18 +121,6 @@ def start_search_gateway(
 
     Concurrent jobs on one cluster should pass distinct names (e.g. with the job id).
     """
-    try:
-        old = ray.get_actor(name)
-    except ValueError:
-        old = None
-    if old is not None:
-        ray.kill(old, no_restart=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # the name is released asynchronously
-            try:
-                ray.get_actor(name)
-            except ValueError:
-                break
-            time.sleep(0.05)
+    free_actor_name(name)
     concurrency = max(16, sum(p.max_concurrency for p in settings.providers))
     return SearchGatewayActor.options(name=name, max_concurrency=concurrency).remote(settings, writer, cache_dir)

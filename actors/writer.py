@@ -8,11 +8,13 @@ and serializing them is what makes "one writer" true.
 
 from __future__ import annotations
 
+import time
+
 import ray
 
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "start_writer", "writer_name", "writer_handle"]
+__all__ = ["WriterActor", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -36,6 +38,22 @@ class WriterActor:
 
     def ping(self) -> bool:
         return True
+
+
+def free_actor_name(name: str, timeout_s: float = 10.0) -> None:
+    """Kill the actor holding ``name`` (if any) and wait until Ray has released the name."""
+    try:
+        old = ray.get_actor(name)
+    except ValueError:
+        return
+    ray.kill(old, no_restart=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:  # the name is released asynchronously
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            return
+        time.sleep(0.05)
 
 
 def writer_name(job_id: str) -> str:
