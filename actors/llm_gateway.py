@@ -22,6 +22,7 @@ import time
 import ray
 from ray.util import metrics
 
+from actors.placement import on_this_node
 from actors.writer import free_actor_name, writer_handle
 
 from pipelines.llm.config import LLMSettings
@@ -158,4 +159,4 @@ def start_llm_gateway(
     resolved = resolve_settings(settings, providers_file)
     check_api_keys(resolved)
     free_actor_name(name)
-    return LLMGatewayActor.options(name=name).remote(resolved, budget, writer, cache_dir)
+    return LLMGatewayActor.options(name=name, scheduling_strategy=on_this_node()).remote(resolved, budget, writer, cache_dir)

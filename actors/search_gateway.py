@@ -19,6 +19,7 @@ import time
 import ray
 from ray.util import metrics
 
+from actors.placement import on_this_node
 from actors.writer import free_actor_name, writer_handle
 
 from pipelines.search.config import SearchSettings
@@ -123,4 +124,5 @@ def start_search_gateway(
     """
     free_actor_name(name)
     concurrency = max(16, sum(p.max_concurrency for p in settings.providers))
-    return SearchGatewayActor.options(name=name, max_concurrency=concurrency).remote(settings, writer, cache_dir)
+    return SearchGatewayActor.options(name=name, max_concurrency=concurrency, scheduling_strategy=on_this_node()).remote(
+        settings, writer, cache_dir)

@@ -31,8 +31,11 @@ __all__ = ["RayServices"]
 class RayServices:
     def __init__(self, *, job_id: str, llm_gateway, search_gateway, fetchers, writer, batcher: ExtractBatcher,
                  progress, metrics: JobMetrics | None = None, page_memo_size: int = 4096,
-                 record_batch: int = 500, record_linger_s: float = 0.5) -> None:
+                 record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
+                 page_attempts: int = 3) -> None:
         self.job_id = job_id
+        self.actor_wait_s = actor_wait_s
+        self.page_attempts = page_attempts
         self.llm_gateway = llm_gateway
         self.search_gateway = search_gateway
         self.fetchers = fetchers
@@ -54,25 +57,42 @@ class RayServices:
 
     # --- remote calls ---------------------------------------------------------
 
-    async def _remote(self, stage: str, ref):
+    async def _remote(self, stage: str, call):
+        """Await ``call()``'s ObjectRef; while the gateway is away (killed, or its node lost) send it again.
+
+        The gateways restart by themselves (``max_restarts=-1``), but Ray's own
+        task retries can run out while a lost node is still being detected and
+        the actor rebuilt elsewhere. Re-sending is safe: call ids are
+        deterministic and the gateway's cache answers a call that already
+        finished. After ``actor_wait_s`` the call fails with a recorded reason.
+        """
         started = time.perf_counter()
+        deadline = time.monotonic() + self.actor_wait_s
+        backoff = 0.25
         try:
-            return await objects.get_object(ref)
-        except RayTaskError as exc:
-            if isinstance(exc.cause, TrawlError):  # the original keeps its reason, retry_after and message
-                raise exc.cause from None
-            raise UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error") from None
-        except RayActorError as exc:
-            raise UnavailableError(f"{stage} actor died: {str(exc)[:200]}", reason=f"{stage}_actor_died") from None
+            while True:
+                try:
+                    return await objects.get_object(call())
+                except RayTaskError as exc:
+                    if isinstance(exc.cause, TrawlError):  # the original keeps its reason, retry_after and message
+                        raise exc.cause from None
+                    raise UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error") from None
+                except RayActorError as exc:
+                    if time.monotonic() + backoff > deadline:
+                        raise UnavailableError(f"{stage} actor unavailable for {self.actor_wait_s:g}s: {str(exc)[:200]}",
+                                               reason=f"{stage}_actor_died") from None
+                    self.count("actor_retries")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
         finally:
             if self.metrics:
                 self.metrics.observe(stage, time.perf_counter() - started)
 
     async def llm(self, req: LLMRequest) -> LLMResult:
-        return await self._remote(req.stage, self.llm_gateway.complete.remote(req))
+        return await self._remote(req.stage, lambda: self.llm_gateway.complete.remote(req))
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
-        return await self._remote("search", self.search_gateway.search.remote(req))
+        return await self._remote("search", lambda: self.search_gateway.search.remote(req))
 
     async def page(self, url: str) -> ExtractedPage:
         fut = self._pages.get(url)
@@ -91,10 +111,18 @@ class RayServices:
 
     async def _fetch_and_extract(self, url: str) -> ExtractedPage:
         started = time.perf_counter()
-        try:
-            page = await self.batcher.extract(url, self.fetchers.fetch(url))
-        except Exception as exc:  # a dead fetcher or extraction worker after retries: this page fails
-            page = ExtractedPage(url=url, final_url=url, status="failed", reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
+        # A fetcher or extraction worker lost after Ray's own retries (its node went away) fails the whole
+        # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
+        for attempt in range(1, self.page_attempts + 1):
+            try:
+                page = await self.batcher.extract(url, self.fetchers.fetch(url))
+                break
+            except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
+                page = ExtractedPage(url=url, final_url=url, status="failed",
+                                     reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
+                if attempt < self.page_attempts:
+                    self.count("page_retries")
+                    await asyncio.sleep(0.5 * attempt)
         if self.metrics:
             self.metrics.observe("page", time.perf_counter() - started)
             if page.extract_ms:

@@ -12,6 +12,7 @@ import time
 
 import ray
 
+from actors.placement import on_this_node
 from pipelines.store.writer import StoreWriter
 
 __all__ = ["WriterActor", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
@@ -68,6 +69,4 @@ def writer_handle(writer):
 
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
-    node = ray.get_runtime_context().get_node_id()
-    strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node_id=node, soft=False)
-    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=strategy).remote(output_dir)
+    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)

@@ -32,6 +32,8 @@ from pipelines.store.schemas import KEYS
 
 pytestmark = pytest.mark.slow
 
+# the actors a job has one of; they belong on the driver's node (here the head)
+SINGLETONS = ("WriterActor", "_LLMGatewayActor", "SearchGatewayActor")
 NODE = dict(num_cpus=1, object_store_memory=100 * 1024 * 1024, dashboard_agent_listen_port=0)
 
 
@@ -72,6 +74,7 @@ def test_work_spreads_over_both_workers(cluster, world, tmp_path):
     # a URI output: the writer actor writes through pyarrow's filesystem layer, as it would to s3://
     job = _job(world, f"file://{tmp_path}/bucket/out", ["ceo", "founded", "hq_city"], "spread")
     seen: dict[str, str] = {}
+    singletons: dict[str, set[str]] = collections.defaultdict(set)
     before = set(_actor_nodes("FetcherActor"))
 
     def watch(progress, connection):
@@ -83,6 +86,8 @@ def test_work_spreads_over_both_workers(cluster, world, tmp_path):
                 while not stop.wait(0.5):
                     with contextlib.suppress(Exception):
                         seen.update(_actor_nodes("FetcherActor"))
+                        for cls in SINGLETONS:
+                            singletons[cls].update(_actor_nodes(cls).values())
 
             t = threading.Thread(target=poll, daemon=True)
             t.start()
@@ -105,6 +110,8 @@ def test_work_spreads_over_both_workers(cluster, world, tmp_path):
     seen = {k: v for k, v in seen.items() if k not in before}
     assert len(seen) == job.fetch.shards
     assert len(set(seen.values())) >= 2, f"fetchers all on one node: {seen}"
+    # the writer and the gateways sit on the driver's node, so losing a worker never takes them along
+    assert dict(singletons) == {cls: {head_id} for cls in SINGLETONS}, (dict(singletons), head_id)
 
 
 def _raw_duplicates(output: str, table: str) -> int:

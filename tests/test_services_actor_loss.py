@@ -1,0 +1,132 @@
+"""RayServices rides out a gateway, fetcher or extraction worker that goes away for a while.
+
+What a user sees when a worker node dies mid-job: Ray's own task retries can
+run out while the node's loss is still being detected and the actor rebuilt
+elsewhere. The call must then be sent again, not fail the cell; and a page
+whose fetcher or extraction task was lost is fetched again, not recorded as
+failed. No Ray cluster is needed: the gateway, fetchers and batcher are
+stand-ins that fail the way Ray reports such losses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from ray.exceptions import ActorUnavailableError, RayTaskError
+
+from actors.services import RayServices
+from pipelines.coordinator import Progress
+from pipelines.errors import RateLimitedError, UnavailableError
+from pipelines.extract import ExtractedPage
+from pipelines.llm.types import LLMRequest, LLMResult
+
+
+class _Method:
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def remote(self, *args):
+        self.calls += 1
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+
+        async def ref():
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+
+        return ref()
+
+
+class _Gateway:
+    def __init__(self, *outcomes):
+        self.complete = _Method(outcomes)
+
+
+class _Fetchers:
+    def __init__(self):
+        self.calls = 0
+
+    def fetch(self, url):
+        self.calls += 1
+        return f"ref-{self.calls}"
+
+
+class _Batcher:
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+
+    async def extract(self, url, ref):
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class _Writer:
+    class append_many:  # noqa: N801 - mirrors the actor method's name
+        @staticmethod
+        def remote(batches):
+            return None
+
+
+def _unavailable():
+    return ActorUnavailableError("The actor is temporarily unavailable: RPC error: Socket closed", None)
+
+
+def _services(*, llm=None, fetchers=None, batcher=None, **kw) -> RayServices:
+    return RayServices(job_id="j", llm_gateway=llm, search_gateway=None, fetchers=fetchers or _Fetchers(),
+                       writer=_Writer(), batcher=batcher, progress=Progress(), record_batch=10_000, **kw)
+
+
+_REQ = LLMRequest(stage="judge", messages=[{"role": "user", "content": "q"}])
+_OK = LLMResult(text="<answer>x</answer>", provider="p", model="m")
+
+
+def test_an_llm_call_is_sent_again_while_the_gateway_is_away():
+    gateway = _Gateway(_unavailable(), _unavailable(), _OK)
+    services = _services(llm=gateway)
+    assert asyncio.run(services.llm(_REQ)) == _OK
+    assert gateway.complete.calls == 3
+    assert services.progress.counters["actor_retries"] == 2
+
+
+def test_a_gateway_gone_for_good_fails_the_call_with_a_reason_not_a_crash():
+    gateway = _Gateway(_unavailable())
+    services = _services(llm=gateway, actor_wait_s=0.6)
+    with pytest.raises(UnavailableError) as info:
+        asyncio.run(services.llm(_REQ))
+    assert info.value.reason == "judge_actor_died"
+    assert "unavailable for 0.6s" in str(info.value)
+    assert 2 <= gateway.complete.calls <= 4  # a few tries inside the window, then it gives up
+
+
+def test_a_provider_error_from_a_live_gateway_is_not_retried_here():
+    cause = RateLimitedError("429 from provider", reason="http_429")
+    gateway = _Gateway(RayTaskError("complete", "traceback", cause))
+    services = _services(llm=gateway)
+    with pytest.raises(RateLimitedError):
+        asyncio.run(services.llm(_REQ))
+    assert gateway.complete.calls == 1  # the gateway already did its own retries and fallback
+
+
+def test_a_page_whose_fetcher_was_lost_is_fetched_again():
+    page = ExtractedPage(url="http://a.test/", final_url="http://a.test/", status="ok", text="hello")
+    fetchers = _Fetchers()
+    services = _services(fetchers=fetchers, batcher=_Batcher(_unavailable(), page))
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "ok" and got.text == "hello"
+    assert fetchers.calls == 2
+    assert services.progress.counters["page_retries"] == 1
+    assert services.progress.counters["pages_ok"] == 1 and not services.progress.counters["pages_failed"]
+
+
+def test_a_page_that_keeps_losing_its_worker_ends_failed_with_the_reason():
+    fetchers = _Fetchers()
+    services = _services(fetchers=fetchers, batcher=_Batcher(_unavailable()), page_attempts=2)
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "failed"
+    assert got.reason.startswith("internal: ActorUnavailableError")
+    assert fetchers.calls == 2
+    assert services.progress.counters["pages_failed"] == 1
