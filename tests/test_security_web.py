@@ -23,6 +23,7 @@ from pipelines.spec import parse_job
 from pipelines.store.query import query
 from pipelines.store.reader import read_table
 from pipelines.store.schemas import PAGE_STATUSES
+from pipelines.world.traps import METADATA_HOST
 from tests.fixtures_reliability import LoopbackServer, RssSampler, raw_duplicates, world_job_spec
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,9 @@ TRAPS = {
     "/_trap/gzip-bomb": ("skipped", ("large", "bytes", "cap", "decompress")),
     "/_trap/binary": ("skipped", ("content", "type", "octet")),
     "/_trap/pdf": ("skipped", ("content", "type", "pdf")),
-    "/_trap/private-redirect": ("blocked", ("169.254", "link", "private", "metadata", "address")),
+    # the metadata service by name, mapped below to loopback, which this job does not allow (the metadata and
+    # private ranges themselves are refused in-process in test_fetch_guard.py, behind a loopback-only net)
+    "/_trap/private-redirect": ("blocked", ("127.0.0.1", "loopback")),
     "/_trap/loopback-redirect": ("blocked", ("127.0.0.1", "loopback", "address")),
     "/_trap/reset": ("failed", ("connection", "disconnect", "reset", "closed")),
     "/_trap/500": ("failed", ("500",)),
@@ -87,6 +90,7 @@ def hostile_run(world, ray_reliability, tmp_path_factory):
             spec["search"]["providers"] = [{"name": "hostile-search", "kind": "searxng", "base_url": search.base_url}]
             # 8 s: room for a loaded machine to read 2 MB (huge, gzip bomb) while the slow traps still time out.
             spec["fetch"].update({"total_timeout_s": 8.0, "connect_timeout_s": 2.0, "max_bytes": 2_000_000})
+            spec["fetch"]["resolve"] = {**spec["fetch"]["resolve"], METADATA_HOST: "127.0.0.1"}
             job = parse_job(spec)
             with RssSampler() as rss:
                 result = run_job(job, dashboard=False)

@@ -113,7 +113,7 @@ def test_traps(world):
     assert _get(world, host, "/_trap/loop-b")[1]["Location"] == "/_trap/loop"
     status, headers, _ = _get(world, host, "/_trap/503")
     assert status == 503 and headers["Retry-After"]
-    assert "169.254.169.254" in _get(world, host, "/_trap/private-redirect")[1]["Location"]
+    assert _get(world, host, "/_trap/private-redirect")[1]["Location"].startswith("http://metadata.google.internal/")
     body = _get(world, host, "/_trap/injection")[2].decode()
     assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in body and "evil.example" in body
     _, _, huge = _get(world, host, "/_trap/huge?mb=3", limit=10_000_000)

@@ -6,7 +6,9 @@
 /_trap/slow-headers    nothing at all for ``?s=`` seconds
 /_trap/loop            302 -> /_trap/loop-b -> /_trap/loop ...
 /_trap/redirect-chain  ``?n=`` redirects, then /about
-/_trap/private-redirect  302 to the cloud metadata address 169.254.169.254
+/_trap/private-redirect  302 to the cloud metadata service by name (``metadata.google.internal``, 169.254.169.254
+                        on a cloud VM); tests map that name to a loopback address the job does not allow,
+                        so a guard regression could never send a request off the machine
 /_trap/loopback-redirect 302 to http://127.0.0.1:<port>/
 /_trap/binary          application/octet-stream noise;  /_trap/pdf  a fake PDF
 /_trap/gzip-bomb       256 MB of zeros in a 260 kB gzip body (Content-Encoding: gzip)
@@ -27,7 +29,9 @@ from functools import lru_cache
 
 from aiohttp import web
 
-__all__ = ["handle_trap", "injection_text", "TRAP_PATHS"]
+__all__ = ["handle_trap", "injection_text", "TRAP_PATHS", "METADATA_HOST"]
+
+METADATA_HOST = "metadata.google.internal"
 
 TRAP_PATHS = ("huge", "huge-declared", "slow", "slow-headers", "loop", "loop-b", "redirect-chain", "private-redirect",
               "loopback-redirect", "binary", "pdf", "gzip-bomb", "bad-encoding", "injection", "json", "empty",
@@ -99,7 +103,7 @@ async def handle_trap(request: web.Request, name: str, company_name: str) -> web
         n = int(q.get("n", 10))
         raise web.HTTPFound(f"/_trap/redirect-chain?n={n - 1}" if n > 1 else "/about")
     if name == "private-redirect":
-        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+        raise web.HTTPFound(f"http://{METADATA_HOST}/computeMetadata/v1/instance/service-accounts/default/token")
     if name == "loopback-redirect":
         raise web.HTTPFound(f"http://127.0.0.1:{request.url.port or 80}/")
     if name == "binary":
