@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 
 from pipelines import prompts
+from pipelines.llm.cache_reader import CacheReader
 from pipelines.llm.gateway import Gateway
-from pipelines.llm.types import CallContext, LLMRequest
+from pipelines.llm.types import CallContext, LLMRequest, LLMResult
 from pipelines.world.llm_server import LLMFaults, start_llm_server
 from tests.fixtures_llm import free_port, provider, settings_for
 
@@ -117,6 +118,33 @@ def test_a_second_run_makes_zero_uncached_calls(world_llm, tmp_path):
     assert server.stats()["requests"] == upstream
     assert len(second) == 20 and all(r["cache_hit"] and r["gen_ai.usage.input_tokens"] == 0 for r in second)
     assert all(r.cache_hit and r.cost_usd == 0 for r in results)
+
+
+def test_the_drivers_cache_view_answers_hits_exactly_as_the_gateway_would(world_llm, tmp_path):
+    """What the driver serves from the cache (to skip the gateway hop) is indistinguishable from the gateway's hit."""
+    server = world_llm(LLMFaults())
+    # the answer is cached under the fallback's request: a hit must still be found, as the gateway finds it
+    settings = settings_for(provider("down", f"http://127.0.0.1:{free_port()}/v1", timeout_s=1.0),
+                            provider("main", server.base_url), max_attempts_per_provider=1)
+    run_calls(Gateway(settings, record_sink=lambda records: None, cache_dir=str(tmp_path)), [expand(i) for i in range(5)])
+    upstream = server.stats()["requests"]
+    gateway_records: list[dict] = []
+    from_gateway = run_calls(Gateway(settings, record_sink=gateway_records.extend, cache_dir=str(tmp_path)),
+                             [expand(i) for i in range(5)])
+    assert all(isinstance(r, LLMResult) and r.cache_hit for r in from_gateway)
+    assert server.stats()["requests"] == upstream
+    gateway_records.sort(key=lambda r: r["row_key"])
+
+    reader = CacheReader(settings, str(tmp_path))
+    hits = [reader.lookup(expand(i)) for i in range(5)]
+    assert reader.lookup(expand(99)) is None  # a miss goes to the gateway
+    assert server.stats()["requests"] == upstream  # reading the cache never calls a provider
+    volatile = {"started_at", "gen_ai.client.operation.duration"}
+    for (result, record), theirs, their_record in zip(hits, from_gateway, gateway_records):
+        assert (result.text, result.provider, result.model, result.cache_hit) == (theirs.text, "main", theirs.model, True)
+        assert {k: v for k, v in record.items() if k not in volatile} == {k: v for k, v in their_record.items() if k not in volatile}
+    assert all(r["cache_hit"] and r["cost_usd"] == 0 and r["gen_ai.usage.input_tokens"] == 0 for _, r in hits)
+    reader.close()
 
 
 def test_concurrent_identical_requests_make_one_upstream_call(world_llm, tmp_path):

@@ -132,6 +132,13 @@ def test_repeat_is_a_cache_hit_with_zero_upstream_calls(search_replay, tmp_path)
     # persisted: a new gateway on the same folder answers from the cache too
     (third,), records = run(s, REQ, cache_dir=str(tmp_path))
     assert third == first and len(search_replay.requests) == 1 and records[0]["cache_hit"] is True
+    # the driver's read-only view of the same folder (no actor hop on a re-run) answers the same, and never asks
+    view = SearchGateway(s, cache_dir=str(tmp_path))
+    hits, view_records = view.cached(SearchRequest("acme CEO", count=1, job_id="j2"))
+    assert hits == first and len(search_replay.requests) == 1
+    assert [(r["cache_hit"], r["job_id"], r["provider"]) for r in view_records] == [(True, "j2", "local")]
+    assert view.cached(SearchRequest("something never asked", count=1)) is None
+    asyncio.run(view.aclose())
 
 
 def test_cache_respects_ttl_and_options(search_replay, tmp_path):

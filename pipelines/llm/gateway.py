@@ -21,7 +21,6 @@ Plain asyncio, no Ray: ``actors.llm_gateway`` wraps it in one actor per cluster.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import random
@@ -33,7 +32,8 @@ from datetime import datetime
 from pipelines.errors import AuthError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
 from pipelines.llm.budget import BudgetTracker
 from pipelines.llm.cache import CachedReply, ResponseCache
-from pipelines.llm.canonical import apply_stop, request_body, request_hash
+from pipelines.llm.cache_reader import candidates as chain_candidates, first_hit, hit_record, hit_result, logical_key
+from pipelines.llm.canonical import apply_stop
 from pipelines.llm.client import ProviderClient
 from pipelines.llm.config import LLMSettings, ProviderConfig
 from pipelines.llm.limits import CircuitBreaker, ProviderLimits
@@ -63,6 +63,10 @@ class _Candidate:
     provider: _Provider
     body: dict
     request_hash: str
+
+    @property
+    def config(self) -> ProviderConfig:
+        return self.provider.config
 
 
 class Gateway:
@@ -110,12 +114,12 @@ class Gateway:
         """The answer to ``req``; raises a ``RetryableError``/``PermanentError`` subclass or ``BudgetExhaustedError``."""
         started = self._clock()
         candidates = self._candidates(req)
-        logical_key = hashlib.sha256("|".join(c.request_hash for c in candidates).encode()).hexdigest()
+        key = logical_key(candidates)
         while True:
             hit = self._cached(candidates)
             if hit is not None:
-                return self._record_hit(req, logical_key, hit, started)
-            leader = self._in_flight.get(logical_key) if self._cache is not None else None
+                return self._record_hit(req, key, hit, started)
+            leader = self._in_flight.get(key) if self._cache is not None else None
             if leader is None:
                 break
             # Identical request already on the wire: share its answer; no second upstream call.
@@ -125,15 +129,15 @@ class Gateway:
                 continue  # the caller we joined was cancelled: ask again ourselves
             self._stats.merged += 1
             cand = next(c for c in candidates if c.provider.config.name == result.provider)
-            return self._record_hit(req, logical_key, cand, started, text=result.text, model=result.model)
+            return self._record_hit(req, key, cand, started, text=result.text, model=result.model)
         self._budget.check(req.context.job_id)
         if self._cache is None:
-            return await self._call_chain(req, candidates, logical_key, started)
+            return await self._call_chain(req, candidates, key, started)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" noise
-        self._in_flight[logical_key] = future
+        self._in_flight[key] = future
         try:
-            result = await self._call_chain(req, candidates, logical_key, started)
+            result = await self._call_chain(req, candidates, key, started)
         except BaseException as exc:
             future.set_exception(exc if isinstance(exc, TrawlError) else _LeaderGone())
             raise
@@ -141,7 +145,7 @@ class Gateway:
             future.set_result(result)
             return result
         finally:
-            self._in_flight.pop(logical_key, None)
+            self._in_flight.pop(key, None)
 
     def add_spent(self, job_id: str, tokens: int, cost_usd: float) -> None:
         """Count earlier spending of a resumed job against its budget."""
@@ -169,38 +173,21 @@ class Gateway:
     # --- cache ----------------------------------------------------------------
 
     def _candidates(self, req: LLMRequest) -> list[_Candidate]:
-        chain = self.settings.chain_for(req.stage)
-        out = []
-        for cfg in chain:
-            body = request_body(cfg, req)
-            out.append(_Candidate(self._providers[cfg.name], body, request_hash(body, req.prompt_version)))
-        return out
+        return [_Candidate(self._providers[c.config.name], c.body, c.request_hash) for c in chain_candidates(self.settings, req)]
 
-    def _cached(self, candidates: list[_Candidate]) -> _Candidate | None:
-        # Any provider's exact request counts: a re-run whose first run fell back still costs nothing.
+    def _cached(self, cands: list[_Candidate]) -> _HitCandidate | None:
         if self._cache is None:
             return None
-        for cand in candidates:
-            entry = self._cache.get(cand.request_hash)
-            if entry is not None:
-                return _HitCandidate(cand, entry)
-        return None
+        found = first_hit(self._cache, cands)
+        return _HitCandidate(*found) if found is not None else None
 
     def _record_hit(self, req: LLMRequest, key: str, cand, started: float, text: str | None = None, model: str | None = None) -> LLMResult:
         entry: CachedReply | None = getattr(cand, "entry", None)
         text = entry.text if entry is not None else text
         model = entry.response_model if entry is not None else model
         duration = self._clock() - started
-        self._emit(
-            call_record(
-                ctx=req.context, stage=req.stage, logical_key=key, attempt=1, provider=cand.provider.config,
-                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=self._now(),
-                duration_s=duration, response_model=model, cache_hit=True,
-            )
-        )
-        cfg = cand.provider.config
-        text = apply_stop(text or "", req.stop if not cfg.stop_sequences else None)  # the cache keeps the raw reply
-        return LLMResult(text=text, provider=cfg.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration)
+        self._emit(hit_record(req, key, cand, started_at=self._now(), duration_s=duration, response_model=model))
+        return hit_result(req, cand, text or "", model, duration)
 
     # --- upstream ---------------------------------------------------------------
 
@@ -358,6 +345,10 @@ class _HitCandidate:
     @property
     def request_hash(self) -> str:
         return self.candidate.request_hash
+
+    @property
+    def config(self) -> ProviderConfig:
+        return self.candidate.provider.config
 
 
 def _estimate_tokens(body: dict) -> int:

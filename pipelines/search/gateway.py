@@ -102,6 +102,21 @@ class SearchGateway:
         finally:
             self._emit(records)
 
+    def cached(self, req: SearchRequest) -> tuple[list[SearchHit], list[dict]] | None:
+        """The cached hits for ``req`` and their ``search_calls`` record, or None; never asks a provider.
+
+        The driver's fast path: a re-run's searches are answered here, in its
+        process, without a round trip to the gateway actor.
+        """
+        if self._cache is None or not self._providers or not req.query.strip():
+            return None
+        records: list[dict] = []
+        try:
+            hits = self._from_cache(self._with_defaults(req), records)
+        except Exception:  # noqa: BLE001 - a locked or unreadable cache: let the gateway decide
+            return None
+        return (hits, records) if hits is not None else None
+
     async def _lead(self, key: str, req: SearchRequest, records: list[dict]) -> list[SearchHit]:
         """Ask the providers; identical requests arriving meanwhile wait for this answer instead of asking again."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
