@@ -22,7 +22,10 @@ from actors import objects
 from actors.metrics import JobMetrics
 from pipelines.errors import TrawlError, UnavailableError
 from pipelines.extract import ExtractedPage, page_record
+from pipelines.extract_store import ExtractedStore
+from pipelines.llm.cache_reader import CacheReader
 from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchHit, SearchRequest
 
 __all__ = ["RayServices"]
@@ -32,8 +35,17 @@ class RayServices:
     def __init__(self, *, job_id: str, llm_gateway, search_gateway, fetchers, writer, batcher: ExtractBatcher,
                  progress, metrics: JobMetrics | None = None, page_memo_size: int = 4096,
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
-                 page_attempts: int = 3) -> None:
+                 page_attempts: int = 3, llm_cache: CacheReader | None = None,
+                 search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
+                 host_allowed=lambda host, port: False) -> None:
+        """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
+        ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops)."""
+        self.extracted = extracted
+        self.host_allowed = host_allowed
+        self._stores: set[asyncio.Future] = set()
         self.job_id = job_id
+        self.llm_cache = llm_cache
+        self.search_cache = search_cache
         self.actor_wait_s = actor_wait_s
         self.page_attempts = page_attempts
         self.llm_gateway = llm_gateway
@@ -89,9 +101,17 @@ class RayServices:
                 self.metrics.observe(stage, time.perf_counter() - started)
 
     async def llm(self, req: LLMRequest) -> LLMResult:
+        if self.llm_cache is not None and (hit := self.llm_cache.lookup(req)) is not None:
+            result, record = hit  # answered here: no hop to the gateway for what its cache already holds
+            self.record("llm_calls", [record])
+            return result
         return await self._remote(req.stage, lambda: self.llm_gateway.complete.remote(req))
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
+        if self.search_cache is not None and (hit := self.search_cache.cached(req)) is not None:
+            hits, records = hit
+            self.record("search_calls", records)
+            return hits
         return await self._remote("search", lambda: self.search_gateway.search.remote(req))
 
     async def page(self, url: str) -> ExtractedPage:
@@ -111,6 +131,21 @@ class RayServices:
 
     async def _fetch_and_extract(self, url: str) -> ExtractedPage:
         started = time.perf_counter()
+        if self.extracted is not None:
+            page = await asyncio.to_thread(self.extracted.get, url, host_allowed=self.host_allowed)
+            if page is not None:  # extracted before, by this job or another: no fetcher, no extraction task
+                page.fetch_ms = (time.perf_counter() - started) * 1000.0
+                page.fetcher = "extract-store"
+                self.count("pages_from_extract_store")
+                return self._finish_page(page, started)
+        page = await self._fetch_and_extract_remote(url)
+        if self.extracted is not None and page.status == "ok":
+            # kept in the background: the cell does not wait for the disk
+            self._stores.add(fut := asyncio.ensure_future(asyncio.to_thread(self.extracted.put, page)))
+            fut.add_done_callback(self._stores.discard)
+        return self._finish_page(page, started)
+
+    async def _fetch_and_extract_remote(self, url: str) -> ExtractedPage:
         # A fetcher or extraction worker lost after Ray's own retries (its node went away) fails the whole
         # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
         for attempt in range(1, self.page_attempts + 1):
@@ -123,6 +158,9 @@ class RayServices:
                 if attempt < self.page_attempts:
                     self.count("page_retries")
                     await asyncio.sleep(0.5 * attempt)
+        return page
+
+    def _finish_page(self, page: ExtractedPage, started: float) -> ExtractedPage:
         if self.metrics:
             self.metrics.observe("page", time.perf_counter() - started)
             if page.extract_ms:
@@ -159,7 +197,9 @@ class RayServices:
             self.metrics.count(counter, n)
 
     async def drain(self) -> None:
-        """Send every buffered record and wait until the writer has them."""
+        """Send every buffered record and wait until the writer has them (and the extract store its pages)."""
+        if self._stores:
+            await asyncio.gather(*list(self._stores), return_exceptions=True)
         self.flush_records()
         if self._writes:
             await asyncio.gather(*(objects.get_object(w) for w in self._writes))

@@ -25,6 +25,12 @@ from actors.services import RayServices
 from actors.writer import start_writer, writer_name
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
+from pipelines.extract_store import ExtractedStore
+from pipelines.fetch import knob
+from pipelines.fetch.guard import AddressGuard
+from pipelines.llm.cache_reader import CacheReader
+from pipelines.llm.profiles import resolve_settings
+from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
 
@@ -93,6 +99,30 @@ def _job_record(job, status: str, created: datetime) -> dict:
     }
 
 
+def _cache_views(job, llm_cache_dir: str, search_cache_dir: str, providers_file: str | None):
+    """Read-only views of the gateways' caches for the driver (same folders, on this node, where the gateways run).
+
+    A call either view can answer never reaches a gateway actor; a re-run of a
+    job is mostly such calls. Any problem opening them just means no fast path.
+    """
+    llm_view = search_view = None
+    try:
+        llm_view = CacheReader(resolve_settings(job.llm, providers_file), llm_cache_dir)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        search_view = SearchGateway(job.search, cache_dir=search_cache_dir)
+    except Exception:  # noqa: BLE001
+        pass
+    return llm_view, search_view
+
+
+def _extract_store(job, state_dir: str) -> ExtractedStore:
+    """Extracted pages next to the page store, under the page store's TTL."""
+    return ExtractedStore(os.path.join(state_dir, "extracted"), chunk_chars=job.research.chunk_chars,
+                          ttl_s=knob(job.fetch, "page_store_ttl_s"))
+
+
 def run_job(
     job,
     *,
@@ -126,9 +156,10 @@ def run_job(
     created = datetime.now(timezone.utc)
     ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
     cache_root = os.path.join(state_dir, "cache")
+    llm_cache_dir = job.llm.cache_dir or os.path.join(cache_root, "llm")
     llm = start_llm_gateway(
         job.llm, budget=job.budget, writer=writer_name(job.job_id), providers_file=providers_file,
-        cache_dir=job.llm.cache_dir or os.path.join(cache_root, "llm"), name=f"trawl.llm_gateway[{job.job_id}]",
+        cache_dir=llm_cache_dir, name=f"trawl.llm_gateway[{job.job_id}]",
     )
     if mode != "run":  # a resumed job's budget counts what its earlier runs spent
         tokens, cost = _spent(output, job.job_id)
@@ -146,9 +177,11 @@ def run_job(
 
     async def drive() -> None:
         batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars, batch_size=job.run.extract_batch_size)
+        llm_cache, search_cache = _cache_views(job, llm_cache_dir, os.path.join(cache_root, "search"), providers_file)
         services = RayServices(
             job_id=job.job_id, llm_gateway=llm, search_gateway=search, fetchers=fetchers, writer=writer,
-            batcher=batcher, progress=progress, metrics=metrics,
+            batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
+            extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
         )
         try:
             await run_cells(
@@ -158,6 +191,9 @@ def run_job(
         finally:
             await services.drain()
             await batcher.aclose()
+            for view in (llm_cache, search_cache):
+                if view is not None:
+                    await view.aclose()
 
     view = on_start(progress, connection) if on_start else None
     try:

@@ -35,6 +35,8 @@ class ExtractedPage:
     chunks: list[str] = field(default_factory=list)
     extract_ms: float = 0.0
     node_id: str | None = None
+    # (host, port) hops that were private addresses reached only because the job allowed them
+    private_hosts: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
         fetched_at=getattr(fetched, "fetched_at", None),
         fetcher=getattr(fetched, "fetcher", None),
         node_id=node_id,
+        private_hosts=list(getattr(fetched, "private_hosts", None) or []),
     )
     body = getattr(fetched, "body", None)
     if page.status != "ok" or not body:

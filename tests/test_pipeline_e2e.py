@@ -162,3 +162,39 @@ def test_failed_upstream_skips_dependents_and_resume_recomputes_nothing_done(wor
     assert read_table(first.output, "llm_calls", job_id=job.job_id).num_rows == calls_before
     assert sum(again.progress.cells.values()) == 0
     assert previous_state(first.output, job.job_id)[0] == statuses
+
+
+def _totals(world) -> dict:
+    site = world.stats("site")
+    return {"site": sum(v for k, v in site.items() if not k.endswith(("_ms", "_injected"))),
+            "llm": world.stats("llm").get("requests", 0), "search": world.stats("search").get("requests", 0)}
+
+
+def test_a_second_run_reads_pages_and_answers_from_its_stores_and_asks_no_server(world, ray_local, tmp_path):
+    spec = _spec(world, tmp_path, name="twice", rows=world.job_spec()["rows"][:2])
+    spec["columns"] = {k: spec["columns"][k] for k in ("ceo", "ceo_previous")}
+    job = parse_job(spec)
+    first = run_job(job, dashboard=False)
+    answers = {(c["row_key"], c["column"]): c["answer"] for c in read_table(first.output, "cells", job_id=job.job_id).to_pylist()}
+    before = _totals(world)
+    calls = lambda: query(first.output, f"SELECT cache_hit, count(*) AS n FROM llm_calls WHERE job_id = '{job.job_id}' "  # noqa: E731
+                                        "GROUP BY ALL").to_pylist()
+    calls_before = {r["cache_hit"]: r["n"] for r in calls()}
+
+    second = run_job(job, dashboard=False)  # "run" again, not resume: every cell is researched again
+    assert _totals(world) == before, "the second run asked a server something"
+    assert second.statuses == {"done": 4}
+    assert {(c["row_key"], c["column"]): c["answer"] for c in read_table(second.output, "cells", job_id=job.job_id).to_pylist()} == answers
+    assert second.progress.counters["pages_from_extract_store"] == second.progress.counters["pages_ok"] > 0
+    calls_after = {r["cache_hit"]: r["n"] for r in calls()}
+    assert calls_after[False] == calls_before[False]  # every LLM call of the second run is a recorded cache hit
+    assert calls_after[True] - calls_before.get(True, 0) >= calls_before[False]
+
+    # The same output folder for a job that does not allow the world's (loopback) hosts: nothing comes
+    # from the stores of the job that did; its own guard refuses every page.
+    strict = parse_job({**_spec(world, tmp_path, name="twice-strict", rows=spec["rows"], columns=spec["columns"]),
+                        "fetch": {"resolve": {"*.example": "127.0.0.1"}}})
+    third = run_job(strict, dashboard=False)
+    assert third.progress.counters["pages_from_extract_store"] == 0
+    pages = query(third.output, f"SELECT status, count(*) AS n FROM pages WHERE job_id = '{strict.job_id}' GROUP BY ALL").to_pylist()
+    assert {p["status"] for p in pages} == {"blocked"}

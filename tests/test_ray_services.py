@@ -1,4 +1,8 @@
-"""RayServices rides out a gateway, fetcher or extraction worker that goes away for a while.
+"""RayServices: cache hits served on the driver; riding out a gateway, fetcher or worker that goes away.
+
+A re-run of a job is almost all cache hits: they are answered from the
+gateways' caches in the driver and recorded as the gateway would, without a
+round trip to the actor.
 
 What a user sees when a worker node dies mid-job: Ray's own task retries can
 run out while the node's loss is still being detected and the actor rebuilt
@@ -130,3 +134,50 @@ def test_a_page_that_keeps_losing_its_worker_ends_failed_with_the_reason():
     assert got.reason.startswith("internal: ActorUnavailableError")
     assert fetchers.calls == 2
     assert services.progress.counters["pages_failed"] == 1
+
+
+class _Reader:
+    def __init__(self, answer):
+        self.answer = answer
+        self.asked = []
+
+    def lookup(self, req):
+        self.asked.append(req)
+        return self.answer
+
+
+class _SearchView:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def cached(self, req):
+        return self.answer
+
+
+def test_a_cache_hit_is_served_on_the_driver_and_recorded():
+    gateway = _Gateway(_unavailable())  # a hop to it would fail the call
+    record = {"call_id": "c1", "cache_hit": True}
+    services = _services(llm=gateway, llm_cache=_Reader((_OK, record)))
+    assert asyncio.run(services.llm(_REQ)) == _OK
+    assert gateway.complete.calls == 0
+    assert services._pending["llm_calls"] == [record]
+
+
+def test_a_cache_miss_goes_to_the_gateway():
+    gateway = _Gateway(_OK)
+    reader = _Reader(None)
+    services = _services(llm=gateway, llm_cache=reader)
+    assert asyncio.run(services.llm(_REQ)) == _OK
+    assert reader.asked == [_REQ] and gateway.complete.calls == 1
+    assert not services._pending["llm_calls"]
+
+
+def test_a_cached_search_is_served_on_the_driver_and_recorded():
+    from pipelines.search.types import SearchHit, SearchRequest
+
+    hits = [SearchHit(url="http://a.test/", title="A", snippet="", rank=1, provider="p")]
+    records = [{"call_id": "s1", "cache_hit": True}]
+    services = _services(search_cache=_SearchView((hits, records)))
+    services.search_gateway = None  # a hop would raise AttributeError
+    assert asyncio.run(services.search(SearchRequest(query="acme ceo"))) == hits
+    assert services._pending["search_calls"] == records

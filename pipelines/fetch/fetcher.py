@@ -132,13 +132,16 @@ class PageFetcher:
                     bytes=len(stored.body),
                     from_page_store=True,
                     fetched_at=stored.fetched_at,
+                    private_hosts=list(stored.private_hosts),
                 )
         hops: list[URL] = []
         result = await self._follow(url, robots_mode=False, hops=hops)
+        if result.status == "ok":
+            result.private_hosts = self._private_hops(hops)
         if self.store is not None and result.status == "ok" and result.body is not None:
             page = StoredPage(
                 url, result.final_url, result.http_status, result.content_type, result.charset, result.fetched_at, result.body,
-                private_hosts=self._private_hops(hops),
+                private_hosts=result.private_hosts,
             )
             await asyncio.to_thread(self.store.put, page)
         return result

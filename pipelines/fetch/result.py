@@ -58,6 +58,8 @@ class FetchResult:
     from_page_store: bool = False
     fetched_at: datetime = field(default_factory=utc_now)
     fetcher: str = ""
+    # (host, port) hops that were private addresses reached only because the job allowed them
+    private_hosts: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

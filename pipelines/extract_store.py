@@ -1,0 +1,96 @@
+"""Extracted pages kept on disk across jobs, next to the page store's bodies.
+
+The page store saves a re-run the fetch; this saves it the extraction too. A
+re-run (or another job reading the same pages) gets each page's main text and
+chunks straight from here, in the driver, with no fetcher hop, no object
+store transfer and no extraction task.
+
+An entry is valid for one extraction: the key is the normalized URL plus the
+chunk size plus ``EXTRACT_VERSION`` (trafilatura's version and our extraction
+code's), so upgrading either, or changing ``chunk_chars``, reads as a miss.
+Entries obey the page store's rules: older than the TTL (by ``fetched_at``)
+is a miss, and a page that was reached through private addresses only
+because a job allowed them is a miss for a job that does not allow them (it
+then goes to a fetcher, whose guard decides).
+
+Layout: ``<dir>/<sha[:2]>/<sha>.json.gz``; writes are atomic renames, a
+corrupt or foreign entry reads as a miss, and no I/O error is ever raised.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from pipelines.extract import ExtractedPage
+
+__all__ = ["ExtractedStore", "EXTRACT_VERSION"]
+
+# Bump the trawl part whenever extract_page's output for the same body can change.
+EXTRACT_VERSION = f"trawl-extract-1/trafilatura-{metadata.version('trafilatura')}"
+
+
+class ExtractedStore:
+    def __init__(self, root: str | os.PathLike[str], *, chunk_chars: int, ttl_s: float | None = 7 * 86_400.0) -> None:
+        self.root = Path(root)
+        self.chunk_chars = chunk_chars
+        self.ttl_s = ttl_s
+
+    def path_for(self, url: str) -> Path:
+        sha = hashlib.sha256(f"{EXTRACT_VERSION}\x1f{self.chunk_chars}\x1f{url}".encode()).hexdigest()
+        return self.root / sha[:2] / f"{sha}.json.gz"
+
+    def get(self, url: str, *, host_allowed: Callable[[str, int | None], bool], now: datetime | None = None) -> ExtractedPage | None:
+        """The stored extraction of ``url``, or None (missing, expired, corrupt, or behind a host this job does not allow)."""
+        try:
+            with gzip.open(self.path_for(url), "rb") as fh:
+                entry = json.loads(fh.read())
+            if entry["url"] != url or entry["version"] != EXTRACT_VERSION or entry["chunk_chars"] != self.chunk_chars:
+                return None
+            fetched_at = datetime.fromisoformat(entry["fetched_at"])
+            private = [(str(h), p) for h, p in entry["private_hosts"]]
+        except (OSError, EOFError, ValueError, KeyError, TypeError, gzip.BadGzipFile):
+            return None
+        if self.ttl_s is not None and ((now or datetime.now(timezone.utc)) - fetched_at).total_seconds() > self.ttl_s:
+            return None
+        if not all(host_allowed(h, p) for h, p in private):
+            return None
+        return ExtractedPage(
+            url=url, final_url=entry["final_url"], status="ok", http_status=entry["http_status"],
+            content_type=entry["content_type"], bytes=entry["bytes"], from_page_store=True, fetched_at=fetched_at,
+            title=entry["title"], text=entry["text"], chunks=list(entry["chunks"]), private_hosts=private,
+        )
+
+    def put(self, page: ExtractedPage) -> bool:
+        """Keep an ``ok`` page's extraction; returns False if there was nothing to keep or the disk said no."""
+        if page.status != "ok" or not page.chunks or page.fetched_at is None:
+            return False
+        entry = {
+            "version": EXTRACT_VERSION, "chunk_chars": self.chunk_chars, "url": page.url, "final_url": page.final_url,
+            "http_status": page.http_status, "content_type": page.content_type, "bytes": page.bytes,
+            "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
+            "chunks": page.chunks, "private_hosts": [list(hp) for hp in page.private_hosts],
+        }
+        path = self.path_for(page.url)
+        tmp_name = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".json.gz", dir=path.parent)
+            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+            os.replace(tmp_name, path)
+            return True
+        except OSError:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass
+            return False
