@@ -61,13 +61,20 @@ class ExtractBatcher:
         cpus = int(ray.cluster_resources().get("CPU", 2))
         self.cpus = max(1, cpus)
         self.max_batches = max_batches_in_flight or max(2, 2 * cpus)
-        self._warm_refs = warm_up_extraction(self.cpus) if warm_up else []
+        self._warm_refs: list[ray.ObjectRef] = []
+        if warm_up:
+            self.warm_up()
         self._waiting: dict[ray.ObjectRef, tuple[str, asyncio.Future]] = {}
         self._ready: list[tuple[ray.ObjectRef, asyncio.Future, float]] = []
         self._batches = 0
         self._loop_task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self.batches_submitted = 0
+
+    def warm_up(self) -> None:
+        """Warm one extraction worker per CPU (once): trafilatura's import then stays off the first pages' path."""
+        if not self._warm_refs:
+            self._warm_refs = warm_up_extraction(self.cpus)
 
     async def extract(self, url: str, fetch_ref: ray.ObjectRef) -> ExtractedPage:
         fut = asyncio.get_running_loop().create_future()

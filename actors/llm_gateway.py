@@ -113,9 +113,12 @@ class _RecordSink:
 
 
 class _LLMGatewayActor:
-    def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None) -> None:
+    def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None,
+                 spent: dict[str, tuple[int, float]] | None = None) -> None:
         self._sink = _RecordSink(writer_handle(writer), _LLMMetrics())
         self._gateway = Gateway(settings, budget=budget, record_sink=self._sink, cache_dir=cache_dir)
+        for job_id, (tokens, cost) in (spent or {}).items():  # earlier runs of a resumed job count against its budget
+            self._gateway.add_spent(job_id, tokens, cost)
 
     async def complete(self, req: LLMRequest) -> LLMResult:
         return await self._gateway.complete(req)
@@ -149,14 +152,18 @@ def start_llm_gateway(
     cache_dir: str | None = None,
     name: str = "trawl.llm_gateway",
     providers_file: str | None = None,
+    spent: dict[str, tuple[int, float]] | None = None,
 ) -> ray.actor.ActorHandle:
     """Start the gateway actor under ``name`` (replacing an actor of that name) and return its handle.
 
     The profile file is read here, on the driver, so the actor needs no access
     to it; API keys are checked here too (``AuthError`` naming the missing
     variable) and read again from the actor's own environment, never shipped.
+    ``spent``: job id -> (tokens, cost) that earlier runs spent, in the budget
+    before the first call (and again after a restart).
     """
     resolved = resolve_settings(settings, providers_file)
     check_api_keys(resolved)
     free_actor_name(name)
-    return LLMGatewayActor.options(name=name, scheduling_strategy=on_this_node()).remote(resolved, budget, writer, cache_dir)
+    return LLMGatewayActor.options(name=name, scheduling_strategy=on_this_node()).remote(
+        resolved, budget, writer, cache_dir, spent)

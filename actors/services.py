@@ -37,9 +37,12 @@ class RayServices:
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
                  page_attempts: int = 3, llm_cache: CacheReader | None = None,
                  search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False) -> None:
+                 host_allowed=lambda host, port: False, start_workers=None) -> None:
         """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
-        ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops)."""
+        ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
+        ``start_workers``: called once, on the first call none of those can answer; returns the
+        (llm gateway, search gateway, fetchers) that were not given up front."""
+        self._start_workers = start_workers
         self.extracted = extracted
         self.host_allowed = host_allowed
         self._stores: set[asyncio.Future] = set()
@@ -105,6 +108,7 @@ class RayServices:
             result, record = hit  # answered here: no hop to the gateway for what its cache already holds
             self.record("llm_calls", [record])
             return result
+        self._ensure_workers()
         return await self._remote(req.stage, lambda: self.llm_gateway.complete.remote(req))
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
@@ -112,7 +116,14 @@ class RayServices:
             hits, records = hit
             self.record("search_calls", records)
             return hits
+        self._ensure_workers()
         return await self._remote("search", lambda: self.search_gateway.search.remote(req))
+
+    def _ensure_workers(self) -> None:
+        if self._start_workers is not None:
+            self.llm_gateway, self.search_gateway, self.fetchers = self._start_workers()
+            self._start_workers = None  # only once it worked: a failure fails this call, the next one tries again
+            self.count("workers_started")
 
     async def page(self, url: str) -> ExtractedPage:
         fut = self._pages.get(url)
@@ -146,6 +157,7 @@ class RayServices:
         return self._finish_page(page, started)
 
     async def _fetch_and_extract_remote(self, url: str) -> ExtractedPage:
+        self._ensure_workers()
         # A fetcher or extraction worker lost after Ray's own retries (its node went away) fails the whole
         # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
         for attempt in range(1, self.page_attempts + 1):

@@ -110,7 +110,8 @@ class _StartupClock:
     starts, research = the rest.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wait: bool = True) -> None:
+        self.wait = wait
         self.called_at = None
         self.ready_at = None
 
@@ -118,6 +119,9 @@ class _StartupClock:
         import ray
 
         self.called_at = time.perf_counter()
+        if not self.wait:  # lazy workers: they start inside research, on the first miss
+            self.ready_at = self.called_at
+            return contextlib.nullcontext()
         handles = []
         for info in ray.util.list_named_actors(all_namespaces=True):
             name, namespace = info["name"], info["namespace"]
@@ -131,15 +135,21 @@ class _StartupClock:
         return contextlib.nullcontext()
 
 
-def run_trawl_timed(spec: dict, *, mode: str = "run") -> dict:
-    """Run ``spec`` with run_job; wall time split into actor start-up and research (see ``_StartupClock``)."""
+def run_trawl_timed(spec: dict, *, mode: str = "run", eager: bool = True) -> dict:
+    """Run ``spec`` with run_job; wall time split into actor start-up and research (see ``_StartupClock``).
+
+    ``eager`` (the default here) starts the gateways, fetchers and extraction
+    workers before research so start-up is timed apart; ``eager=False`` is
+    what ``trawl run`` does (start them on the first cache miss), and then
+    start-up is only the writer and research includes the rest.
+    """
     from cluster.runner import run_job
     from pipelines.spec import parse_job
 
     job = parse_job(spec, base_dir=ROOT)
-    clock = _StartupClock()
+    clock = _StartupClock(wait=eager)
     started_epoch, started = time.time(), time.perf_counter()
-    result = run_job(job, mode=mode, dashboard=False, on_start=clock)
+    result = run_job(job, mode=mode, dashboard=False, on_start=clock, eager=eager)
     wall = time.perf_counter() - started
     startup = (clock.ready_at or started) - started
     counters = result.progress.counters

@@ -29,7 +29,9 @@ from pipelines.extract_store import ExtractedStore
 from pipelines.fetch import knob
 from pipelines.fetch.guard import AddressGuard
 from pipelines.llm.cache_reader import CacheReader
-from pipelines.llm.profiles import resolve_settings
+from pipelines.errors import SpecError
+from pipelines.fetch.checks import fetch_settings_problems
+from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
@@ -99,7 +101,7 @@ def _job_record(job, status: str, created: datetime) -> dict:
     }
 
 
-def _cache_views(job, llm_cache_dir: str, search_cache_dir: str, providers_file: str | None):
+def _cache_views(job, llm_settings, llm_cache_dir: str, search_cache_dir: str):
     """Read-only views of the gateways' caches for the driver (same folders, on this node, where the gateways run).
 
     A call either view can answer never reaches a gateway actor; a re-run of a
@@ -107,7 +109,7 @@ def _cache_views(job, llm_cache_dir: str, search_cache_dir: str, providers_file:
     """
     llm_view = search_view = None
     try:
-        llm_view = CacheReader(resolve_settings(job.llm, providers_file), llm_cache_dir)
+        llm_view = CacheReader(llm_settings, llm_cache_dir)
     except Exception:  # noqa: BLE001
         pass
     try:
@@ -132,11 +134,17 @@ def run_job(
     dashboard: bool = True,
     providers_file: str | None = None,
     on_start=None,
+    eager: bool = False,
 ) -> RunResult:
     """Run (all cells), resume (unfinished cells) or rerun (selected cells and their dependents).
 
-    ``on_start(progress, connection)`` is called once the actors are up (the
+    ``on_start(progress, connection)`` is called before research starts (the
     CLI starts its live view there) and must return a context manager.
+
+    The gateways, fetchers and extraction workers start on the first call
+    that the driver cannot answer from the job's caches and stores (at once,
+    in a first run); ``eager=True`` starts them before ``on_start`` instead
+    (the benchmarks use it to time start-up apart from research).
     """
     connection = connect(address, dashboard=dashboard)
     # A URI output (s3://bucket/prefix) is written by the writer through pyarrow; caches and the
@@ -152,34 +160,61 @@ def run_job(
     for row, column in rerun:
         answers.get(row, {}).pop(column, None)
 
+    # Problems a worker would only hit later are reported before anything starts: missing API keys, bad fetch settings.
+    llm_settings = resolve_settings(job.llm, providers_file)
+    check_api_keys(llm_settings)
+    problems = fetch_settings_problems(job.fetch)
+    if problems:
+        raise SpecError(problems)
     writer = start_writer(output, job_id=job.job_id)
     created = datetime.now(timezone.utc)
     ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
     cache_root = os.path.join(state_dir, "cache")
     llm_cache_dir = job.llm.cache_dir or os.path.join(cache_root, "llm")
-    llm = start_llm_gateway(
-        job.llm, budget=job.budget, writer=writer_name(job.job_id), providers_file=providers_file,
-        cache_dir=llm_cache_dir, name=f"trawl.llm_gateway[{job.job_id}]",
-    )
-    if mode != "run":  # a resumed job's budget counts what its earlier runs spent
-        tokens, cost = _spent(output, job.job_id)
-        if tokens or cost:
-            ray.get(llm.add_spent.remote(job.job_id, tokens, cost))
-    search = start_search_gateway(
-        job.search, writer=writer_name(job.job_id), cache_dir=os.path.join(cache_root, "search"),
-        name=f"trawl.search_gateway[{job.job_id}]",
-    )
-    fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(state_dir, "page-store"), job_id=job.job_id)
+    spent = _spent(output, job.job_id) if mode != "run" else (0, 0.0)  # a resumed job's budget counts earlier runs
+
+    def start_workers():
+        """The gateways and fetchers (with warm extraction workers: see drive), started on the first cache miss.
+
+        A first run misses at once (its first keyword expansion), so nothing
+        waits longer than it would have; a re-run that its caches and stores
+        answer entirely never starts them.
+        """
+        llm = start_llm_gateway(
+            job.llm, budget=job.budget, writer=writer_name(job.job_id), providers_file=providers_file,
+            cache_dir=llm_cache_dir, name=f"trawl.llm_gateway[{job.job_id}]",
+            spent={job.job_id: spent} if spent[0] or spent[1] else None,
+        )
+        search = start_search_gateway(
+            job.search, writer=writer_name(job.job_id), cache_dir=os.path.join(cache_root, "search"),
+            name=f"trawl.search_gateway[{job.job_id}]",
+        )
+        fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(state_dir, "page-store"), job_id=job.job_id)
+        workers.update(llm=llm, search=search, fetchers=fetchers)
+        return llm, search, fetchers
+
+    workers: dict = {}
+    if eager:
+        start_workers()
     progress = Progress()
     metrics = JobMetrics(job.job_id)
     started = time.time()
     interrupted = False
 
     async def drive() -> None:
-        batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars, batch_size=job.run.extract_batch_size)
-        llm_cache, search_cache = _cache_views(job, llm_cache_dir, os.path.join(cache_root, "search"), providers_file)
+        batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars,
+                                 batch_size=job.run.extract_batch_size, warm_up=eager)
+        llm_cache, search_cache = _cache_views(job, llm_settings, llm_cache_dir, os.path.join(cache_root, "search"))
+
+        def start_on_first_miss():
+            started = start_workers()
+            # after the fetchers: Ray's SPREAD skips nodes whose CPUs the warm-up tasks already hold
+            batcher.warm_up()
+            return started
+
         services = RayServices(
-            job_id=job.job_id, llm_gateway=llm, search_gateway=search, fetchers=fetchers, writer=writer,
+            job_id=job.job_id, llm_gateway=workers.get("llm"), search_gateway=workers.get("search"),
+            fetchers=workers.get("fetchers"), start_workers=None if eager else start_on_first_miss, writer=writer,
             batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
             extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
         )
@@ -207,7 +242,8 @@ def run_job(
     finally:
         final_status = "interrupted" if interrupted else "done"
         try:
-            for gateway in (llm, search):  # their telemetry records must reach the writer before it closes
+            gateways = [workers[k] for k in ("llm", "search") if k in workers]
+            for gateway in gateways:  # their telemetry records must reach the writer before it closes
                 try:
                     ray.get(gateway.flush.remote(), timeout=30)
                 except Exception:  # an older gateway without flush(), or one that died: its records are best effort
@@ -215,9 +251,10 @@ def run_job(
             ray.get(writer.append.remote("jobs", [_job_record(job, final_status, created)]))
             ray.get(writer.close.remote())
         finally:
-            for handle in (llm, search, writer):
+            for handle in [*gateways, writer]:
                 ray.kill(handle, no_restart=True)
-            fetchers.kill()
+            if "fetchers" in workers:
+                workers["fetchers"].kill()
 
     final, _ = previous_state(output, job.job_id)
     counts: dict[str, int] = {}

@@ -164,6 +164,14 @@ def test_failed_upstream_skips_dependents_and_resume_recomputes_nothing_done(wor
     assert previous_state(first.output, job.job_id)[0] == statuses
 
 
+def _actors_by_class():
+    from collections import Counter
+
+    from ray._private import state
+
+    return Counter(a["ActorClassName"] for a in state.actors().values())
+
+
 def _totals(world) -> dict:
     site = world.stats("site")
     return {"site": sum(v for k, v in site.items() if not k.endswith(("_ms", "_injected"))),
@@ -180,9 +188,14 @@ def test_a_second_run_reads_pages_and_answers_from_its_stores_and_asks_no_server
     calls = lambda: query(first.output, f"SELECT cache_hit, count(*) AS n FROM llm_calls WHERE job_id = '{job.job_id}' "  # noqa: E731
                                         "GROUP BY ALL").to_pylist()
     calls_before = {r["cache_hit"]: r["n"] for r in calls()}
+    actors_before = _actors_by_class()
 
     second = run_job(job, dashboard=False)  # "run" again, not resume: every cell is researched again
     assert _totals(world) == before, "the second run asked a server something"
+    # nothing missed, so no gateway, fetcher or extraction worker was started: only the writer
+    assert first.progress.counters["workers_started"] == 1 and second.progress.counters["workers_started"] == 0
+    started = _actors_by_class() - actors_before
+    assert set(started) == {"WriterActor"}, started
     assert second.statuses == {"done": 4}
     assert {(c["row_key"], c["column"]): c["answer"] for c in read_table(second.output, "cells", job_id=job.job_id).to_pylist()} == answers
     assert second.progress.counters["pages_from_extract_store"] == second.progress.counters["pages_ok"] > 0
