@@ -207,10 +207,10 @@ def run_job(
         llm_cache, search_cache = _cache_views(job, llm_settings, llm_cache_dir, os.path.join(cache_root, "search"))
 
         def start_on_first_miss():
-            started = start_workers()
+            handles = start_workers()
             # after the fetchers: Ray's SPREAD skips nodes whose CPUs the warm-up tasks already hold
             batcher.warm_up()
-            return started
+            return handles
 
         services = RayServices(
             job_id=job.job_id, llm_gateway=workers.get("llm"), search_gateway=workers.get("search"),
@@ -241,8 +241,8 @@ def run_job(
         interrupted = True
     finally:
         final_status = "interrupted" if interrupted else "done"
+        gateways = [workers[k] for k in ("llm", "search") if k in workers]
         try:
-            gateways = [workers[k] for k in ("llm", "search") if k in workers]
             for gateway in gateways:  # their telemetry records must reach the writer before it closes
                 try:
                     ray.get(gateway.flush.remote(), timeout=30)
