@@ -24,6 +24,7 @@ CASES = {
     "scale": ["--rows", "2", "--limit-pages", "10"],
     "cache": ["--rows", "1", "--columns", "1", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
     "tokens": ["--rows", "1", "--columns", "1", "--variants", "ranked,whole"],
+    "gateway_cpu": ["--calls", "20", "--concurrency", "4", "--repeats", "1"],
 }
 
 
@@ -49,6 +50,8 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
     elif script == "scale":
         run = data["runs"][0]
         assert run["rows"] == 2 and run["pages"] > 0 and run["extraction_limit"]["pages"] > 0
+    elif script == "gateway_cpu":
+        assert set(data["runs"]) == {"sdk_create", "trawl"} and all(r["failed"] == 0 for r in data["runs"].values())
     elif script == "cache":
         assert data["runs"]["second"]["llm_uncached"] == 0 and data["summary"]["answers_identical"]
     else:

@@ -1,0 +1,148 @@
+"""Gateway CPU per LLM call: trawl's provider client against the SDK's typed method, in the same run.
+
+The LLM gateway was the largest CPU consumer of the scale benchmark (~6 ms per
+call). This runs ``pipelines.llm.gateway.Gateway`` (no Ray, one process)
+against the world's OpenAI-compatible server on loopback and measures the
+gateway process's CPU time per call, for two provider clients:
+
+- **sdk_create** (the baseline): ``chat.completions.with_raw_response.create``
+  on one ``AsyncOpenAI`` client, which is how trawl called providers before;
+- **trawl**: ``pipelines.llm.client.ProviderClient`` as it is now: the same
+  SDK client's ``post("/chat/completions")`` with the exact body trawl
+  builds anyway, over several SDK clients (connection pools of 8).
+
+Variants alternate, ``--repeats`` times each, and the median is reported
+(this machine is shared). Judge-sized requests (3 chunks of ~600 characters);
+the server's own CPU is in another process and not counted.
+
+    .venv/bin/python benchmarks/gateway_cpu.py                     # ~1 min
+    .venv/bin/python benchmarks/gateway_cpu.py --calls 300 --concurrency 32 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.harness import machine_info, markdown_table, write_results  # noqa: E402
+
+
+def _sdk_create_client():
+    """The baseline: the provider client as trawl had it (the SDK's typed create(), one client, one pool)."""
+    import openai
+
+    from pipelines.llm import client as c
+
+    class SdkCreateClient(c.ProviderClient):
+        def _sdk(self):
+            if not self._clients:
+                self._clients = [openai.AsyncOpenAI(api_key=self._key, base_url=self.provider.base_url, max_retries=0,
+                                                    timeout=self.provider.timeout_s)]
+            return self._clients[0]
+
+        async def complete(self, body: dict) -> c.Reply:
+            try:
+                raw = await self._sdk().chat.completions.with_raw_response.create(**body)
+            except (openai.OpenAIError, asyncio.TimeoutError) as exc:
+                raise c.convert_openai_error(exc, self.provider.name, self._key) from None
+            self._on_headers({k.lower(): v for k, v in raw.headers.items()})
+            completion = raw.parse()
+            choice = completion.choices[0]
+            return c.Reply(text=choice.message.content or "", response_model=completion.model or self.provider.model,
+                           input_tokens=completion.usage.prompt_tokens, output_tokens=completion.usage.completion_tokens,
+                           finish_reason=choice.finish_reason)
+
+    return SdkCreateClient
+
+
+def _requests(n: int, offset: int):
+    from pipelines import prompts
+    from pipelines.llm.types import CallContext, LLMRequest
+
+    chunk = ("Wilvera Semiconductors was founded in 2004 in Tampere. Its chief executive, Aino Virtanen, "
+             "joined from Nokia in 2016; the company employs about 1,200 people. ") * 4
+    for i in range(offset, offset + n):
+        page = prompts.PageForJudge("P", f"http://site{i}.example/about", "About us", [chunk, chunk[::-1], chunk.upper()])
+        messages = prompts.judge_messages(f"Who is the CEO of company {i}?", {"company": f"Company {i}"}, page)
+        yield LLMRequest(stage="judge", messages=messages, context=CallContext("bench", f"row{i}", "ceo"),
+                         prompt_version=prompts.PROMPT_VERSION)
+
+
+def _measure(variant: str, base_url: str, calls: int, concurrency: int, offset: int) -> dict:
+    from pipelines.llm import client as c
+    from pipelines.llm import gateway as g
+    from pipelines.llm.config import LLMSettings, ProviderConfig
+
+    provider = ProviderConfig(name="world", base_url=base_url, model="trawl-extractive", max_concurrency=max(concurrency, 8))
+    settings = LLMSettings(providers=[provider], cache=True)
+    original = g.ProviderClient
+    g.ProviderClient = _sdk_create_client() if variant == "sdk_create" else c.ProviderClient
+    try:
+        with tempfile.TemporaryDirectory() as cache_dir:
+            gateway = g.Gateway(settings, record_sink=lambda records: None, cache_dir=cache_dir)
+
+            async def go() -> tuple[float, float, int]:
+                gate = asyncio.Semaphore(concurrency)
+
+                async def one(req):
+                    async with gate:
+                        return await gateway.complete(req)
+
+                await gateway.complete(next(_requests(1, offset - 1)))  # connections and imports warm
+                cpu, wall = time.process_time(), time.perf_counter()
+                results = await asyncio.gather(*(one(r) for r in _requests(calls, offset)), return_exceptions=True)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                await gateway.aclose()
+                return cpu, wall, sum(isinstance(r, Exception) for r in results)
+
+            cpu, wall, failed = asyncio.run(go())
+    finally:
+        g.ProviderClient = original
+    return {"cpu_ms_per_call": round(cpu / calls * 1000, 3), "calls_per_s": round(calls / wall, 1), "failed": failed}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=200, help="calls in flight (the benchmarks' specs allow 256)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--results-dir", default=None)
+    args = parser.parse_args(argv)
+
+    from pipelines.world.llm_server import LLMFaults, start_llm_server
+
+    machine = machine_info()
+    server = start_llm_server(LLMFaults(), port=0)
+    samples: dict[str, list[dict]] = {"sdk_create": [], "trawl": []}
+    try:
+        for r in range(args.repeats):
+            for variant in samples:  # alternate, so load changes hit both
+                offset = 1 + (r * 2 + len(samples[variant])) * 1_000_000 + (0 if variant == "trawl" else 500_000)
+                samples[variant].append(_measure(variant, server.base_url, args.calls, args.concurrency, offset))
+    finally:
+        server.stop()
+    runs = {v: {"cpu_ms_per_call": statistics.median(s["cpu_ms_per_call"] for s in xs),
+                "calls_per_s": statistics.median(s["calls_per_s"] for s in xs),
+                "failed": sum(s["failed"] for s in xs), "samples": xs} for v, xs in samples.items()}
+    ratio = round(runs["trawl"]["cpu_ms_per_call"] / runs["sdk_create"]["cpu_ms_per_call"], 3)
+    data = {"benchmark": "gateway_cpu", "machine": machine, "calls": args.calls, "concurrency": args.concurrency,
+            "repeats": args.repeats, "runs": runs, "summary": {"trawl_cpu_over_sdk_create": ratio}}
+    table = markdown_table(["client", "CPU ms per call (median)", "calls/s (median)", "failed calls"],
+                           [[v, r["cpu_ms_per_call"], r["calls_per_s"], r["failed"]] for v, r in runs.items()])
+    md = (f"{args.calls} judge-sized calls, {args.concurrency} in flight, {args.repeats} alternating repeats, "
+          f"Gateway in one process against the world's LLM server on loopback.\n\n{table}\n\n"
+          f"trawl's client: **{ratio}x** the baseline's CPU per call.\n")
+    write_results("gateway_cpu", data, md, args.results_dir)
+    print(md)
+    return data
+
+
+if __name__ == "__main__":
+    main()
