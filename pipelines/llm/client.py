@@ -11,6 +11,7 @@ the API key.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -108,6 +109,12 @@ def _estimate_tokens(text: str) -> int:
 _CONNECTIONS_PER_POOL = 8
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context():
+    """httpx's default TLS context (CA bundle, SSL_CERT_FILE/SSL_CERT_DIR honoured), built once per process."""
+    return httpx.create_ssl_context()
+
+
 class ProviderClient:
     """Calls one provider; one instance per provider, shared by every concurrent call."""
 
@@ -119,12 +126,14 @@ class ProviderClient:
         # connection it holds on every request, so one pool of N connections costs O(N) CPU per call.
         self._pools = max(1, -(-provider.max_concurrency // _CONNECTIONS_PER_POOL))
         self._clients: list[openai.AsyncOpenAI] = []
-        self._next = 0
+        self._next = -1
 
     def _sdk(self) -> openai.AsyncOpenAI:
-        # Built lazily so they bind to the event loop that actually runs the calls.
-        if not self._clients:
-            self._clients = [
+        # Each built on first use, so it binds to the event loop that runs the calls and a job's
+        # first call pays for one client, not for all of them.
+        self._next = (self._next + 1) % self._pools
+        if self._next >= len(self._clients):
+            self._clients.append(
                 openai.AsyncOpenAI(
                     api_key=self._key,
                     base_url=self.provider.base_url,
@@ -132,10 +141,10 @@ class ProviderClient:
                     timeout=self.provider.timeout_s,
                     organization=None,
                     project=None,
+                    # one TLS context for all of them: building one loads the CA bundle (~40 ms)
+                    http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()),
                 )
-                for _ in range(self._pools)
-            ]
-        self._next = (self._next + 1) % len(self._clients)
+            )
         return self._clients[self._next]
 
     async def complete(self, body: dict) -> Reply:
@@ -147,7 +156,7 @@ class ProviderClient:
         ``chat.completions.create``'s recursive TypedDict transform of the
         messages and the pydantic build of the response: ``body`` is already
         the exact request (``canonical.request_body``, also the cache key), and
-        those two steps were a third of the gateway's CPU per call (measured
+        those two steps were about half of the gateway's CPU per call (measured
         with ``benchmarks/gateway_cpu.py``).
         """
         try:
