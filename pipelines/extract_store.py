@@ -23,13 +23,13 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from pipelines.extract import ExtractedPage
+from pipelines.fetch.page_store import write_gzip_atomically
 
 __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
 
@@ -78,19 +78,4 @@ class ExtractedStore:
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
             "chunks": page.chunks, "private_hosts": [list(hp) for hp in page.private_hosts],
         }
-        path = self.path_for(page.url)
-        tmp_name = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".json.gz", dir=path.parent)
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as fh:
-                fh.write(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
-            os.replace(tmp_name, path)
-            return True
-        except OSError:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
-            return False
+        return write_gzip_atomically(self.path_for(page.url), [json.dumps(entry, ensure_ascii=False).encode("utf-8")])

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["PageStore", "StoredPage"]
+__all__ = ["PageStore", "StoredPage", "write_gzip_atomically"]
 
 _MAX_HEADER = 64_000
 
@@ -96,19 +96,28 @@ class PageStore:
             "bytes": len(page.body),
             "private_hosts": [list(hp) for hp in page.private_hosts],
         }
-        tmp_name = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".page", dir=path.parent)
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=self._level, mtime=0) as fh:
-                fh.write(json.dumps(header).encode("utf-8") + b"\n")
-                fh.write(page.body)
-            os.replace(tmp_name, path)
-            return True
-        except OSError:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
-            return False
+        return write_gzip_atomically(path, [json.dumps(header).encode("utf-8") + b"\n", page.body], self._level)
+
+
+def write_gzip_atomically(path: Path, parts: list[bytes], compresslevel: int = 5) -> bool:
+    """Gzip ``parts`` into ``path`` through a temporary file in the same folder and a rename.
+
+    Two processes writing one path both succeed and a reader never sees half
+    a file. Returns False, leaving no temporary file, if the disk said no.
+    """
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0) as fh:
+            for part in parts:
+                fh.write(part)
+        os.replace(tmp_name, path)
+        return True
+    except OSError:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+        return False
