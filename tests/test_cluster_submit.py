@@ -3,8 +3,8 @@
 The end-to-end test starts a head (no CPUs for work) and one worker with
 `ray start` in a temporary directory with ports of its own, submits the local
 world's job through the Jobs API and follows it to the end. Only the processes
-of that temporary session are stopped afterwards, by their own PIDs: the
-machine-wide Ray stop command would kill every Ray on the machine.
+of that temporary session are ended afterwards, by their own PIDs, never by
+Ray's machine-wide shutdown command, which would end every Ray on the machine.
 """
 
 from __future__ import annotations
