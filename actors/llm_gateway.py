@@ -16,14 +16,12 @@ fire-and-forget; ``flush()`` waits until the writer has everything.
 
 from __future__ import annotations
 
-import asyncio
-import time
 
 import ray
 from ray.util import metrics
 
 from actors.placement import on_this_node
-from actors.writer import free_actor_name, writer_handle
+from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
 
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
@@ -33,8 +31,6 @@ from pipelines.settings import BudgetSettings
 
 __all__ = ["LLMGatewayActor", "start_llm_gateway"]
 
-_BATCH_RECORDS = 64
-_BATCH_SECONDS = 1.0
 _LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
 
 
@@ -71,51 +67,10 @@ class _LLMMetrics:
                 self.cost.inc(record["cost_usd"], tags)
 
 
-class _RecordSink:
-    """Metrics for every record; records to the writer actor in batches."""
-
-    def __init__(self, writer, llm_metrics: _LLMMetrics) -> None:
-        self._writer = writer
-        self._metrics = llm_metrics
-        self._buffer: list[dict] = []
-        self._sent_at = time.monotonic()
-        self._pending: list = []
-        self._timer: asyncio.TimerHandle | None = None
-
-    def __call__(self, records: list[dict]) -> None:
-        for record in records:
-            self._metrics.observe(record)
-        if self._writer is None:
-            return
-        self._buffer.extend(records)
-        if len(self._buffer) >= _BATCH_RECORDS or time.monotonic() - self._sent_at >= _BATCH_SECONDS:
-            self.send()
-        elif self._timer is None:
-            # A quiet tail still reaches the writer within a second.
-            self._timer = asyncio.get_running_loop().call_later(_BATCH_SECONDS, self.send)
-
-    def send(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._buffer and self._writer is not None:
-            self._pending.append(self._writer.append.remote("llm_calls", self._buffer))
-            self._buffer = []
-        self._sent_at = time.monotonic()
-        if len(self._pending) > 32:  # forget acknowledged appends
-            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
-
-    async def flush(self) -> None:
-        self.send()
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-
 class _LLMGatewayActor:
     def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None,
                  spent: dict[str, tuple[int, float]] | None = None) -> None:
-        self._sink = _RecordSink(writer_handle(writer), _LLMMetrics())
+        self._sink = BatchedRecordSink(writer_handle(writer), "llm_calls", _LLMMetrics().observe)
         self._gateway = Gateway(settings, budget=budget, record_sink=self._sink, cache_dir=cache_dir)
         for job_id, (tokens, cost) in (spent or {}).items():  # earlier runs of a resumed job count against its budget
             self._gateway.add_spent(job_id, tokens, cost)

@@ -13,14 +13,12 @@ error / cache_hit), ``trawl_search_failures_total`` (by error type) and
 
 from __future__ import annotations
 
-import asyncio
-import time
 
 import ray
 from ray.util import metrics
 
 from actors.placement import on_this_node
-from actors.writer import free_actor_name, writer_handle
+from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
 
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
@@ -28,8 +26,6 @@ from pipelines.search.types import SearchHit, SearchRequest
 
 __all__ = ["SearchGatewayActor", "start_search_gateway"]
 
-_BATCH_RECORDS = 64
-_BATCH_SECONDS = 1.0
 
 
 _LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
@@ -59,45 +55,10 @@ class _SearchMetrics:
         self.calls.inc(1, {"provider": provider, "outcome": outcome})
 
 
-class _WriterSink:
-    """Metrics for every record; records to the writer actor in batches."""
-
-    def __init__(self, writer, search_metrics: _SearchMetrics | None = None) -> None:
-        self._writer = writer
-        self._metrics = search_metrics
-        self._buffer: list[dict] = []
-        self._sent_at = time.monotonic()
-        self._pending: list[ray.ObjectRef] = []
-
-    def __call__(self, records: list[dict]) -> None:
-        if self._metrics is not None:
-            for record in records:
-                self._metrics.observe(record)
-        if self._writer is None:
-            return
-        self._buffer.extend(records)
-        if len(self._buffer) >= _BATCH_RECORDS or time.monotonic() - self._sent_at >= _BATCH_SECONDS:
-            self.send()
-
-    def send(self) -> None:
-        if self._writer is not None and self._buffer:
-            self._pending.append(self._writer.append.remote("search_calls", self._buffer))
-            self._buffer = []
-        self._sent_at = time.monotonic()
-        if len(self._pending) > 32:  # forget acknowledged appends
-            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
-
-    async def flush(self) -> None:
-        self.send()
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class SearchGatewayActor:
     def __init__(self, settings: SearchSettings, writer=None, cache_dir: str | None = None) -> None:
-        self._sink = _WriterSink(writer_handle(writer), _SearchMetrics())
+        self._sink = BatchedRecordSink(writer_handle(writer), "search_calls", _SearchMetrics().observe)
         self._gateway = SearchGateway(settings, record_sink=self._sink, cache_dir=cache_dir)
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:

@@ -8,14 +8,16 @@ and serializing them is what makes "one writer" true.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import ray
 
 from actors.placement import on_this_node
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
+__all__ = ["WriterActor", "BatchedRecordSink", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -70,3 +72,52 @@ def writer_handle(writer):
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
     return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)
+
+
+class BatchedRecordSink:
+    """A gateway's telemetry sink: ``observe`` (metrics) for every record, records to the writer in batches.
+
+    A batch goes out at 64 records or after a second, whichever comes first;
+    a quiet tail still reaches the writer within a second (a timer on the
+    actor's event loop). ``flush()`` sends what is buffered and waits for it.
+    """
+
+    BATCH_RECORDS = 64
+    BATCH_SECONDS = 1.0
+
+    def __init__(self, writer, table: str, observe: Callable[[dict], None]) -> None:
+        self._writer = writer
+        self._table = table
+        self._observe = observe
+        self._buffer: list[dict] = []
+        self._sent_at = time.monotonic()
+        self._pending: list = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, records: list[dict]) -> None:
+        for record in records:
+            self._observe(record)
+        if self._writer is None:
+            return
+        self._buffer.extend(records)
+        if len(self._buffer) >= self.BATCH_RECORDS or time.monotonic() - self._sent_at >= self.BATCH_SECONDS:
+            self.send()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.BATCH_SECONDS, self.send)
+
+    def send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._buffer and self._writer is not None:
+            self._pending.append(self._writer.append.remote(self._table, self._buffer))
+            self._buffer = []
+        self._sent_at = time.monotonic()
+        if len(self._pending) > 32:  # forget acknowledged appends
+            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
+
+    async def flush(self) -> None:
+        self.send()
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
