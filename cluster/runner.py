@@ -180,8 +180,8 @@ def run_job(
         waits longer than it would have; a re-run that its caches and stores
         answer entirely never starts them.
         """
-        llm = start_llm_gateway(
-            job.llm, budget=job.budget, writer=writer_name(job.job_id), providers_file=providers_file,
+        llm = start_llm_gateway(  # the settings resolved (profile read, keys checked) before anything started
+            llm_settings, budget=job.budget, writer=writer_name(job.job_id),
             cache_dir=llm_cache_dir, name=f"trawl.llm_gateway[{job.job_id}]",
             spent={job.job_id: spent} if spent[0] or spent[1] else None,
         )
