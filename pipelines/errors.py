@@ -18,6 +18,8 @@ edge, so a Ray actor never has to ship an ``openai.RateLimitError`` (whose
     │   ├── BadRequestError        400/404/422, context length, unsupported parameter
     │   ├── AuthError              401/403 or a missing API key
     │   ├── UnparseableOutputError the LLM answered but not in a shape we can parse
+    │   ├── TruncatedOutputError   the reply hit the output cap (finish_reason "length")
+    │   ├── RefusedError           the model refused (message.refusal, finish_reason "content_filter")
     │   ├── BlockedError           address guard or robots.txt refused a URL
     │   └── ContentError           body too large, wrong content type, undecodable
     └── BudgetExhaustedError       the job's token/cost cap is reached; resumable
@@ -44,6 +46,8 @@ __all__ = [
     "AuthError",
     "UnparseableOutputError",
     "BlockedError",
+    "TruncatedOutputError",
+    "RefusedError",
     "ContentError",
     "BudgetExhaustedError",
 ]
@@ -146,6 +150,14 @@ class AuthError(PermanentError):
 
 class UnparseableOutputError(PermanentError):
     reason = "unparseable_output"
+
+
+class TruncatedOutputError(PermanentError):
+    reason = "truncated"
+
+
+class RefusedError(PermanentError):
+    reason = "refused"
 
 
 class BlockedError(PermanentError):

@@ -35,6 +35,8 @@ __all__ = [
     "parse_judgement",
     "parse_summary",
     "with_repair_hint",
+    "JUDGE_SCHEMA",
+    "SUMMARY_SCHEMA",
 ]
 
 PROMPT_VERSION = "2026-11-22.1"
@@ -49,6 +51,36 @@ REPAIR_HINT = (
     "(for example <keywords><k>...</k></keywords>, <excerpts><excerpt>...</excerpt></excerpts>, "
     "or <answer>...</answer><citations>...</citations><confidence>...</confidence>) and nothing else."
 )
+
+# Structured output (response_format json_schema) for judge and summarize, where the model supports it
+# (pipelines.llm.capabilities). Strict mode: every property required, no others
+# (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas). The parsers below read these
+# objects as they read tags: {"relevant": false, ...} is "not relevant"; answer "unknown" is no answer.
+JUDGE_SCHEMA = {
+    "name": "judgement",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "relevant": {"type": "boolean", "description": "false when nothing on the page helps"},
+            "excerpts": {"type": "array", "items": {"type": "string"}, "description": "sentences copied verbatim"},
+        },
+        "required": ["relevant", "excerpts"],
+        "additionalProperties": False,
+    },
+}
+SUMMARY_SCHEMA = {
+    "name": "summary",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string", "description": "the answer, or 'unknown'"},
+            "citations": {"type": "array", "items": {"type": "string"}, "description": "source ids, e.g. S1"},
+            "confidence": {"type": "number", "description": "0.0 to 1.0"},
+        },
+        "required": ["answer", "citations", "confidence"],
+        "additionalProperties": False,
+    },
+}
 
 TYPE_HINTS = {
     "text": "a short phrase or sentence",

@@ -74,6 +74,9 @@ class CellOutcome:
     cost_usd: float = 0.0
 
 
+_SCHEMAS = {"judge": prompts.JUDGE_SCHEMA, "summarize": prompts.SUMMARY_SCHEMA}
+
+
 class _Cell:
     """State of one cell while it is researched (token totals, records)."""
 
@@ -98,7 +101,8 @@ class _Cell:
             return parse(reply.text)
 
     async def _call(self, stage: str, messages: list[dict]) -> LLMResult:
-        req = LLMRequest(stage=stage, messages=messages, context=self.ctx, prompt_version=prompts.PROMPT_VERSION)
+        req = LLMRequest(stage=stage, messages=messages, context=self.ctx, prompt_version=prompts.PROMPT_VERSION,
+                         response_schema=_SCHEMAS.get(stage))
         result = await self.services.llm(req)
         o = self.outcome
         o.llm_calls += 1
@@ -162,10 +166,9 @@ class _Cell:
         best = max((r.score for r in ranked), default=0.0)
         shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
-        try:
-            excerpts = await self.ask("judge", msg, prompts.parse_judgement)
-        except UnparseableOutputError:
-            excerpts = []
+        # An unparseable reply (after the repair retry) propagates: the page could not be judged, which is not
+        # "not relevant" (pages_and_excerpts records it as judge_failed with the LLM's reason).
+        excerpts = await self.ask("judge", msg, prompts.parse_judgement)
         # A judge may only quote the page: drop "excerpts" that are not grounded in the text it was shown.
         shown_words = set(_words(" ".join(shown)))
         grounded = [e for e in excerpts if _grounded(e, shown_words)]

@@ -37,10 +37,12 @@ class Candidate:
     request_hash: str
 
 
-def candidates(settings: LLMSettings, req: LLMRequest) -> list[Candidate]:
+def candidates(settings: LLMSettings, req: LLMRequest, learned: Callable[[ProviderConfig], dict | None] | None = None
+               ) -> list[Candidate]:
+    """The stage's chain with each provider's exact body; ``learned`` gives what the gateway adapted per provider."""
     out = []
     for cfg in settings.chain_for(req.stage):
-        body = request_body(cfg, req)
+        body = request_body(cfg, req, learned(cfg) if learned else None)
         out.append(Candidate(cfg, body, request_hash(body, req.prompt_version)))
     return out
 
@@ -61,7 +63,8 @@ def hit_record(req: LLMRequest, key: str, cand: Candidate, *, started_at: dateti
 
 def hit_result(req: LLMRequest, cand: Candidate, text: str, model: str | None, duration_s: float) -> LLMResult:
     cfg = cand.config
-    text = apply_stop(text or "", req.stop if not cfg.stop_sequences else None)  # the cache keeps the raw reply
+    # the cache keeps the raw reply; a body without "stop" means the provider could not cut it server-side
+    text = apply_stop(text or "", req.stop if "stop" not in cand.body else None)
     return LLMResult(text=text, provider=cfg.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration_s)
 
 

@@ -29,6 +29,7 @@ from pipelines.errors import (
     UnavailableError,
 )
 from pipelines.llm.config import ProviderConfig
+from pipelines.llm.replies import read_message
 
 __all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
 
@@ -43,6 +44,8 @@ class Reply:
     input_tokens: int
     output_tokens: int
     finish_reason: str | None
+    reasoning_chars: int = 0  # reasoning set apart from the answer (reasoning_content/reasoning, <think>...)
+    refusal: str | None = None
 
 
 def scrub(message: str, secret: str | None = None, limit: int = 500) -> str:
@@ -95,7 +98,9 @@ def convert_openai_error(exc: BaseException, provider: str, secret: str | None =
             return AuthError(msg, reason=f"http_{status}")
         if code == "context_length_exceeded" or _CONTEXT_LENGTH.search(msg):
             return BadRequestError(msg, reason="context_length")
-        return BadRequestError(msg, reason=f"http_{status}")
+        err = BadRequestError(msg, reason=f"http_{status}")
+        err.param = str(getattr(exc, "param", "") or "")  # what pipelines.llm.adapt reads to adapt the request
+        return err
     if isinstance(exc, openai.OpenAIError):
         return UnavailableError(msg, reason="client_error")
     return UnavailableError(msg, reason=type(exc).__name__.lower())
@@ -133,19 +138,20 @@ class ProviderClient:
         # first call pays for one client, not for all of them.
         self._next = (self._next + 1) % self._pools
         if self._next >= len(self._clients):
-            self._clients.append(
-                openai.AsyncOpenAI(
-                    api_key=self._key,
-                    base_url=self.provider.base_url,
-                    max_retries=0,
-                    timeout=self.provider.timeout_s,
-                    organization=None,
-                    project=None,
-                    # one TLS context for all of them: building one loads the CA bundle (~40 ms)
-                    http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()),
-                )
-            )
+            self._clients.append(self._new_sdk())
         return self._clients[self._next]
+
+    def _new_sdk(self) -> openai.AsyncOpenAI:
+        # one TLS context for all of them: building one loads the CA bundle (~40 ms)
+        common = {"api_key": self._key, "max_retries": 0, "timeout": self.provider.timeout_s,
+                  "http_client": openai.DefaultAsyncHttpxClient(verify=_tls_context())}
+        if self.provider.kind == "azure":
+            # The SDK's Azure client posts to {endpoint}/openai/deployments/{model}/chat/completions?api-version=...
+            # with the key in the api-key header, as https://learn.microsoft.com/en-us/azure/ai-foundry/openai/reference
+            # documents; the body's "model" is the deployment name.
+            return openai.AsyncAzureOpenAI(azure_endpoint=self.provider.base_url, api_version=self.provider.api_version,
+                                           **common)
+        return openai.AsyncOpenAI(base_url=self.provider.base_url, organization=None, project=None, **common)
 
     async def complete(self, body: dict) -> Reply:
         """Send ``body`` once; a ``Reply`` or a trawl error.
@@ -173,9 +179,8 @@ class ProviderClient:
         try:
             data = json.loads(response.content)
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-            if not isinstance(text, str):
-                raise TypeError(f"message.content is {type(text).__name__}, not a string")
+            parts = read_message(choice["message"], choice.get("finish_reason"))
+            text = parts.text
             usage = data.get("usage") or {}
             model = data.get("model")
         except Exception as exc:  # noqa: BLE001 - any unusable body is the server's fault, and worth retrying
@@ -189,6 +194,8 @@ class ProviderClient:
             input_tokens=int(input_tokens) if isinstance(input_tokens, int) else _estimate_tokens(str(body["messages"])),
             output_tokens=int(output_tokens) if isinstance(output_tokens, int) else _estimate_tokens(text),
             finish_reason=choice.get("finish_reason"),
+            reasoning_chars=parts.reasoning_chars,
+            refusal=parts.refusal,
         )
 
     async def aclose(self) -> None:

@@ -8,14 +8,31 @@ from pydantic import Field, model_validator
 
 from pipelines.settings import Strict
 
-__all__ = ["ProviderConfig", "LLMSettings", "ProviderProfile", "STAGES"]
+__all__ = ["ProviderConfig", "CapabilityOverrides", "LLMSettings", "ProviderProfile", "STAGES"]
 
 STAGES = ("expand", "judge", "summarize")
 
 
+Effort = Literal["none", "minimal", "low", "medium", "high"]
+
+
+class CapabilityOverrides(Strict):
+    """Per-provider overrides of the model family table (``pipelines.llm.capabilities``); unset = from the table."""
+
+    token_limit: Literal["max_tokens", "max_completion_tokens", "none"] | None = Field(
+        None, description="Parameter that carries the output cap (none: not sent).")
+    temperature: bool | None = Field(None, description="Whether 'temperature' is sent.")
+    top_p: bool | None = Field(None, description="Whether 'top_p' is sent (trawl sends none today; kept for adaptation).")
+    stop: bool | None = Field(None, description="Whether 'stop' is sent.")
+    system_role: Literal["system", "developer", "none"] | None = Field(
+        None, description="Role of the instructions message; none folds them into the first user message.")
+    reasoning_effort: bool | None = Field(None, description="Whether 'reasoning_effort' is sent.")
+    structured_output: Literal["json_schema", "json_object", "none"] | None = Field(
+        None, description="response_format used for judge and summarize replies.")
+
+
 class ProviderConfig(Strict):
     name: str = Field(..., min_length=1, description="Label used in telemetry (gen_ai.provider.name) and chains.")
-    kind: Literal["openai"] = Field("openai", description="Wire protocol; every OpenAI-compatible server is 'openai'.")
     base_url: str = Field(..., description="e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1")
     model: str = Field(..., min_length=1, description="Model name sent as gen_ai.request.model.")
     api_key_env: str | None = Field(None, description="Name of the environment variable holding the key. Never the key.")
@@ -25,10 +42,40 @@ class ProviderConfig(Strict):
     price_input_per_m: float = Field(0.0, ge=0, description="USD per million input tokens.")
     price_output_per_m: float = Field(0.0, ge=0, description="USD per million output tokens.")
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per-attempt timeout.")
-    json_schema: bool = Field(False, description="Supports response_format json_schema.")
-    stop_sequences: bool = Field(True, description="Supports the 'stop' parameter.")
-    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature sent on every call.")
-    max_output_tokens: int = Field(1024, ge=16, description="max_tokens sent on every call.")
+    kind: Literal["openai", "azure"] = Field(
+        "openai", description="Wire protocol: 'openai' for every OpenAI-compatible server; 'azure' for Azure OpenAI "
+        "(base_url is the resource endpoint, model the deployment name, the key goes in the api-key header).")
+    api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter (kind: azure only), "
+                                    "e.g. 2024-10-21.")
+    family: str | None = Field(None, description="Model name used to look up request rules when 'model' is an alias or "
+                               "an Azure deployment name, e.g. gpt-5-mini (see docs/llm-providers.md).")
+    capabilities: CapabilityOverrides | None = Field(None, description="Overrides of the request rules the model "
+                                                     "family table gives (docs/llm-providers.md).")
+    reasoning_effort: Effort | dict[Literal["expand", "judge", "summarize", "default"], Effort] | None = Field(
+        None, description="reasoning_effort sent to models that take it: one value, or per stage "
+        "{expand, judge, summarize, default}. Unset: the model's own default.")
+    json_schema: bool | None = Field(None, description="Shorthand for capabilities.structured_output: true = "
+                                     "json_schema, false = none; unset: from the model family table.")
+    stop_sequences: bool | None = Field(None, description="Shorthand for capabilities.stop (whether 'stop' is sent); "
+                                        "unset: from the model family table. Without it trawl cuts replies itself.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature, sent to models that accept one.")
+    max_output_tokens: int = Field(1024, ge=16, description="Output cap sent on every call (as max_tokens or "
+                                   "max_completion_tokens, per the model family); reasoning models count their "
+                                   "reasoning against it, so give them several thousand.")
+
+    @model_validator(mode="after")
+    def _azure_needs_api_version(self) -> ProviderConfig:
+        if self.kind == "azure" and not self.api_version:
+            raise ValueError("kind 'azure' needs api_version (e.g. 2024-10-21)")
+        if self.kind != "azure" and self.api_version:
+            raise ValueError("api_version is only for kind 'azure'")
+        return self
+
+    def effort_for(self, stage: str) -> str | None:
+        """The reasoning_effort for ``stage`` (None: not set)."""
+        if isinstance(self.reasoning_effort, dict):
+            return self.reasoning_effort.get(stage) or self.reasoning_effort.get("default")  # type: ignore[call-overload]
+        return self.reasoning_effort
 
 
 class LLMSettings(Strict):

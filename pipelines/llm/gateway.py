@@ -29,12 +29,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.errors import AuthError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
+from pipelines.errors import (
+    AuthError, BadRequestError, PermanentError, RateLimitedError, RefusedError, RetryableError, TrawlError,
+    TruncatedOutputError, UnavailableError,
+)
+from pipelines.llm.adapt import adaptation_for, describe
 from pipelines.llm.budget import BudgetTracker
 from pipelines.llm.cache import CachedReply, ResponseCache
 from pipelines.llm.cache_reader import candidates as chain_candidates, first_hit, hit_record, hit_result, logical_key
-from pipelines.llm.canonical import apply_stop
-from pipelines.llm.client import ProviderClient
+from pipelines.llm.canonical import apply_stop, request_body, request_hash
+from pipelines.llm.capabilities import capabilities_for
+from pipelines.llm.client import ProviderClient, Reply
 from pipelines.llm.config import LLMSettings, ProviderConfig
 from pipelines.llm.limits import CircuitBreaker, ProviderLimits
 from pipelines.llm.profiles import check_api_keys, resolve_settings
@@ -105,6 +110,8 @@ class Gateway:
         directory = cache_dir or self.settings.cache_dir
         self._cache = ResponseCache(directory, self.settings.cache_ttl_s) if self.settings.cache else None
         self._in_flight: dict[str, asyncio.Future] = {}
+        # What a 400 taught us, per (provider, model), kept for the gateway's life (one job): capability changes.
+        self._learned: dict[tuple[str, str], dict] = {}
         self._budget = BudgetTracker(budget)
         self._stats = CallStats()
 
@@ -173,7 +180,27 @@ class Gateway:
     # --- cache ----------------------------------------------------------------
 
     def _candidates(self, req: LLMRequest) -> list[_Candidate]:
-        return [_Candidate(self._providers[c.config.name], c.body, c.request_hash) for c in chain_candidates(self.settings, req)]
+        return [_Candidate(self._providers[c.config.name], c.body, c.request_hash)
+                for c in chain_candidates(self.settings, req, self._learned_for)]
+
+    def _learned_for(self, cfg: ProviderConfig) -> dict | None:
+        return self._learned.get((cfg.name, cfg.model))
+
+    def _adapt(self, req: LLMRequest, candidates: list[_Candidate], cand: _Candidate, err: TrawlError) -> bool:
+        """After a 400 naming an unsupported parameter/value: learn the change and rebuild that provider's body."""
+        if not isinstance(err, BadRequestError):
+            return False
+        cfg = cand.provider.config
+        change = adaptation_for(err, capabilities_for(cfg, self._learned_for(cfg)))
+        if change is None:
+            return False
+        learned = {**(self._learned_for(cfg) or {}), **change}
+        self._learned[(cfg.name, cfg.model)] = learned
+        log.warning("provider %s model %s rejected a parameter; adapting the request for the rest of the job: %s",
+                    cfg.name, cfg.model, describe(learned))
+        body = request_body(cfg, req, learned)
+        candidates[candidates.index(cand)] = _Candidate(cand.provider, body, request_hash(body, req.prompt_version))
+        return True
 
     def _cached(self, cands: list[_Candidate]) -> _HitCandidate | None:
         if self._cache is None:
@@ -194,7 +221,7 @@ class Gateway:
     async def _call_chain(self, req: LLMRequest, candidates: list[_Candidate], key: str, started: float) -> LLMResult:
         given_up: set[str] = set()
         tries: dict[str, int] = {}
-        attempt, last_error, current, fallback_from = 0, None, None, None
+        attempt, last_error, current, fallback_from, adapted = 0, None, None, None, 0
         preferred = candidates[0].provider.config.name
         while True:
             cand = await self._route(candidates, given_up, req)
@@ -210,15 +237,19 @@ class Gateway:
                 reply = await self._attempt(req, cand, key, attempt, fallback_from)
             except TrawlError as err:
                 last_error = err
+                if adapted < _MAX_ADAPTATIONS_PER_CALL and self._adapt(req, candidates, cand, err):
+                    adapted += 1
+                    tries[name] -= 1  # the adapted request is a new request, not a retry of a failing one
+                    continue
                 wait = self._after_failure(cand, err, tries[name], given_up)
                 if wait:
                     await self._sleep(wait)
                 continue
             return LLMResult(
-                text=apply_stop(reply.text, req.stop if not cand.provider.config.stop_sequences else None),
+                text=apply_stop(reply.text, req.stop if "stop" not in cand.body else None),
                 provider=name, model=reply.response_model, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                 cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens),
-                attempts=attempt, duration_s=self._clock() - started,
+                attempts=attempt, duration_s=self._clock() - started, finish_reason=reply.finish_reason,
             )
 
     async def _route(self, candidates: list[_Candidate], given_up: set[str], req: LLMRequest) -> _Candidate | None:
@@ -249,6 +280,10 @@ class Gateway:
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
         estimate = _estimate_tokens(cand.body)
+        learned = self._learned_for(cfg)
+        record = dict(ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
+                      request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
+                      request_adaptations=describe(learned) if learned else None)
         p.in_flight += 1
         started_at = None
         try:
@@ -267,29 +302,27 @@ class Gateway:
                 reason, message = err.reason, str(err)
             else:  # the server may still bill it: keep the token estimate, record what we know
                 reason, message = "cancelled", "the caller gave up while the request was in flight (e.g. its cell timed out)"
-            self._emit(
-                call_record(
-                    ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
-                    request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
-                    duration_s=self._clock() - t0, error_type=reason, error_message=message, fallback_from=fallback_from,
-                )
-            )
+            self._emit(call_record(**record, started_at=started_at, duration_s=self._clock() - t0,
+                                   error_type=reason, error_message=message))
             raise
         finally:
             p.in_flight -= 1
         p.breaker.success()
         p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
         self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens))
+        problem = _reply_problem(cfg, cand.body, reply)
         self._emit(
             call_record(
-                ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
-                request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
-                duration_s=self._clock() - t0, response_model=reply.response_model, input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens, fallback_from=fallback_from,
+                **record, started_at=started_at, duration_s=self._clock() - t0, response_model=reply.response_model,
+                input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, finish_reason=reply.finish_reason,
+                reasoning_chars=reply.reasoning_chars, error_type=problem.reason if problem else None,
+                error_message=str(problem) if problem else None,
             )
         )
-        if self._cache is not None and reply.finish_reason != "length" and reply.text:
-            # Truncated or empty answers are not worth keeping: a re-run should ask again.
+        if problem is not None:
+            raise problem  # truncated or refused: never cached, so a re-run asks again
+        if self._cache is not None and reply.text:
+            # An empty answer is not worth keeping: a re-run should ask again.
             self._cache.put(
                 CachedReply(cand.request_hash, cfg.name, cfg.model, reply.response_model, reply.text,
                             reply.input_tokens, reply.output_tokens, time.time())
@@ -347,10 +380,33 @@ class _HitCandidate:
         return self.candidate.request_hash
 
     @property
+    def body(self) -> dict:
+        return self.candidate.body
+
+    @property
     def config(self) -> ProviderConfig:
         return self.candidate.provider.config
 
 
+_MAX_ADAPTATIONS_PER_CALL = 4  # one per distinct rejected parameter (token limit, temperature, stop, role...)
+
+
+def _reply_problem(cfg: ProviderConfig, body: dict, reply: Reply) -> TrawlError | None:
+    """The outcome a 200 reply still is: truncated (finish_reason length) or refused; None when usable."""
+    if reply.refusal:
+        return RefusedError(f"{cfg.name}: the model refused (finish_reason {reply.finish_reason}): {reply.refusal[:300]}")
+    if reply.finish_reason == "length":
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
+        spent = f", {reply.reasoning_chars} characters of it reasoning" if reply.reasoning_chars else ""
+        return TruncatedOutputError(
+            f"{cfg.name}: the reply was cut off at the output token limit (finish_reason length, "
+            f"{reply.output_tokens} output tokens{spent}); raise max_output_tokens of provider {cfg.name!r} "
+            f"(now {cap if cap is not None else 'unset'})"
+        )
+    return None
+
+
 def _estimate_tokens(body: dict) -> int:
     # For tpm admission before the server reports usage: ~4 characters per token, plus the output cap.
-    return len(json.dumps(body["messages"], ensure_ascii=False)) // 4 + int(body.get("max_tokens") or 0)
+    cap = body.get("max_tokens") or body.get("max_completion_tokens") or 0
+    return len(json.dumps(body["messages"], ensure_ascii=False)) // 4 + int(cap)

@@ -41,6 +41,9 @@ def call_record(
     error_message: str | None = None,
     fallback_from: str | None = None,
     cache_hit: bool = False,
+    finish_reason: str | None = None,
+    reasoning_chars: int | None = None,
+    request_adaptations: str | None = None,
 ) -> dict:
     """One row of ``llm_calls``; keys are exactly the table's columns."""
     return {
@@ -65,6 +68,9 @@ def call_record(
         "request_hash": request_hash,
         "prompt_version": prompt_version,
         "started_at": started_at,
+        "gen_ai.response.finish_reasons": finish_reason,
+        "reasoning_chars": reasoning_chars,
+        "request_adaptations": request_adaptations,
     }
 
 

@@ -31,6 +31,8 @@ class LLMRequest:
     prompt_version: str = ""
     max_tokens: int | None = None  # None: the provider's max_output_tokens
     stop: list[str] | None = None
+    # {"name": ..., "schema": {...}} asked for as response_format where the model supports structured output
+    response_schema: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,4 @@ class LLMResult:
     cache_hit: bool = False
     attempts: int = 1
     duration_s: float = 0.0
+    finish_reason: str | None = None

@@ -146,6 +146,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("request_hash", pa.string()),  # SHA-256 of the canonical request
             ("prompt_version", pa.string()),
             ("started_at", _ts),
+            ("gen_ai.response.finish_reasons", pa.string()),  # the attempt's finish_reason (stop, length, ...)
+            ("reasoning_chars", pa.int64()),  # size of the reasoning set apart from the answer
+            ("request_adaptations", pa.string()),  # what a 400 taught us to change, e.g. token_limit=max_completion_tokens
         ]
     ),
     "search_calls": pa.schema(
