@@ -191,14 +191,17 @@ class Gateway:
         if not isinstance(err, BadRequestError):
             return False
         cfg = cand.provider.config
-        change = adaptation_for(err, capabilities_for(cfg, self._learned_for(cfg)))
-        if change is None:
-            return False
-        learned = {**(self._learned_for(cfg) or {}), **change}
-        self._learned[(cfg.name, cfg.model)] = learned
-        log.warning("provider %s model %s rejected a parameter; adapting the request for the rest of the job: %s",
-                    cfg.name, cfg.model, describe(learned))
+        learned = self._learned_for(cfg) or {}
         body = request_body(cfg, req, learned)
+        if body == cand.body:  # not already adapted by a concurrent call: learn from this error
+            change = adaptation_for(err, capabilities_for(cfg, learned))
+            if change is None:
+                return False
+            learned = {**learned, **change}
+            self._learned[(cfg.name, cfg.model)] = learned
+            log.warning("provider %s model %s rejected a parameter; adapting the request for the rest of the job: %s",
+                        cfg.name, cfg.model, describe(learned))
+            body = request_body(cfg, req, learned)
         candidates[candidates.index(cand)] = _Candidate(cand.provider, body, request_hash(body, req.prompt_version))
         return True
 
