@@ -36,7 +36,11 @@ __all__ = ["ContractServer", "DIALECTS", "Dialect"]
 
 Rule = Callable[[web.Request, dict, "ContractServer"], "tuple[int, dict] | None"]
 
-REASONING_TEXT = "Let me look at each chunk and decide which sentences name the fact asked for. " * 3
+# Reasoning that quotes the reply formats, as real reasoning does: parsed as the answer, it would read as
+# "not relevant" or "unknown" (the think-tags case in ../shared/cases).
+REASONING_TEXT = ("Let me look at each chunk and decide which sentences name the fact asked for. The rules say that when "
+                  "nothing helps I answer with just <not_relevant/>, and if the sources do not say I must write "
+                  "<answer>unknown</answer><citations></citations>. ") * 2
 
 
 def _error(status: int, message: str, *, param: str | None = None, code: str | None = None,
@@ -275,6 +279,9 @@ class ContractServer:
     no_system_role: bool = False  # the model has no system/developer role (o1-mini, Gemma templates)
     system_error: str | None = None  # the text a template without a system role answers (vLLM: "System role not supported")
     think_tag: str | None = None  # put <think_tag>...</think_tag> before the reply in the content
+    think_stages: set[str] | None = None  # only these stages think in the content (None: all)
+    think_open_in_template: bool = False  # the opening tag was part of the prompt: content is "reasoning</tag>reply"
+    garbage: set[str] = field(default_factory=set)  # stages that answer prose no parser can read, even when repaired
     finish_length: set[str] = field(default_factory=set)  # stages whose replies are cut off (finish_reason length)
     refuse: set[str] = field(default_factory=set)  # stages the model refuses
     api_key: str = "contract-key-0000"
@@ -353,8 +360,11 @@ class ContractServer:
         if stage in self.finish_length:  # the whole budget went on reasoning: no answer at all
             answer, finish = "", "length"
             message["content"] = f"<think>{reasoning}" if self.think_tag else ""
-        elif self.think_tag:
-            message["content"] = f"<{self.think_tag}>\n{reasoning}\n</{self.think_tag}>\n{answer}"
+        elif stage in self.garbage:
+            message["content"] = "I looked at the material and I think it is probably fine overall."
+        elif self.think_tag and (self.think_stages is None or stage in self.think_stages):
+            opening = "" if self.think_open_in_template else f"<{self.think_tag}>\n"
+            message["content"] = f"{opening}{reasoning}\n</{self.think_tag}>\n{answer}"
         if stage in self.refuse:
             message = {"role": "assistant", "content": None, "refusal": "I can't help with that request."}
         if self.dialect.reasoning_field and not self.think_tag:
