@@ -8,19 +8,14 @@ exact request trawl sent.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from pipelines import prompts
-from pipelines.llm.config import LLMSettings, ProviderConfig
 from pipelines.llm.gateway import Gateway
-from pipelines.llm.types import CallContext, LLMRequest
+from pipelines.llm.types import LLMRequest
 from pipelines.world.truth import COLUMN_TRUTH, load_truth, score_results
-from tests.contract_llm import ContractServer
+from tests.fixtures_contract import ask, judge_request, provider_for, settings
 from tests.loopback_job import run_cells
-
-KEY_ENV = "TRAWL_CONTRACT_KEY"
 
 # (id, dialect, served model, provider config overrides, server options)
 SERVICES = [
@@ -42,57 +37,6 @@ SERVICES = [
     ("llamacpp", "llamacpp", "local-gguf", {}, {"think_tag": "thinking"}),
     ("lmstudio", "lmstudio", "deepseek-r1-distill-qwen-7b", {}, {"think_tag": "think"}),
 ]
-KEYED = {"openai", "azure", "anthropic", "gemini", "openrouter", "deepseek", "groq", "mistral"}
-
-
-@pytest.fixture
-def contract(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, "contract-key-0000")
-    servers = []
-
-    def start(dialect: str, model: str, **options) -> ContractServer:
-        server = ContractServer(dialect, model=model, **options).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def provider_for(server: ContractServer, **overrides) -> ProviderConfig:
-    keyed = server.dialect.name in KEYED
-    return ProviderConfig(name=overrides.pop("name", server.dialect.name), base_url=server.base_url, model=server.model,
-                          api_key_env=KEY_ENV if keyed else None, timeout_s=10, **overrides)
-
-
-def settings(*providers: ProviderConfig, **overrides) -> LLMSettings:
-    return LLMSettings(providers=list(providers), **{"backoff_base_s": 0.01, "max_wait_s": 0.1, **overrides})
-
-
-def ask(gateway: Gateway, *requests: LLMRequest) -> list:
-    async def go():
-        try:
-            return [await _safe(gateway.complete(r)) for r in requests]
-        finally:
-            await gateway.aclose()
-
-    return asyncio.run(go())
-
-
-async def _safe(coro):
-    try:
-        return await coro
-    except Exception as exc:  # noqa: BLE001 - the test looks at the error
-        return exc
-
-
-def judge_request(row: str = "r1") -> LLMRequest:
-    page = prompts.PageForJudge("P", "http://acme.example/about", "About", ["Jane Doe is the CEO of Acme Robotics."])
-    return LLMRequest(stage="judge", messages=prompts.judge_messages("Who is the CEO of Acme Robotics?",
-                                                                      {"company": "Acme Robotics"}, page),
-                      context=CallContext("j", row, "ceo"), prompt_version=prompts.PROMPT_VERSION,
-                      response_schema=prompts.JUDGE_SCHEMA)
 
 
 # --- a job through each service -------------------------------------------------------------------
@@ -119,21 +63,28 @@ def test_a_job_through_each_service_completes_with_every_cell_done(contract, wor
 def test_openai_reasoning_models_get_max_completion_tokens_no_sampling_and_a_developer_message(contract, tmp_path):
     server = contract("openai", "o4-mini")
     cfg = provider_for(server, reasoning_effort={"judge": "low", "default": "high"}, max_output_tokens=5000)
-    [result] = ask(Gateway(settings(cfg), cache_dir=str(tmp_path)), judge_request())
+    [result] = ask(Gateway(settings(cfg), cache_dir=str(tmp_path)), judge_request(stop=["</excerpts>"]))
     assert not isinstance(result, Exception), result
     [sent] = server.requests
+    assert server.headers[0]["Authorization"] == "Bearer contract-key-0000"
     assert sent["max_completion_tokens"] == 5000 and "max_tokens" not in sent
     assert "temperature" not in sent and "top_p" not in sent and "stop" not in sent
     assert [m["role"] for m in sent["messages"]] == ["developer", "user"]
     assert sent["reasoning_effort"] == "low"  # the judge's own setting
-    assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["strict"] is True
+    fmt = sent["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    schema = fmt["json_schema"]["schema"]
+    assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
+    assert prompts.parse_judgement(result.text) == ["Jane Doe is the CEO of Acme Robotics."]  # the JSON reply is read
 
 
 def test_classic_chat_models_get_max_tokens_temperature_and_a_system_message(contract, tmp_path):
     server = contract("openai", "gpt-4.1-mini")
-    [result] = ask(Gateway(settings(provider_for(server, reasoning_effort="high")), cache_dir=str(tmp_path)), judge_request())
+    [result] = ask(Gateway(settings(provider_for(server, reasoning_effort="high")), cache_dir=str(tmp_path)),
+                   judge_request(stop=["</excerpts>"]))
     assert not isinstance(result, Exception), result
     [sent] = server.requests
+    assert sent["stop"] == ["</excerpts>"]
     assert sent["max_tokens"] == 1024 and sent["temperature"] == 0.0 and "reasoning_effort" not in sent
     assert [m["role"] for m in sent["messages"]] == ["system", "user"]
     assert result.text.startswith("{") and prompts.parse_judgement(result.text) == ["Jane Doe is the CEO of Acme Robotics."]

@@ -13,7 +13,7 @@ from pipelines.llm.capabilities import capabilities_for
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
 from tests.contract_llm import ContractServer
-from tests.test_llm_contracts import judge_request
+from tests.fixtures_contract import judge_request
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "llm-providers.md").read_text(encoding="utf-8")
 SNIPPETS = dict(re.findall(r"^#### `([\w-]+)`\n```yaml\n(.*?)```", DOC, re.S | re.M))

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract_llm import ContractServer
+from tests.fixtures_contract import provider_for, settings
 from tests.loopback_job import run_cells
-from tests.test_llm_contracts import contract, provider_for, settings  # noqa: F401 - the fixture
 
 ONE = {"rows": 1, "columns": ("ceo",)}
 

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipelines.errors import (
-    AuthError, BadRequestError, PermanentError, RateLimitedError, RefusedError, RetryableError, TrawlError,
-    TruncatedOutputError, UnavailableError,
+    AuthError, BadRequestError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError,
 )
 from pipelines.llm.adapt import adaptation_for, describe
 from pipelines.llm.budget import BudgetTracker
@@ -39,11 +38,12 @@ from pipelines.llm.cache import CachedReply, ResponseCache
 from pipelines.llm.cache_reader import candidates as chain_candidates, first_hit, hit_record, hit_result, logical_key
 from pipelines.llm.canonical import apply_stop, request_body, request_hash
 from pipelines.llm.capabilities import capabilities_for
-from pipelines.llm.client import ProviderClient, Reply
+from pipelines.llm.client import ProviderClient
 from pipelines.llm.config import LLMSettings, ProviderConfig
 from pipelines.llm.limits import CircuitBreaker, ProviderLimits
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.llm.records import call_record, cost_usd, utc_now
+from pipelines.llm.replies import reply_problem
 from pipelines.llm.telemetry import CallStats
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.settings import BudgetSettings
@@ -313,7 +313,7 @@ class Gateway:
         p.breaker.success()
         p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
         self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens))
-        problem = _reply_problem(cfg, cand.body, reply)
+        problem = reply_problem(cfg.name, cand.body, reply)
         self._emit(
             call_record(
                 **record, started_at=started_at, duration_s=self._clock() - t0, response_model=reply.response_model,
@@ -392,21 +392,6 @@ class _HitCandidate:
 
 
 _MAX_ADAPTATIONS_PER_CALL = 4  # one per distinct rejected parameter (token limit, temperature, stop, role...)
-
-
-def _reply_problem(cfg: ProviderConfig, body: dict, reply: Reply) -> TrawlError | None:
-    """The outcome a 200 reply still is: truncated (finish_reason length) or refused; None when usable."""
-    if reply.refusal:
-        return RefusedError(f"{cfg.name}: the model refused (finish_reason {reply.finish_reason}): {reply.refusal[:300]}")
-    if reply.finish_reason == "length":
-        cap = body.get("max_completion_tokens") or body.get("max_tokens")
-        spent = f", {reply.reasoning_chars} characters of it reasoning" if reply.reasoning_chars else ""
-        return TruncatedOutputError(
-            f"{cfg.name}: the reply was cut off at the output token limit (finish_reason length, "
-            f"{reply.output_tokens} output tokens{spent}); raise max_output_tokens of provider {cfg.name!r} "
-            f"(now {cap if cap is not None else 'unset'})"
-        )
-    return None
 
 
 def _estimate_tokens(body: dict) -> int:

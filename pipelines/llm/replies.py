@@ -23,7 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ReplyParts", "read_message", "split_reasoning"]
+from pipelines.errors import RefusedError, TrawlError, TruncatedOutputError
+
+__all__ = ["ReplyParts", "read_message", "split_reasoning", "reply_problem"]
 
 _TAGS = ("think", "thinking", "reasoning", "thought")
 _BLOCK = re.compile(r"<(%s)\b[^>]*>(.*?)</\1\s*>" % "|".join(_TAGS), re.S | re.I)
@@ -97,3 +99,19 @@ def read_message(message: dict, finish_reason: str | None) -> ReplyParts:
     if finish_reason == "content_filter" and not refusal:
         refusal = "the provider's content filter stopped the reply (finish_reason content_filter)"
     return ReplyParts(answer, len(reasoning) + len(in_content), refusal if refusal else None)
+
+
+def reply_problem(provider: str, body: dict, reply) -> TrawlError | None:
+    """The outcome a 200 reply (a ``client.Reply``) still is: ``RefusedError``, ``TruncatedOutputError``
+    (finish_reason ``length``: the message names the setting to raise), or None when it is usable."""
+    if reply.refusal:
+        return RefusedError(f"{provider}: the model refused (finish_reason {reply.finish_reason}): {reply.refusal[:300]}")
+    if reply.finish_reason == "length":
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
+        spent = f", {reply.reasoning_chars} characters of it reasoning" if reply.reasoning_chars else ""
+        return TruncatedOutputError(
+            f"{provider}: the reply was cut off at the output token limit (finish_reason length, "
+            f"{reply.output_tokens} output tokens{spent}); raise max_output_tokens of provider {provider!r} "
+            f"(now {cap if cap is not None else 'unset'})"
+        )
+    return None
