@@ -111,6 +111,16 @@ def test_a_rejected_max_tokens_and_temperature_are_adapted_once_and_kept(contrac
     assert all(r["error.type"] in (None, "http_400") for r in calls)
 
 
+def test_a_rerun_of_an_adapted_job_is_answered_from_the_cache(contract, world, tmp_path):
+    server = contract("openai", "acme-reasoner-prod", reasoning=True)
+    run_cells(world, settings(provider_for(server)), str(tmp_path), **ONE)
+    answered = len(server.requests) - len(server.rejections)
+    cells, calls = run_cells(world, settings(provider_for(server)), str(tmp_path), **ONE)
+    assert cells[0]["status"] == "done"
+    assert len(server.requests) - len(server.rejections) == answered  # only the 400s that re-teach the adaptation
+    assert all(r["cache_hit"] for r in calls if r["error.type"] is None)
+
+
 def test_a_model_without_a_system_role_is_adapted_to_by_folding_it(contract, world, tmp_path):
     server = contract("vllm", "fake-model", system_error="System role not supported")
     cells, calls = run_cells(world, settings(provider_for(server)), str(tmp_path))

@@ -243,6 +243,9 @@ class Gateway:
                 if adapted < _MAX_ADAPTATIONS_PER_CALL and self._adapt(req, candidates, cand, err):
                     adapted += 1
                     tries[name] -= 1  # the adapted request is a new request, not a retry of a failing one
+                    hit = self._cached(candidates)  # an earlier run may have cached the adapted request's answer
+                    if hit is not None:
+                        return self._record_hit(req, key, hit, started)
                     continue
                 wait = self._after_failure(cand, err, tries[name], given_up)
                 if wait:
