@@ -140,7 +140,8 @@ def rule_vendor_model(request, body, server):
 
 def rule_roles_known(request, body, server):
     # A service that predates the developer role rejects it; trawl only sends system/user/assistant to those.
-    allowed = {"system", "user", "assistant"} | ({"developer"} if server.dialect.developer_role else set())
+    developer = server.dialect.developer_role if server.developer_role is None else server.developer_role
+    allowed = {"system", "user", "assistant"} | ({"developer"} if developer else set())
     for i, msg in enumerate(body.get("messages", [])):
         if msg.get("role") not in allowed:
             return _error(400, f"Invalid value: '{msg.get('role')}'. Supported values are: {sorted(allowed)}.",
@@ -276,6 +277,7 @@ class ContractServer:
     dialect_name: str
     model: str = "gpt-4.1-mini"
     reasoning: bool | None = None  # follow OpenAI's reasoning-model rules (None: from the model name)
+    developer_role: bool | None = None  # whether the developer role is known (None: as the dialect documents)
     no_system_role: bool = False  # the model has no system/developer role (o1-mini, Gemma templates)
     system_error: str | None = None  # the text a template without a system role answers (vLLM: "System role not supported")
     think_tag: str | None = None  # put <think_tag>...</think_tag> before the reply in the content

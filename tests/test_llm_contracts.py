@@ -23,7 +23,7 @@ SERVICES = [
     ("openai-o4-mini", "openai", "o4-mini", {"reasoning_effort": {"judge": "low", "default": "medium"}}, {}),
     ("openai-gpt-5", "openai", "gpt-5-mini", {"max_output_tokens": 4000}, {}),
     ("openai-o1-mini", "openai", "o1-mini", {}, {"no_system_role": True}),
-    ("azure-gpt-5", "azure", "prod-reasoner", {"kind": "azure", "api_version": "2024-10-21", "family": "gpt-5-mini"}, {}),
+    ("azure-gpt-5", "azure", "prod-reasoner", {"kind": "azure", "api_version": "2025-04-01-preview", "family": "gpt-5-mini"}, {}),
     ("anthropic", "anthropic", "claude-sonnet-4-5", {"reasoning_effort": "low"}, {}),
     ("gemini", "gemini", "gemini-2.5-flash", {"reasoning_effort": {"judge": "low"}}, {}),
     ("openrouter", "openrouter", "deepseek/deepseek-r1", {}, {}),
@@ -102,10 +102,10 @@ def test_a_model_without_a_system_role_gets_the_instructions_in_the_first_user_m
 
 def test_azure_gets_the_deployment_path_api_version_and_api_key_header(contract, tmp_path):
     server = contract("azure", "prod-reasoner")
-    cfg = provider_for(server, kind="azure", api_version="2024-10-21", family="gpt-5-mini")
+    cfg = provider_for(server, kind="azure", api_version="2025-04-01-preview", family="gpt-5-mini")
     [result] = ask(Gateway(settings(cfg), cache_dir=str(tmp_path)), judge_request())
     assert not isinstance(result, Exception), result
-    assert server.queries == [{"api-version": "2024-10-21"}]
+    assert server.queries == [{"api-version": "2025-04-01-preview"}]
     assert server.headers[0]["api-key"] == "contract-key-0000"
     assert "max_completion_tokens" in server.requests[0] and "temperature" not in server.requests[0]  # the family's rules
 

@@ -142,3 +142,14 @@ def test_the_developer_role_goes_to_models_that_take_it(contract, world, tmp_pat
     cells, _ = run_cells(world, settings(provider_for(server)), str(tmp_path), **ONE)
     assert {c["status"] for c in cells} == {"done"}, _failed(cells)
     assert all(b["messages"][0]["role"] == "developer" for b in server.requests)
+
+
+def test_a_service_that_does_not_know_the_developer_role_is_adapted_to(contract, world, tmp_path):
+    # e.g. an Azure api-version older than the developer role, serving an o-series deployment
+    server = contract("azure", "o3-mini", developer_role=False)
+    cfg = provider_for(server, kind="azure", api_version="2024-10-21")
+    cells, calls = run_cells(world, settings(cfg), str(tmp_path), **ONE)
+    assert {c["status"] for c in cells} == {"done"}, _failed(cells)
+    assert {rule for rule, _ in server.rejections} == {"rule_roles_known"}
+    assert [m["role"] for m in server.requests[-1]["messages"]] == ["user"]
+    assert any(r["request_adaptations"] == "system_role=none" for r in calls)

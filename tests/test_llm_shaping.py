@@ -94,6 +94,8 @@ def _bad(message: str, param: str = "", reason: str = "http_400") -> BadRequestE
     ("System role not supported", "", {"system_role": "none"}),
     ("Unsupported value: 'messages[0].role' does not support 'developer' with this model.", "messages[0].role",
      {"system_role": "none"}),
+    ("Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', and 'tool'.",
+     "messages[0].role", {"system_role": "none"}),
     ("Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.", "response_format",
      {"structured_output": "none"}),
     ("Extra inputs are not permitted: ['max_completion_tokens']", "max_completion_tokens", {"token_limit": "max_tokens"}),

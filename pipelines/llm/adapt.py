@@ -21,6 +21,9 @@ Error texts this reads (each as the service documents or returns it):
   (https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html#chat-template)
 * Mistral (pydantic validation, 422): ``"Extra inputs are not permitted"`` with the field's name
   (https://docs.mistral.ai/api/)
+* a role the API version does not know: ``"Invalid value: 'developer'. Supported values are: 'system',
+  'assistant', 'user', 'function', and 'tool'."`` with ``param: messages[0].role`` (Azure OpenAI before the
+  developer role, https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/reasoning)
 * Groq: ``"'logprobs' is not supported"``-style 400s for fields it lists as unsupported
   (https://console.groq.com/docs/openai)
 """
@@ -65,7 +68,7 @@ def adaptation_for(err: TrawlError, caps: Capabilities) -> dict | None:
     if not _REJECTS.search(message) and not param:
         return None
     change: dict | None = None
-    if _SYSTEM_ROLE.search(message) or param.startswith("messages") and "role" in message:
+    if _SYSTEM_ROLE.search(message) or param.startswith("messages") and "role" in f"{param} {message}":
         change = {"system_role": "none"}
     else:
         name = _named(message, param)

@@ -46,7 +46,7 @@ class ProviderConfig(Strict):
         "openai", description="Wire protocol: 'openai' for every OpenAI-compatible server; 'azure' for Azure OpenAI "
         "(base_url is the resource endpoint, model the deployment name, the key goes in the api-key header).")
     api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter (kind: azure only), "
-                                    "e.g. 2024-10-21.")
+                                    "e.g. 2025-04-01-preview (reasoning models need a recent one).")
     family: str | None = Field(None, description="Model name used to look up request rules when 'model' is an alias or "
                                "an Azure deployment name, e.g. gpt-5-mini (see docs/llm-providers.md).")
     capabilities: CapabilityOverrides | None = Field(None, description="Overrides of the request rules the model "
@@ -66,7 +66,7 @@ class ProviderConfig(Strict):
     @model_validator(mode="after")
     def _azure_needs_api_version(self) -> ProviderConfig:
         if self.kind == "azure" and not self.api_version:
-            raise ValueError("kind 'azure' needs api_version (e.g. 2024-10-21)")
+            raise ValueError("kind 'azure' needs api_version (e.g. 2025-04-01-preview)")
         if self.kind != "azure" and self.api_version:
             raise ValueError("api_version is only for kind 'azure'")
         return self
