@@ -112,6 +112,7 @@ def test_a_400_naming_an_unsupported_parameter_becomes_one_change(message, param
     ("This model's maximum context length is 8192 tokens.", "context_length"),
     ("Invalid 'messages[1].content': string too long.", "http_400"),
     ("gpt-9 is not a valid model ID", "http_400"),
+    ("max_tokens is too large: 100000. This model supports at most 16384 completion tokens.", "http_400"),
     ("Unsupported parameter: 'max_tokens'", "http_401"),
 ])
 def test_other_400s_are_not_adapted(message, reason):

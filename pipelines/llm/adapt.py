@@ -40,7 +40,7 @@ __all__ = ["adaptation_for", "describe"]
 # Words that say "this parameter/value is not accepted", as opposed to "your input is too long" or "bad key".
 _REJECTS = re.compile(r"unsupported|not supported|does not support|not (?:allowed|permitted|available)|"
                       r"extra (?:inputs|fields)|unrecognized|unknown (?:parameter|field|argument)|invalid parameter|"
-                      r"only the default", re.I)
+                      r"only the default|supported values are", re.I)
 _SYSTEM_ROLE = re.compile(r"system (?:role|message)s? (?:is |are )?not supported|"
                           r"role'? does not support '?system|does not support '?(?:system|developer)|"
                           r"(?:system|developer) role", re.I)
@@ -65,7 +65,7 @@ def adaptation_for(err: TrawlError, caps: Capabilities) -> dict | None:
     if not err.reason.startswith("http_4") or err.reason in ("http_401", "http_403", "http_404", "http_429"):
         return None
     message, param = str(err), getattr(err, "param", "") or ""
-    if not _REJECTS.search(message) and not param:
+    if not _REJECTS.search(message):  # e.g. "max_tokens is too large": a value to fix in the spec, not to drop
         return None
     change: dict | None = None
     if _SYSTEM_ROLE.search(message) or param.startswith("messages") and "role" in f"{param} {message}":
