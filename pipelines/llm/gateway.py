@@ -68,6 +68,7 @@ class _Candidate:
     provider: _Provider
     body: dict
     request_hash: str
+    adaptations: str | None = None  # what the body carries from a 400 (llm_calls.request_adaptations)
 
     @property
     def config(self) -> ProviderConfig:
@@ -180,7 +181,7 @@ class Gateway:
     # --- cache ----------------------------------------------------------------
 
     def _candidates(self, req: LLMRequest) -> list[_Candidate]:
-        return [_Candidate(self._providers[c.config.name], c.body, c.request_hash)
+        return [_Candidate(self._providers[c.config.name], c.body, c.request_hash, _described(self._learned_for(c.config)))
                 for c in chain_candidates(self.settings, req, self._learned_for)]
 
     def _learned_for(self, cfg: ProviderConfig) -> dict | None:
@@ -202,7 +203,8 @@ class Gateway:
             log.warning("provider %s model %s rejected a parameter; adapting the request for the rest of the job: %s",
                         cfg.name, cfg.model, describe(learned))
             body = request_body(cfg, req, learned)
-        candidates[candidates.index(cand)] = _Candidate(cand.provider, body, request_hash(body, req.prompt_version))
+        candidates[candidates.index(cand)] = _Candidate(cand.provider, body, request_hash(body, req.prompt_version),
+                                                        _described(learned))
         return True
 
     def _cached(self, cands: list[_Candidate]) -> _HitCandidate | None:
@@ -286,10 +288,9 @@ class Gateway:
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
         estimate = _estimate_tokens(cand.body)
-        learned = self._learned_for(cfg)
         record = dict(ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
                       request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
-                      request_adaptations=describe(learned) if learned else None)
+                      request_adaptations=cand.adaptations)
         p.in_flight += 1
         started_at = None
         try:
@@ -392,6 +393,10 @@ class _HitCandidate:
     @property
     def config(self) -> ProviderConfig:
         return self.candidate.provider.config
+
+
+def _described(learned: dict | None) -> str | None:
+    return describe(learned) if learned else None
 
 
 _MAX_ADAPTATIONS_PER_CALL = 4  # one per distinct rejected parameter (token limit, temperature, stop, role...)
