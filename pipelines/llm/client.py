@@ -29,6 +29,7 @@ from pipelines.errors import (
     UnavailableError,
 )
 from pipelines.llm.config import ProviderConfig
+from pipelines.llm.usage import UsageDetails, usage_details
 
 __all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
 
@@ -43,6 +44,7 @@ class Reply:
     input_tokens: int
     output_tokens: int
     finish_reason: str | None
+    usage: UsageDetails = UsageDetails()  # cached input and reasoning tokens, where reported
 
 
 def scrub(message: str, secret: str | None = None, limit: int = 500) -> str:
@@ -189,6 +191,7 @@ class ProviderClient:
             input_tokens=int(input_tokens) if isinstance(input_tokens, int) else _estimate_tokens(str(body["messages"])),
             output_tokens=int(output_tokens) if isinstance(output_tokens, int) else _estimate_tokens(text),
             finish_reason=choice.get("finish_reason"),
+            usage=usage_details(usage),
         )
 
     async def aclose(self) -> None:

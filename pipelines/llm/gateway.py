@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipelines.errors import AuthError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
-from pipelines.llm.budget import BudgetTracker
+from pipelines.llm.budget import BudgetTracker, check_cost_cap_priced
 from pipelines.llm.cache import CachedReply, ResponseCache
 from pipelines.llm.cache_reader import candidates as chain_candidates, first_hit, hit_record, hit_result, logical_key
 from pipelines.llm.canonical import apply_stop
@@ -86,6 +86,7 @@ class Gateway:
     ) -> None:
         self.settings = resolve_settings(settings)
         keys = check_api_keys(self.settings)  # AuthError naming the variable, before any call
+        check_cost_cap_priced(self.settings.providers, budget)  # a cost cap needs every price
         # clock/sleep/now are injectable so tests can run minutes of rate-limited traffic in virtual time.
         self._clock, self._sleep, self._rng, self._now = clock, sleep, rng, now
         self._sink = record_sink or (lambda records: None)
@@ -217,7 +218,7 @@ class Gateway:
             return LLMResult(
                 text=apply_stop(reply.text, req.stop if not cand.provider.config.stop_sequences else None),
                 provider=name, model=reply.response_model, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens),
+                cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens, reply.usage),
                 attempts=attempt, duration_s=self._clock() - started,
             )
 
@@ -279,13 +280,14 @@ class Gateway:
             p.in_flight -= 1
         p.breaker.success()
         p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
-        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens))
+        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens,
+                         cost_usd(cfg, reply.input_tokens, reply.output_tokens, reply.usage))
         self._emit(
             call_record(
                 ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
                 request_hash=cand.request_hash, prompt_version=req.prompt_version, started_at=started_at,
                 duration_s=self._clock() - t0, response_model=reply.response_model, input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens, fallback_from=fallback_from,
+                output_tokens=reply.output_tokens, fallback_from=fallback_from, usage=reply.usage,
             )
         )
         if self._cache is not None and reply.finish_reason != "length" and reply.text:

@@ -3,6 +3,10 @@
 Latency percentiles are over successful upstream attempts (cache hits take no
 time upstream and failures have their own column); the cache hit rate is
 cache hits over all records (attempts + hits) of that provider and model.
+``cost_usd`` is NULL (``None``) when any call of that provider and model had
+no known price (``unpriced_calls``): a partial sum would look like the bill.
+``cached_input_tokens`` and ``reasoning_tokens`` are NULL when the provider
+never reported them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ SELECT
     quantile_cont("gen_ai.client.operation.duration", 0.95) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS p95_s,
     coalesce(sum("gen_ai.usage.input_tokens"), 0) AS input_tokens,
     coalesce(sum("gen_ai.usage.output_tokens"), 0) AS output_tokens,
-    coalesce(sum(cost_usd), 0) AS cost_usd,
+    sum("gen_ai.usage.cache_read.input_tokens") AS cached_input_tokens,
+    sum("gen_ai.usage.reasoning.output_tokens") AS reasoning_tokens,
+    count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls,
+    CASE WHEN count(*) FILTER (WHERE cost_usd IS NULL) = 0 THEN coalesce(sum(cost_usd), 0) END AS cost_usd,
     count(*) FILTER (WHERE cache_hit) / count(*) AS cache_hit_rate
 FROM calls {where}
 GROUP BY ALL
@@ -47,7 +54,8 @@ ORDER BY 4 DESC, 3
 
 def llm_call_stats(output_dir: str | os.PathLike[str], job_id: str | None = None) -> list[dict]:
     """One dict per (provider, model): calls, upstream_calls, failures, failures_by_type, fallback_calls,
-    p50_s, p95_s, input_tokens, output_tokens, cost_usd, cache_hit_rate. ``job_id`` limits it to one job."""
+    p50_s, p95_s, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, unpriced_calls, cost_usd,
+    cache_hit_rate. ``job_id`` limits it to one job."""
     remote = is_uri(str(output_dir))
     if not remote and not os.path.isdir(output_dir):
         raise StoreError(f"no output folder {output_dir}")
