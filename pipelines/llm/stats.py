@@ -20,7 +20,7 @@ from pipelines.store.catalog import table_sql
 from pipelines.store.filesystem import is_uri
 from pipelines.store.reader import read_table
 
-__all__ = ["llm_call_stats"]
+__all__ = ["llm_call_stats", "recorded_stage_averages"]
 
 _SUMMARY = """
 SELECT
@@ -80,3 +80,53 @@ def llm_call_stats(output_dir: str | os.PathLike[str], job_id: str | None = None
     for row in rows:
         row["failures_by_type"] = failures.get((row["provider"], row["model"]), {})
     return rows
+
+
+_STAGE_AVERAGES = """
+SELECT
+    stage,
+    count(*) AS calls,
+    count(DISTINCT (row_key, "column")) AS cells,
+    count(*) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS answered,
+    avg("gen_ai.usage.input_tokens") FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS input_tokens,
+    avg("gen_ai.usage.output_tokens") FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS output_tokens,
+    avg(coalesce("gen_ai.usage.cache_read.input_tokens", 0)) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS cached,
+    avg(coalesce("gen_ai.usage.reasoning.output_tokens", 0)) FILTER (WHERE NOT cache_hit AND "error.type" IS NULL) AS reasoning
+FROM calls {where}
+GROUP BY stage
+"""
+
+
+def recorded_stage_averages(output_dir: str | os.PathLike[str], job_id: str | None = None) -> tuple[dict, str | None]:
+    """Per stage, a ``pipelines.llm.estimate.StageRecord`` from the recorded ``llm_calls``, and the job they came from.
+
+    Calls per cell count every record (attempts, retries and cache hits: a fresh run asks them all); token
+    averages are over successful upstream calls. ``job_id``'s records when there are any, else every job's
+    (the second value is then ``None``). A stage with no successful upstream call is left out. A missing
+    output folder gives ``({}, None)``.
+    """
+    from pipelines.llm.estimate import StageRecord
+
+    if not is_uri(str(output_dir)) and not os.path.isdir(output_dir):
+        return {}, None
+    con = duckdb.connect()
+    try:
+        if is_uri(str(output_dir)):
+            con.register("calls", read_table(str(output_dir), "llm_calls"))
+        else:
+            con.execute(f"CREATE TEMP VIEW calls AS {table_sql(output_dir, 'llm_calls')}")
+        rows, used = [], None
+        if job_id:
+            rows, used = con.execute(_STAGE_AVERAGES.format(where="WHERE job_id = ?"), [job_id]).fetchall(), job_id
+        if not rows:
+            rows, used = con.execute(_STAGE_AVERAGES.format(where="")).fetchall(), None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot read llm_calls in {output_dir}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    out = {
+        stage: StageRecord(calls / cells, float(inp), float(outp), float(cached or 0), float(reasoning or 0), calls)
+        for stage, calls, cells, answered, inp, outp, cached, reasoning in rows
+        if answered and cells
+    }
+    return out, used
