@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 
 from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import SpecError, TrawlError
@@ -100,17 +101,19 @@ def estimate(
     if fmt == TableFormat.csv:
         emit(stages, STAGE_COLUMNS, fmt)
         return
-    typer.echo(f"{job.name} ({job.job_id}): {est.rows:,} rows x {len(job.columns)} columns = {est.cells:,} cells"
-               + (f"; averages recorded by {source}" if source else "; planned (no llm_calls recorded yet)"))
+    console = Console(highlight=False)  # wraps its lines at the terminal's width (80 in a pipe)
+    say = lambda text: console.print(text, markup=False)  # noqa: E731
+    say(f"{job.name} ({job.job_id}): {est.rows:,} rows x {len(job.columns)} columns = {est.cells:,} cells"
+        + (f"; averages recorded by {source}" if source else "; planned (no llm_calls recorded yet)"))
     total = {"stage": "total", "calls": est.calls, "input_tokens": est.input_tokens, "output_tokens": est.output_tokens,
              "cost_usd": est.cost_usd, "max_cost_usd": est.max_cost_usd, "provider": "", "basis": "", "model": ""}
-    emit([*stages, total], STAGE_COLUMNS, fmt)
-    emit([p.__dict__ for p in est.providers], PROVIDER_COLUMNS, fmt)
-    typer.echo(f"shortest duration the rate limits allow: {duration_text(est.min_duration_s)}")
+    emit([*stages, total], STAGE_COLUMNS, fmt, console=console)
+    emit([p.__dict__ for p in est.providers], PROVIDER_COLUMNS, fmt, console=console)
+    say(f"shortest duration the rate limits allow: {duration_text(est.min_duration_s)}")
     if est.unpriced:
-        typer.echo(f"no price known for: {', '.join(est.unpriced)} (their cost is unknown, not 0)")
+        say(f"no price known for: {', '.join(est.unpriced)} (their cost is unknown, not 0)")
     for problem in est.budget_problems:
-        typer.echo(f"budget: {problem}")
+        say(f"budget: {problem}")
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,27 @@ def validate(
     for name, column in job.columns.items():
         if column.depends_on:
             typer.echo(f"  {name} <- {', '.join(column.depends_on)}")
+    _print_estimate(job)
+
+
+def _print_estimate(job) -> None:
+    """One line of `trawl estimate`, planned; never fails validation (a profile file may be missing here)."""
+    from cluster.cli.estimate_cmd import duration_text
+    from pipelines.errors import TrawlError
+    from pipelines.llm.estimate import estimate_job
+    from pipelines.llm.profiles import resolve_settings
+
+    try:
+        est = estimate_job(job, resolve_settings(job.llm))
+    except TrawlError as err:
+        typer.echo(f"  llm estimate: unavailable ({err})")
+        return
+    cost = "cost unknown" if est.cost_usd is None else f"${est.cost_usd:,.2f}"
+    took = "no rpm/tpm limit" if est.min_duration_s is None else f"at least {duration_text(est.min_duration_s)}"
+    typer.echo(f"  llm estimate: {est.calls:,} calls, {est.input_tokens + est.output_tokens:,} tokens, {cost}, {took} "
+               "(details: trawl estimate)")
+    for problem in est.budget_problems:
+        typer.echo(f"  budget: {problem}")
 
 
 def register(app: typer.Typer) -> None:
