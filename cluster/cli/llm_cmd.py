@@ -39,7 +39,7 @@ STATS_COLUMNS = [
     Col("model", "model", priority=0),
     Col("calls", "calls", _count, 1, right=True),
     Col("cost_usd", "cost $", _cost, 1, right=True),
-    Col("failures_text", "failures", priority=3),
+    Col("failures_text", "failures", priority=3, fold=True),
     Col("p50_s", "p50 s", _seconds, 2, right=True),
     Col("input_tokens", "tokens in", _count, 2, right=True),
     Col("output_tokens", "tokens out", _count, 2, right=True),

@@ -150,11 +150,11 @@ def export_cmd(
 
 JOBS_COLUMNS = [
     Col("job_id", "job id", priority=0),
-    Col("name", "name", priority=1),
+    Col("name", "name", priority=1, fold=True),
     Col("status", "status", priority=0),
     Col("rows", "rows", lambda v: f"{v or 0:,}", 2, right=True),
     Col("cells", "cells", lambda v: f"{v or 0:,}", 2, right=True),
-    Col("counts", "cells by status", lambda v: ", ".join(f"{state} {n:,}" for state, n in (v or {}).items() if n), 3),
+    Col("counts", "cells by status", lambda v: ", ".join(f"{state} {n:,}" for state, n in (v or {}).items() if n), 3, fold=True),
     Col("created_at", "created (UTC)", lambda v: v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if v else "", 4),
 ]
 

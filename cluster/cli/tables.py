@@ -30,6 +30,8 @@ __all__ = ["Col", "TableFormat", "FORMAT_OPTION", "emit"]
 
 # Width rich spends per column besides its content: one padding space each side and one border.
 _COLUMN_CHROME = 3
+# Narrowest a ``fold`` column is made before columns are left out instead.
+FOLD_MIN_WIDTH = 16
 
 
 class TableFormat(str, Enum):
@@ -45,7 +47,8 @@ FORMAT_OPTION = typer.Option(TableFormat.table, "--format", "-f", help="table (f
 class Col:
     """One column: ``key`` in the row dicts, its ``title``, how a value prints, and how soon it is dropped when narrow.
 
-    ``priority`` 0 marks a key column (always shown, never wrapped); higher numbers are dropped first.
+    ``priority`` 0 marks a key column (always shown); higher numbers are dropped first. Only ``fold``
+    columns (long text: URLs, titles) may wrap onto more lines, whole, when narrow; no column is ever cut.
     """
 
     key: str
@@ -53,6 +56,7 @@ class Col:
     fmt: Callable[[Any], str] = lambda v: "" if v is None else str(v)
     priority: int = 1
     right: bool = False
+    fold: bool = False
 
 
 def emit(rows: list[dict], cols: list[Col], fmt: TableFormat, title: str | None = None, console: Console | None = None) -> None:
@@ -72,9 +76,9 @@ def emit(rows: list[dict], cols: list[Col], fmt: TableFormat, title: str | None 
     shown, hidden = _fit(rows, cols, console.width)
     table = Table(title=title)
     for c in shown:
-        width = max([len(c.title), *(len(c.fmt(r.get(c.key))) for r in rows)])
-        table.add_column(Text(c.title), justify="right" if c.right else "left", no_wrap=c.priority == 0,
-                         min_width=width if c.priority == 0 else None, overflow="fold")
+        width = _natural(rows, c)
+        table.add_column(Text(c.title), justify="right" if c.right else "left", no_wrap=not c.fold,
+                         min_width=min(width, FOLD_MIN_WIDTH) if c.fold else width, overflow="fold")
     for row in rows:
         table.add_row(*(Text(c.fmt(row.get(c.key))) for c in shown))
     console.print(table)
@@ -87,9 +91,13 @@ def _csv_value(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, (dict, list)) else value
 
 
+def _natural(rows: list[dict], col: Col) -> int:
+    return max([len(col.title), *(len(col.fmt(r.get(col.key))) for r in rows)])
+
+
 def _fit(rows: list[dict], cols: list[Col], width: int) -> tuple[list[Col], list[Col]]:
-    """The columns that fit ``width`` at their natural width, dropping the highest priority numbers first."""
-    natural = {c.key: max([len(c.title), *(len(c.fmt(r.get(c.key))) for r in rows)]) for c in cols}
+    """The columns that fit ``width`` (fold columns at ``FOLD_MIN_WIDTH`` at least), dropping the highest priority numbers first."""
+    natural = {c.key: min(_natural(rows, c), FOLD_MIN_WIDTH) if c.fold else _natural(rows, c) for c in cols}
     shown = list(cols)
     hidden: list[Col] = []
     while sum(natural[c.key] + _COLUMN_CHROME for c in shown) + 1 > width:
