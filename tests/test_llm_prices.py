@@ -44,6 +44,17 @@ def test_anthropic_names_are_read_and_unreported_stays_none():
     assert usage_details(None) == UsageDetails()
 
 
+def test_reasoning_left_out_of_completion_tokens_is_added_back():
+    from pipelines.llm.usage import output_tokens_of
+
+    gemini_compat = {"prompt_tokens": 20, "completion_tokens": 151, "total_tokens": 553,
+                     "completion_tokens_details": {"reasoning_tokens": 382}}
+    assert output_tokens_of(gemini_compat) == 533 and usage_details(gemini_compat).reasoning_output_tokens == 382
+    openai = {"prompt_tokens": 20, "completion_tokens": 533, "total_tokens": 553, "completion_tokens_details": {"reasoning_tokens": 382}}
+    assert output_tokens_of(openai) == 533  # already included: not counted twice
+    assert output_tokens_of({"prompt_tokens": 1}) is None
+
+
 def test_a_part_larger_than_its_total_is_dropped():
     assert usage_details({"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 99},
                           "completion_tokens_details": {"reasoning_tokens": True}}) == UsageDetails()

@@ -29,7 +29,7 @@ from pipelines.errors import (
     UnavailableError,
 )
 from pipelines.llm.config import ProviderConfig
-from pipelines.llm.usage import UsageDetails, usage_details
+from pipelines.llm.usage import UsageDetails, output_tokens_of, usage_details
 
 __all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
 
@@ -184,7 +184,7 @@ class ProviderClient:
             raise UnavailableError(scrub(f"{self.provider.name}: malformed response: {type(exc).__name__}: {exc}", self._key),
                                    reason="malformed_response") from None
         input_tokens = usage.get("prompt_tokens")
-        output_tokens = usage.get("completion_tokens")
+        output_tokens = output_tokens_of(usage)  # reasoning tokens a provider left out are added back
         return Reply(
             text=text,
             response_model=model if isinstance(model, str) and model else self.provider.model,

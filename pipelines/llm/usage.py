@@ -26,13 +26,19 @@ Shapes read (first one present wins):
   Anthropic's native API those are *not* part of ``input_tokens``; behind an
   OpenAI-compatible ``prompt_tokens`` they are read as parts of it, and a
   count larger than the total is dropped rather than trusted.
+
+Some OpenAI-compatible layers over Gemini report thinking tokens in
+``completion_tokens_details.reasoning_tokens`` but leave them out of
+``completion_tokens`` (while ``total_tokens`` has them); Gemini bills them as
+output (https://ai.google.dev/gemini-api/docs/pricing). ``output_tokens_of``
+adds them back when ``total_tokens`` proves they were left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["UsageDetails", "usage_details"]
+__all__ = ["UsageDetails", "usage_details", "output_tokens_of"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,20 @@ def _part(count: int | None, total: object) -> int | None:
     return count if count is None or whole is None or count <= whole else None
 
 
+def output_tokens_of(usage: object) -> int | None:
+    """``completion_tokens``, plus reasoning tokens when ``total_tokens = prompt + completion + reasoning`` shows they
+    were left out of it; ``None`` when not reported."""
+    if not isinstance(usage, dict):
+        return None
+    completion = _count(usage.get("completion_tokens"))
+    details = usage.get("completion_tokens_details")
+    reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    prompt, total = _count(usage.get("prompt_tokens")), _count(usage.get("total_tokens"))
+    if None not in (completion, reasoning, prompt, total) and reasoning and total == prompt + completion + reasoning:
+        return completion + reasoning  # type: ignore[operator]
+    return completion
+
+
 def usage_details(usage: object) -> UsageDetails:
     """The cached and reasoning parts of a chat-completions ``usage`` object (a dict; anything else gives all ``None``)."""
     if not isinstance(usage, dict):
@@ -74,5 +94,5 @@ def usage_details(usage: object) -> UsageDetails:
     return UsageDetails(
         cache_read_input_tokens=_part(cache_read, usage.get("prompt_tokens")),
         cache_creation_input_tokens=_part(cache_write, usage.get("prompt_tokens")),
-        reasoning_output_tokens=_part(reasoning, usage.get("completion_tokens")),
+        reasoning_output_tokens=_part(reasoning, output_tokens_of(usage)),
     )
