@@ -11,8 +11,8 @@ not say (which is not the same as 0).
 
 Shapes read (first one present wins):
 
-- OpenAI chat completions (and OpenRouter, vLLM, Groq, Mistral, the
-  OpenAI-compatible layers of Anthropic and Gemini, which copy it):
+- OpenAI chat completions (and the servers that copy its shape: OpenRouter,
+  vLLM, Groq, Mistral, Gemini's OpenAI-compatible endpoint):
   ``usage.prompt_tokens_details.cached_tokens``,
   ``usage.completion_tokens_details.reasoning_tokens``
   (https://platform.openai.com/docs/api-reference/chat/object#chat/object-usage);
@@ -25,7 +25,10 @@ Shapes read (first one present wins):
   (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching). In
   Anthropic's native API those are *not* part of ``input_tokens``; behind an
   OpenAI-compatible ``prompt_tokens`` they are read as parts of it, and a
-  count larger than the total is dropped rather than trusted.
+  count larger than the total is dropped rather than trusted. Anthropic's own
+  OpenAI SDK compatibility layer does no prompt caching and reports no token
+  details (https://docs.anthropic.com/en/api/openai-sdk), so its calls have
+  these columns NULL.
 
 Some OpenAI-compatible layers over Gemini report thinking tokens in
 ``completion_tokens_details.reasoning_tokens`` but leave them out of
