@@ -6,8 +6,9 @@ OpenTelemetry GenAI conventions define them
 ``gen_ai.usage.cache_read.input_tokens`` and
 ``gen_ai.usage.cache_creation.input_tokens`` are included in
 ``gen_ai.usage.input_tokens``; ``gen_ai.usage.reasoning.output_tokens`` is
-included in ``gen_ai.usage.output_tokens``. ``None`` means the provider did
-not say (which is not the same as 0).
+included in ``gen_ai.usage.output_tokens`` (defined by
+https://github.com/open-telemetry/semantic-conventions/pull/3383). ``None``
+means the provider did not say (which is not the same as 0).
 
 Shapes read (first one present wins):
 
