@@ -88,6 +88,22 @@ def test_library_prices_match_genai_prices_own_calculation_including_cache_reads
     assert book.cost(proxied, 10_000, 2_000) == pytest.approx(book.cost(p, 10_000, 2_000))
 
 
+@pytest.mark.parametrize("model, base_url", [
+    ("gpt-4o-mini", "https://api.openai.com/v1"),
+    ("claude-sonnet-4-5", "https://api.anthropic.com/v1/"),  # tiered: above 200k input tokens every token costs more
+    ("deepseek-chat", "https://api.deepseek.com"),
+    ("gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta/openai/"),
+])
+@pytest.mark.parametrize("tokens", [(1_200, 300, 1_000, 0, 120), (300_000, 2_000, 0, 50_000, 0), (50, 10, 0, 0, 0)])
+def test_every_call_costs_what_genai_prices_itself_computes(model, base_url, tokens):
+    inp, out, cache_read, cache_write, reasoning = tokens
+    p = cfg(model, base_url)
+    cost = PriceBook().cost(p, inp, out, UsageDetails(cache_read or None, cache_write or None, reasoning or None))
+    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+                  output_reasoning_tokens=reasoning)
+    assert cost == pytest.approx(float(calc_price(usage, model, provider_api_url=base_url).total_price), rel=1e-9)
+
+
 def test_unknown_model_costs_none_with_one_warning(caplog):
     book = PriceBook()
     p = cfg("my-finetune-7b", "http://127.0.0.1:9/v1")
