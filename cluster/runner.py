@@ -31,6 +31,7 @@ from pipelines.fetch.guard import AddressGuard
 from pipelines.llm.cache_reader import CacheReader
 from pipelines.errors import SpecError
 from pipelines.fetch.checks import fetch_settings_problems
+from pipelines.llm.budget import check_cost_cap_priced
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
@@ -163,6 +164,7 @@ def run_job(
     # Problems a worker would only hit later are reported before anything starts: missing API keys, bad fetch settings.
     llm_settings = resolve_settings(job.llm, providers_file)
     check_api_keys(llm_settings)
+    check_cost_cap_priced(llm_settings.providers, job.budget)  # a cost cap needs every provider's price
     problems = fetch_settings_problems(job.fetch)
     if problems:
         raise SpecError(problems)

@@ -20,6 +20,7 @@ from pipelines import prompts
 from pipelines.answers import coerce
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
+from pipelines.llm.prices import add_costs
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
 from pipelines.ranking import rank_chunks
 from pipelines.search.types import SearchHit, SearchRequest
@@ -71,7 +72,7 @@ class CellOutcome:
     llm_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None once any call's price is unknown
 
 
 _SCHEMAS = {"judge": prompts.JUDGE_SCHEMA, "summarize": prompts.SUMMARY_SCHEMA}
@@ -108,7 +109,7 @@ class _Cell:
         o.llm_calls += 1
         o.input_tokens += result.input_tokens
         o.output_tokens += result.output_tokens
-        o.cost_usd += result.cost_usd
+        o.cost_usd = add_costs(o.cost_usd, result.cost_usd)
         self.services.count("llm_calls")
         self.services.count("tokens", result.input_tokens + result.output_tokens)
         return result
@@ -302,7 +303,7 @@ def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: 
         "llm_calls": outcome.llm_calls,
         "input_tokens": outcome.input_tokens,
         "output_tokens": outcome.output_tokens,
-        "cost_usd": round(outcome.cost_usd, 8),
+        "cost_usd": None if outcome.cost_usd is None else round(outcome.cost_usd, 8),
         "started_at": datetime.fromtimestamp(started, timezone.utc),
         "finished_at": datetime.fromtimestamp(finished, timezone.utc),
         "duration_s": round(finished - started, 4),

@@ -44,6 +44,37 @@ def test_validate_good_spec_prints_the_dag_summary(runner, tmp_path):
         assert expected in out, out
 
 
+PRICED = """\
+    llm:
+      providers:
+        - {name: mini, base_url: "https://api.openai.com/v1", model: gpt-4o-mini, rpm: 60}
+    budget: {max_total_tokens: 1000}
+    """
+
+
+def test_validate_prints_the_planned_llm_estimate_and_broken_budgets(runner, tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text(textwrap.dedent(GOOD) + textwrap.dedent(PRICED))
+    out = run(runner, "validate", str(path)).output
+    assert "llm estimate: 84 calls" in out and "at least" in out  # 6 cells x (1 expand + 12 judge + 1 summarize); rpm bounds
+    assert "budget: estimated" in out and "max_total_tokens 1,000" in out
+    path.write_text(textwrap.dedent(GOOD))  # no provider: validation still passes, the estimate says why not
+    result = run(runner, "validate", str(path))
+    assert result.exit_code == 0 and "llm estimate: unavailable (llm.providers: no LLM provider configured" in result.output
+
+
+def test_validate_json_and_csv(runner, tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text(textwrap.dedent(GOOD) + textwrap.dedent(PRICED))
+    data = json.loads(run(runner, "validate", str(path), "--format", "json").output)
+    assert data["cells"] == 6 and data["depends_on"] == {"ceo_previous": ["ceo"]}
+    stages = {s["stage"]: s for s in data["llm_estimate"]["stages"]}
+    assert stages["expand"]["calls"] == 6 and stages["judge"]["provider"] == "mini"
+    assert data["llm_estimate"]["budget_problems"]
+    rows = dict(line.split(",", 1) for line in run(runner, "validate", str(path), "--format", "csv").output.splitlines()[1:])
+    assert rows["cells"] == "6" and rows["planned_fanout"] == "200"
+
+
 def test_validate_bad_spec_lists_every_problem_and_exits_1(runner, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(textwrap.dedent(GOOD).replace("{ceo} work", "{ce0} work").replace("integer", "year"))

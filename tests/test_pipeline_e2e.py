@@ -114,6 +114,22 @@ def test_every_step_is_recorded_and_queryable(demo_run):
     assert set(job.columns) <= set(wide.column_names)
 
 
+def test_costs_and_the_estimate_from_the_runs_recorded_averages(demo_run):
+    from pipelines.llm.estimate import estimate_job
+    from pipelines.llm.stats import recorded_stage_averages
+
+    job, result, _, _ = demo_run
+    cells = read_table(result.output, "cells", job_id=job.job_id).to_pylist()
+    assert all(c["cost_usd"] == 0.0 for c in cells)  # the local engine is free: 0, not unknown
+    per_stage = {r["stage"]: r["n"] for r in query(
+        result.output, f"SELECT stage, count(*) AS n FROM llm_calls WHERE job_id = '{job.job_id}' GROUP BY 1").to_pylist()}
+    recorded, source = recorded_stage_averages(result.output, job.job_id)
+    assert source == job.job_id and set(recorded) == {"expand", "judge", "summarize"}
+    est = {s.stage: s for s in estimate_job(job, recorded=recorded).stages}
+    assert est["expand"].calls == per_stage["expand"] == len(cells)  # every cell expanded once
+    assert est["judge"].basis.startswith("recorded") and est["judge"].calls >= per_stage["judge"]
+
+
 def test_each_url_is_fetched_once_per_job_page_fan_in(demo_run):
     job, result, _, _ = demo_run
     selected = query(result.output, f"""

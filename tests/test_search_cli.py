@@ -48,3 +48,20 @@ def test_bad_search_section_lists_problems_by_path(tmp_path):
     result = runner.invoke(app, ["search", "acme", "--spec", str(spec)])
     assert result.exit_code == 1
     assert "search.providers[0].kind" in result.output and "search.cache_tll_s" in result.output
+
+
+def test_search_table_keeps_urls_whole_at_80_columns_and_csv_parses(search_replay):
+    import csv
+    import io
+
+    long_url = "https://www.example-company-with-a-long-name.example/about/leadership/executive-team/chief-executive-officer"
+    search_replay.reply(json={"results": [{"url": long_url, "title": "Leadership - Example Company", "content": "x"}]})
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["search", "acme ceo", "--searxng", search_replay.url])
+    assert narrow.exit_code == 0, narrow.output
+    assert "…" not in narrow.output and max(len(line) for line in narrow.output.splitlines()) <= 80
+    url_cells = [line.split("│")[2].strip() for line in narrow.output.splitlines() if line.startswith("│")]
+    assert "".join(url_cells) == long_url  # folded onto several lines, never cut
+    search_replay.reply(json={"results": [{"url": long_url, "title": "Leadership", "content": "x"}]})
+    as_csv = CliRunner().invoke(app, ["search", "acme ceo", "--searxng", search_replay.url, "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["url"] for r in rows] == [long_url] and rows[0]["rank"] == "1"

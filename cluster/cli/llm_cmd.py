@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT
-
-console = Console()
 
 
 def _fail(err: Exception) -> None:
@@ -24,22 +20,37 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _failures(by_type: dict[str, int]) -> str:
-    return ", ".join(f"{etype} {n}" for etype, n in by_type.items()) or "-"
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
-def _render(rows: list[dict], title: str) -> Table:
-    table = Table(title=title)
-    for name in ("provider", "model", "calls", "upstream", "fallback", "failures", "p50 s", "p95 s", "tokens in", "tokens out", "cost $", "cache hits"):
-        table.add_column(name, justify="left" if name in ("provider", "model", "failures") else "right")
-    for r in rows:
-        table.add_row(
-            r["provider"], r["model"], str(r["calls"]), str(r["upstream_calls"]), str(r["fallback_calls"]),
-            f"{r['failures']}: {_failures(r['failures_by_type'])}" if r["failures"] else "0",
-            _seconds(r["p50_s"]), _seconds(r["p95_s"]), str(r["input_tokens"]), str(r["output_tokens"]),
-            f"{r['cost_usd']:.4f}", f"{r['cache_hit_rate']:.0%}",
-        )
-    return table
+def _cost(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
+
+
+def _failures(row: dict) -> str:
+    by_type = ", ".join(f"{etype} {n}" for etype, n in row["failures_by_type"].items())
+    return f"{row['failures']}: {by_type}" if row["failures"] else "0"
+
+
+# Key columns first; the higher the priority number, the sooner a column is left out at narrow widths.
+STATS_COLUMNS = [
+    Col("provider", "provider", priority=0),
+    Col("model", "model", priority=0),
+    Col("calls", "calls", _count, 1, right=True),
+    Col("cost_usd", "cost $", _cost, 1, right=True),
+    Col("failures_text", "failures", priority=3, fold=True),
+    Col("p50_s", "p50 s", _seconds, 2, right=True),
+    Col("input_tokens", "tokens in", _count, 2, right=True),
+    Col("output_tokens", "tokens out", _count, 2, right=True),
+    Col("cache_hit_rate", "cache hits", lambda v: f"{v:.0%}", 3, right=True),
+    Col("p95_s", "p95 s", _seconds, 4, right=True),
+    Col("upstream_calls", "upstream", _count, 4, right=True),
+    Col("fallback_calls", "fallback", _count, 5, right=True),
+    Col("cached_input_tokens", "cached in", _count, 5, right=True),
+    Col("reasoning_tokens", "reasoning", _count, 5, right=True),
+    Col("unpriced_calls", "unpriced", _count, 5, right=True),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,11 +58,14 @@ def register(app: typer.Typer) -> None:
     def llm_stats(
         job: Optional[str] = typer.Argument(None, help="Job id or name; default: every job in the folder."),
         output: str = typer.Option(DEFAULT_OUTPUT, "--output", "-o", envvar="TRAWL_OUTPUT", help="Output folder of the jobs."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        fmt: TableFormat = FORMAT_OPTION,
+        as_json: bool = typer.Option(False, "--json", hidden=True, help="Same as --format json (kept for scripts)."),
     ):
-        """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens, cost, cache hit rate.
+        """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens (cached, reasoning), cost, cache hit rate.
 
-        Example: trawl llm-stats companies --output ./trawl-data
+        A cost of "unknown" means some calls had no known price (see docs/llm-gateway.md#cost).
+
+        Example: trawl llm-stats companies --output ./trawl-data --format csv
         """
         from pipelines.llm.stats import llm_call_stats
         from pipelines.store.reader import find_job
@@ -66,10 +80,14 @@ def register(app: typer.Typer) -> None:
             rows = llm_call_stats(output, job_id)
         except TrawlError as exc:
             _fail(exc)
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2, default=str))
-            return
-        if not rows:
+        fmt = TableFormat.json if as_json else fmt
+        if not rows and fmt == TableFormat.table:
             typer.echo(f"no LLM calls recorded in {output}" + (f" for job {job}" if job else ""))
             return
-        console.print(_render(rows, f"LLM calls{' of ' + job_id if job_id else ''} in {output}"))
+        for row in rows:
+            row["failures_text"] = _failures(row)
+        cols = STATS_COLUMNS if fmt == TableFormat.table else [c for c in STATS_COLUMNS if c.key != "failures_text"]
+        if fmt != TableFormat.table:
+            rows = [{k: v for k, v in r.items() if k != "failures_text"} for r in rows]
+            cols = cols + [Col("failures_by_type", "failures_by_type"), Col("failures", "failures")]
+        emit(rows, cols, fmt, title=f"LLM calls{' of ' + job_id if job_id else ''} in {output}")

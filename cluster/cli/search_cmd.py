@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import SpecError, TrawlError
 
 console = Console()
@@ -23,7 +23,16 @@ Providers come from the `search:` section of a job spec (--spec) or from
   trawl search "acme robotics ceo" --spec job.yaml
   trawl search "acme robotics ceo" --searxng http://127.0.0.1:8888 --count 5
   trawl search "acme ceo" --spec job.yaml --provider brave --json
+  trawl search "acme ceo" --searxng http://127.0.0.1:8888 --format csv
 """
+
+HIT_COLUMNS = [
+    Col("rank", "#", priority=0, right=True),
+    Col("url", "url", priority=1, fold=True),
+    Col("title", "title", priority=2, fold=True),
+    Col("provider", "provider", priority=3),
+    Col("score", "score", lambda v: "" if v is None else f"{v:.3g}", 4, right=True),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +50,8 @@ def search(
     time_range: Optional[str] = typer.Option(None, "--time-range", help="day, week, month or year."),
     site: list[str] = typer.Option([], "--site", help="Only results on this domain (repeatable)."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Use (and fill) the search cache in this folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print hits and attempts as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print hits, error and attempts as one JSON object."),
+    fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
     from pipelines.search.config import SearchProviderConfig, SearchSettings
     from pipelines.search.oneshot import load_search_settings, search_once
@@ -69,6 +79,7 @@ def search(
     req = SearchRequest(query=query, count=count, language=language, region=region, time_range=time_range, include_domains=tuple(site))
 
     outcome, records = search_once(settings, req, cache_dir=cache_dir)
+    as_json = as_json or fmt == TableFormat.json
     if as_json:
         hits = [] if isinstance(outcome, TrawlError) else [hit.__dict__ for hit in outcome]
         error = {"reason": outcome.reason, "message": str(outcome)} if isinstance(outcome, TrawlError) else None
@@ -76,23 +87,18 @@ def search(
     else:
         _print_attempts(records)
         if not isinstance(outcome, TrawlError):
-            _print_hits(outcome)
+            _print_hits(outcome, fmt)
     if isinstance(outcome, TrawlError):
         if not as_json:
             _fail(f"{outcome.reason}: {outcome}")
         raise typer.Exit(1)
 
 
-def _print_hits(hits) -> None:
-    if not hits:
+def _print_hits(hits, fmt: TableFormat) -> None:
+    if not hits and fmt == TableFormat.table:
         console.print("no results")
         return
-    table = Table(show_lines=False)
-    for name in ("#", "provider", "title", "url", "score"):
-        table.add_column(name, overflow="fold")
-    for hit in hits:
-        table.add_row(str(hit.rank), hit.provider, hit.title, hit.url, "" if hit.score is None else f"{hit.score:.3g}")
-    console.print(table)
+    emit([{c.key: getattr(hit, c.key) for c in HIT_COLUMNS} for hit in hits], HIT_COLUMNS, fmt)
 
 
 def _print_attempts(records) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import typer
 
+from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.dag import plan_summary
 from pipelines.errors import SpecError
 from pipelines.spec import load_job
@@ -13,10 +16,12 @@ from pipelines.spec import load_job
 
 def validate(
     spec: Path = typer.Argument(..., help="Job spec YAML file.", metavar="JOB.yaml"),
+    fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
-    """Check a job spec: list every problem (exit 1), or print the cell DAG summary.
+    """Check a job spec: list every problem (exit 1), or print the cell DAG summary and the planned LLM estimate.
 
     Example:  trawl validate examples/companies.yaml
+    Example:  trawl validate examples/companies.yaml --format json
     """
     try:
         job = load_job(spec)
@@ -26,6 +31,9 @@ def validate(
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
     plan = plan_summary(job)
+    if fmt != TableFormat.table:
+        _print_plan_data(job, plan, fmt)
+        return
     lines = [
         (f"{spec}", "OK"),
         ("job id", job.job_id),
@@ -45,6 +53,49 @@ def validate(
     for name, column in job.columns.items():
         if column.depends_on:
             typer.echo(f"  {name} <- {', '.join(column.depends_on)}")
+    _print_estimate(job)
+
+
+def _print_plan_data(job, plan: dict, fmt: TableFormat) -> None:
+    """The summary for scripts: JSON (with ``depends_on`` and the estimate) or CSV ``field,value`` rows."""
+    data = {"job_id": job.job_id, **plan, "output": job.output}
+    if fmt == TableFormat.csv:
+        emit([{"field": k, "value": v} for k, v in data.items()], [Col("field", "field"), Col("value", "value")], fmt)
+        return
+    data["depends_on"] = {name: list(c.depends_on) for name, c in job.columns.items() if c.depends_on}
+    est, problem = _estimate(job)
+    data["llm_estimate"] = est.to_dict() if est is not None else {"unavailable": problem}
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _estimate(job):
+    """(Estimate, None), or (None, why not): a missing profile file must not fail validation."""
+    from pipelines.errors import TrawlError
+    from pipelines.llm.estimate import estimate_job
+    from pipelines.llm.profiles import resolve_settings
+
+    try:
+        return estimate_job(job, resolve_settings(job.llm)), None
+    except SpecError as err:
+        return None, "; ".join(map(str, err.problems))
+    except TrawlError as err:
+        return None, str(err)
+
+
+def _print_estimate(job) -> None:
+    """One line of `trawl estimate`, planned; never fails validation (a profile file may be missing here)."""
+    from cluster.cli.estimate_cmd import duration_text
+
+    est, problem = _estimate(job)
+    if est is None:
+        typer.echo(f"  llm estimate: unavailable ({problem})")
+        return
+    cost = "cost unknown" if est.cost_usd is None else f"${est.cost_usd:,.2f}"
+    took = "no rpm/tpm limit" if est.min_duration_s is None else f"at least {duration_text(est.min_duration_s)}"
+    typer.echo(f"  llm estimate: {est.calls:,} calls, {est.input_tokens + est.output_tokens:,} tokens, {cost}, {took} "
+               "(details: trawl estimate)")
+    for problem in est.budget_problems:
+        typer.echo(f"  budget: {problem}")
 
 
 def register(app: typer.Typer) -> None:

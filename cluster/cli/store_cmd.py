@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import typer
 
+from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT, slugify
 from pipelines.store.filesystem import is_uri
@@ -147,32 +148,34 @@ def export_cmd(
         _fail(err)
 
 
-def jobs_cmd(output: str = OUTPUT_OPTION) -> None:
+JOBS_COLUMNS = [
+    Col("job_id", "job id", priority=0),
+    Col("name", "name", priority=1, fold=True),
+    Col("status", "status", priority=0),
+    Col("rows", "rows", lambda v: f"{v or 0:,}", 2, right=True),
+    Col("cells", "cells", lambda v: f"{v or 0:,}", 2, right=True),
+    Col("counts", "cells by status", lambda v: ", ".join(f"{state} {n:,}" for state, n in (v or {}).items() if n), 3, fold=True),
+    Col("created_at", "created (UTC)", lambda v: v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if v else "", 4),
+]
+
+
+def jobs_cmd(output: str = OUTPUT_OPTION, fmt: TableFormat = FORMAT_OPTION) -> None:
     """List the jobs in the output folder with their status and cells by status.
 
     Example:  trawl jobs --output ./trawl-data
+    Example:  trawl jobs --format json
     """
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     try:
         if not is_uri(output) and not Path(output).is_dir():
             raise TrawlError(f"no output folder at {output} (run a job first, or pass --output)")
         jobs = list_jobs(output)
     except TrawlError as err:
         _fail(err)
-    if not jobs:
+    if not jobs and fmt == TableFormat.table:
         typer.echo(f"no jobs in {output}")
         return
-    view = Table()
-    for title in ("job id", "name", "status", "rows", "cells", "cells by status", "created (UTC)"):
-        view.add_column(title, overflow="fold", justify="right" if title in ("rows", "cells") else "left")
-    for job in jobs:
-        created = job["created_at"].astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if job["created_at"] else ""
-        by_status = ", ".join(f"{state} {n:,}" for state, n in job["counts"].items() if n)
-        view.add_row(Text(job["job_id"]), Text(job["name"] or ""), Text(job["status"] or ""), f"{job['rows'] or 0:,}", f"{job['cells'] or 0:,}", by_status, created)
-    Console().print(view)
+    rows = [{c.key: job.get(c.key) for c in JOBS_COLUMNS} for job in jobs]
+    emit(rows, JOBS_COLUMNS, fmt)
 
 
 def register(app: typer.Typer) -> None:

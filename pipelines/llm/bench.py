@@ -24,7 +24,7 @@ __all__ = ["run_bench"]
 
 def run_bench(calls: int, concurrency: int, latency_s: float) -> dict:
     with start_llm_server(LLMFaults(latency_s=latency_s), port=0) as server:
-        provider = ProviderConfig(name="world", base_url=server.base_url, model="extractive", max_concurrency=concurrency, timeout_s=300)
+        provider = ProviderConfig(name="world", base_url=server.base_url, model="trawl-extractive", max_concurrency=concurrency, timeout_s=300)
         records: list[dict] = []
         gateway = Gateway(LLMSettings(providers=[provider], cache=False), record_sink=records.extend)
 

@@ -30,6 +30,7 @@ from pipelines.errors import (
 )
 from pipelines.llm.config import ProviderConfig
 from pipelines.llm.replies import read_message
+from pipelines.llm.usage import UsageDetails, output_tokens_of, usage_details
 
 __all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
 
@@ -46,6 +47,7 @@ class Reply:
     finish_reason: str | None
     reasoning_chars: int = 0  # reasoning set apart from the answer (reasoning_content/reasoning, <think>...)
     refusal: str | None = None
+    usage: UsageDetails = UsageDetails()  # cached input and reasoning tokens, where reported
 
 
 def scrub(message: str, secret: str | None = None, limit: int = 500) -> str:
@@ -187,7 +189,7 @@ class ProviderClient:
             raise UnavailableError(scrub(f"{self.provider.name}: malformed response: {type(exc).__name__}: {exc}", self._key),
                                    reason="malformed_response") from None
         input_tokens = usage.get("prompt_tokens")
-        output_tokens = usage.get("completion_tokens")
+        output_tokens = output_tokens_of(usage)  # reasoning tokens a provider left out are added back
         return Reply(
             text=text,
             response_model=model if isinstance(model, str) and model else self.provider.model,
@@ -196,6 +198,7 @@ class ProviderClient:
             finish_reason=choice.get("finish_reason"),
             reasoning_chars=parts.reasoning_chars,
             refusal=parts.refusal,
+            usage=usage_details(usage),
         )
 
     async def aclose(self) -> None:

@@ -39,8 +39,16 @@ class ProviderConfig(Strict):
     rpm: int | None = Field(None, ge=1, description="Requests per minute this provider allows.")
     tpm: int | None = Field(None, ge=1, description="Tokens per minute this provider allows.")
     max_concurrency: int = Field(32, ge=1, le=4096, description="Calls in flight to this provider.")
-    price_input_per_m: float = Field(0.0, ge=0, description="USD per million input tokens.")
-    price_output_per_m: float = Field(0.0, ge=0, description="USD per million output tokens.")
+    price_input_per_m: float | None = Field(None, ge=0, description="USD per million input tokens. Setting this or "
+                                            "price_output_per_m uses the configured prices (the unset one is 0); setting "
+                                            "neither looks the model up in genai-prices' bundled table.")
+    price_output_per_m: float | None = Field(None, ge=0, description="USD per million output tokens (see price_input_per_m).")
+    price_cached_input_per_m: float | None = Field(None, ge=0, description="USD per million input tokens read from the "
+                                                   "provider's prompt cache; default: price_input_per_m.")
+    price_reasoning_per_m: float | None = Field(None, ge=0, description="USD per million reasoning tokens (a part of the "
+                                                "output tokens); default: price_output_per_m.")
+    price_provider: str | None = Field(None, min_length=1, description="genai-prices provider id to look prices up under "
+                                       "(e.g. 'openai' behind a proxy URL); default: matched from base_url.")
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per-attempt timeout.")
     kind: Literal["openai", "azure"] = Field(
         "openai", description="Wire protocol: 'openai' for every OpenAI-compatible server; 'azure' for Azure OpenAI "

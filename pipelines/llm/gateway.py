@@ -33,7 +33,7 @@ from pipelines.errors import (
     AuthError, BadRequestError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError,
 )
 from pipelines.llm.adapt import adaptation_for, describe
-from pipelines.llm.budget import BudgetTracker
+from pipelines.llm.budget import BudgetTracker, check_cost_cap_priced
 from pipelines.llm.cache import CachedReply, ResponseCache
 from pipelines.llm.cache_reader import candidates as chain_candidates, first_hit, hit_record, hit_result, logical_key
 from pipelines.llm.canonical import apply_stop, request_body, request_hash
@@ -92,6 +92,7 @@ class Gateway:
     ) -> None:
         self.settings = resolve_settings(settings)
         keys = check_api_keys(self.settings)  # AuthError naming the variable, before any call
+        check_cost_cap_priced(self.settings.providers, budget)  # a cost cap needs every price
         # clock/sleep/now are injectable so tests can run minutes of rate-limited traffic in virtual time.
         self._clock, self._sleep, self._rng, self._now = clock, sleep, rng, now
         self._sink = record_sink or (lambda records: None)
@@ -256,7 +257,7 @@ class Gateway:
             return LLMResult(
                 text=apply_stop(reply.text, req.stop if "stop" not in cand.body else None),
                 provider=name, model=reply.response_model, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens),
+                cost_usd=cost_usd(cand.provider.config, reply.input_tokens, reply.output_tokens, reply.usage),
                 attempts=attempt, duration_s=self._clock() - started, finish_reason=reply.finish_reason,
             )
 
@@ -316,14 +317,15 @@ class Gateway:
             p.in_flight -= 1
         p.breaker.success()
         p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
-        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens))
+        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens,
+                         cost_usd(cfg, reply.input_tokens, reply.output_tokens, reply.usage))
         problem = reply_problem(cfg.name, cand.body, reply)
         self._emit(
             call_record(
                 **record, started_at=started_at, duration_s=self._clock() - t0, response_model=reply.response_model,
                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, finish_reason=reply.finish_reason,
                 reasoning_chars=reply.reasoning_chars, error_type=problem.reason if problem else None,
-                error_message=str(problem) if problem else None,
+                error_message=str(problem) if problem else None, usage=reply.usage,
             )
         )
         if problem is not None:

@@ -4,7 +4,7 @@ A profile file maps profile names to providers and chains::
 
     local:
       providers:
-        - {name: world, base_url: "http://127.0.0.1:8400/v1", model: extractive}
+        - {name: world, base_url: "http://127.0.0.1:8400/v1", model: trawl-extractive}
     openai:
       providers:
         - {name: openai, base_url: "https://api.openai.com/v1", model: gpt-4o-mini,

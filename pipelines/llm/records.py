@@ -6,13 +6,16 @@ import hashlib
 from datetime import datetime, timezone
 
 from pipelines.llm.config import ProviderConfig
+from pipelines.llm.prices import PRICES
 from pipelines.llm.types import CallContext
+from pipelines.llm.usage import UsageDetails
 
 __all__ = ["call_id", "call_record", "cost_usd"]
 
 
-def cost_usd(provider: ProviderConfig, input_tokens: int, output_tokens: int) -> float:
-    return (input_tokens * provider.price_input_per_m + output_tokens * provider.price_output_per_m) / 1_000_000
+def cost_usd(provider: ProviderConfig, input_tokens: int, output_tokens: int, usage: UsageDetails | None = None) -> float | None:
+    """USD for one call at the provider's prices (``pipelines.llm.prices``); ``None`` when no price is known."""
+    return PRICES.cost(provider, input_tokens, output_tokens, usage)
 
 
 def call_id(ctx: CallContext, stage: str, logical_key: str, attempt: int, provider: str, cache_hit: bool) -> str:
@@ -44,8 +47,10 @@ def call_record(
     finish_reason: str | None = None,
     reasoning_chars: int | None = None,
     request_adaptations: str | None = None,
+    usage: UsageDetails | None = None,
 ) -> dict:
-    """One row of ``llm_calls``; keys are exactly the table's columns."""
+    """One row of ``llm_calls``; keys are exactly the table's columns. ``cost_usd`` is ``None`` when no price is known."""
+    usage = usage or UsageDetails()
     return {
         "call_id": call_id(ctx, stage, logical_key, attempt, provider.name, cache_hit),
         "job_id": ctx.job_id,
@@ -59,12 +64,15 @@ def call_record(
         "gen_ai.response.model": response_model,
         "gen_ai.usage.input_tokens": input_tokens,
         "gen_ai.usage.output_tokens": output_tokens,
+        "gen_ai.usage.cache_read.input_tokens": usage.cache_read_input_tokens,
+        "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation_input_tokens,
+        "gen_ai.usage.reasoning.output_tokens": usage.reasoning_output_tokens,
         "gen_ai.client.operation.duration": duration_s,
         "error.type": error_type,
         "error_message": error_message,
         "fallback_from": fallback_from,
         "cache_hit": cache_hit,
-        "cost_usd": 0.0 if cache_hit else cost_usd(provider, input_tokens, output_tokens),
+        "cost_usd": 0.0 if cache_hit else cost_usd(provider, input_tokens, output_tokens, usage),
         "request_hash": request_hash,
         "prompt_version": prompt_version,
         "started_at": started_at,

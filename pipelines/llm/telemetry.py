@@ -25,7 +25,8 @@ class CallStats:
     def observe(self, record: dict) -> None:
         key = (record["gen_ai.provider.name"], record["gen_ai.request.model"])
         row = self._rows.setdefault(
-            key, {"calls": 0, "cache_hits": 0, "failures": Counter(), "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+            key, {"calls": 0, "cache_hits": 0, "failures": Counter(), "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+                  "unpriced_calls": 0}
         )
         row["calls"] += 1
         row["cache_hits"] += int(bool(record["cache_hit"]))
@@ -33,7 +34,10 @@ class CallStats:
             row["failures"][record["error.type"]] += 1
         row["input_tokens"] += record["gen_ai.usage.input_tokens"] or 0
         row["output_tokens"] += record["gen_ai.usage.output_tokens"] or 0
-        row["cost_usd"] += record["cost_usd"] or 0.0
+        if record["cost_usd"] is None:
+            row["unpriced_calls"] += 1  # no price known: counted, not guessed
+        else:
+            row["cost_usd"] += record["cost_usd"]
         if not record["cache_hit"] and not record["error.type"]:
             self._latency[key].append(record["gen_ai.client.operation.duration"])
 

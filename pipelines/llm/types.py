@@ -42,7 +42,7 @@ class LLMResult:
     model: str  # gen_ai.response.model
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: no price known for the model (pipelines.llm.prices)
     cache_hit: bool = False
     attempts: int = 1
     duration_s: float = 0.0

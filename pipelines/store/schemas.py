@@ -137,12 +137,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("gen_ai.response.model", pa.string()),
             ("gen_ai.usage.input_tokens", pa.int64()),
             ("gen_ai.usage.output_tokens", pa.int64()),
+            # parts of the two totals above, null when the provider did not report them (OTel GenAI names)
+            ("gen_ai.usage.cache_read.input_tokens", pa.int64()),
+            ("gen_ai.usage.cache_creation.input_tokens", pa.int64()),
+            ("gen_ai.usage.reasoning.output_tokens", pa.int64()),
             ("gen_ai.client.operation.duration", pa.float64()),  # seconds
             ("error.type", pa.string()),  # null on success
             ("error_message", pa.string()),
             ("fallback_from", pa.string()),  # provider tried before this one, if any
             ("cache_hit", pa.bool_()),
-            ("cost_usd", pa.float64()),
+            ("cost_usd", pa.float64()),  # null when no price is known for the model (pipelines.llm.prices)
             ("request_hash", pa.string()),  # SHA-256 of the canonical request
             ("prompt_version", pa.string()),
             ("started_at", _ts),
