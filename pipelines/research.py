@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
+from pipelines.cell_reasons import no_pages_error, unread_reason
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
@@ -83,6 +84,7 @@ class _Cell:
         self.outcome = CellOutcome(status="done")
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
         self.judge_errors: list[TrawlError] = []
+        self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
 
     def _keys(self) -> dict:
         return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
@@ -193,6 +195,7 @@ class _Cell:
         self.outcome.pages_fetched = len(results)
         for page, excerpts, best, state in results:
             if state is False:
+                self.unread.append(unread_reason(page))
                 continue
             if excerpts:
                 self.outcome.pages_relevant += 1
@@ -267,7 +270,7 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
             o.error = f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
             return o
         if not judged:
-            o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
+            o.status, o.error = "failed", no_pages_error(o.pages_fetched, cell.unread)
             return o
         await cell.summarize(judged)
     except BudgetExhaustedError as exc:
