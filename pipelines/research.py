@@ -85,6 +85,7 @@ class _Cell:
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
         self.judge_errors: list[TrawlError] = []
         self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
+        self.keywords: list[str] = []  # the expanded search keywords: page wording, ranked with the question
 
     def _keys(self) -> dict:
         return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
@@ -123,6 +124,7 @@ class _Cell:
             "keywords", [{**self._keys(), "position": i, "keyword": kw} for i, kw in enumerate(keywords)]
         )
         self.outcome.keywords = len(keywords)
+        self.keywords = keywords
         return keywords
 
     async def search(self, keywords: list[str]) -> list[str]:
@@ -160,7 +162,8 @@ class _Cell:
 
     async def judge(self, page: ExtractedPage) -> tuple[list[str], float]:
         t = self.task
-        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page)
+        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page,
+                             keywords=self.keywords)
         best = max((r.score for r in ranked), default=0.0)
         shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
