@@ -37,7 +37,7 @@ LANGUAGES = {
 }
 DEFAULT_LANGUAGE = "en"
 MIN_STOPWORD_SHARE = 0.12  # share of a page's words that must be stopwords of a language to call it that language
-DETECT_CHARS = 20_000  # enough text to guess a language; more only costs time
+DETECT_CHARS = 5_000  # a few hundred words are plenty to guess a language; more only costs time
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _local = threading.local()  # PyStemmer objects keep a cache and are not thread-safe: one per thread
 
@@ -56,18 +56,39 @@ def _stopwords(language: str) -> frozenset[str]:
     return frozenset(_infer_stopwords(LANGUAGES[language]))
 
 
+@lru_cache(maxsize=1)
+def _stopword_languages() -> dict[str, tuple[str, ...]]:
+    """Stopword -> the languages (codes, in ``LANGUAGES`` order) whose list has it: one lookup per word."""
+    index: dict[str, list[str]] = {}
+    for code in LANGUAGES:
+        for word in _stopwords(code):
+            index.setdefault(word, []).append(code)
+    return {word: tuple(codes) for word, codes in index.items()}
+
+
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of ``text``'s language among ``LANGUAGES`` by stopword share, or None when unclear."""
     words = _WORD.findall(text[:DETECT_CHARS].lower())
     if len(words) < 5:
         return None
-    best, best_hits = None, 0
-    for code in LANGUAGES:
-        stop = _stopwords(code)
-        hits = sum(w in stop for w in words)
-        if hits > best_hits:
-            best, best_hits = code, hits
-    return best if best_hits / len(words) >= MIN_STOPWORD_SHARE else None
+    index = _stopword_languages()
+    hits = dict.fromkeys(LANGUAGES, 0)  # ties go to the first language listed
+    for word in words:
+        for code in index.get(word, ()):
+            hits[code] += 1
+    best = max(hits, key=hits.__getitem__)
+    return best if hits[best] / len(words) >= MIN_STOPWORD_SHARE else None
+
+
+def _sample(chunks: list[str]) -> str:
+    """The first ``DETECT_CHARS`` or so of the page's chunks, for ``detect_language``."""
+    taken, size = [], 0
+    for chunk in chunks:
+        taken.append(chunk)
+        size += len(chunk) + 1
+        if size >= DETECT_CHARS:
+            break
+    return " ".join(taken)
 
 
 def _stemmer(language: str):
@@ -97,7 +118,7 @@ def rank_chunks(
         return []
     import bm25s  # lazy: pulls numpy; only cells that judge need it
 
-    lang = language if language in LANGUAGES else (detect_language(" ".join(chunks)) or DEFAULT_LANGUAGE)
+    lang = language if language in LANGUAGES else (detect_language(_sample(chunks)) or DEFAULT_LANGUAGE)
     stop, stem = LANGUAGES[lang], _stemmer(lang)
     corpus = bm25s.tokenize(chunks, stopwords=stop, stemmer=stem, show_progress=False)
     retriever = bm25s.BM25()
