@@ -9,6 +9,7 @@ with different reasons, alone and mixed with an irrelevant page.
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -21,7 +22,14 @@ from pipelines.spec import load_job, parse_job
 from pipelines.store.reader import read_table
 from pipelines.world.llm_server import start_llm_server
 from tests.fixtures_reliability import LoopbackServer
-from tests.fixtures_search import SEARXNG_SUSPENDED, SEARXNG_TIMED_OUT
+from tests.fixtures_search import (
+    BRAVE_ERROR_BODY,
+    SEARXNG_SUSPENDED,
+    SEARXNG_TIMED_OUT,
+    SERPER_ERROR_BODY,
+    TAVILY_ERROR_BODY,
+    ReplayServer,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +43,17 @@ TOWNS = (b"<html><head><title>Capitals of the provinces</title></head><body><art
          b"</article></body></html>")
 WEATHER = (b"<html><head><title>Weather</title></head><body><article><p>It will rain in Gamma town tomorrow, "
            b"and the wind turns north by the evening.</p></article></body></html>")
+
+
+KEY_ENV = "TRAWL_T_CASES_SEARCH_KEY"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _search_key():
+    """Set before this module's Ray starts, so the search gateway actor's process inherits it."""
+    os.environ[KEY_ENV] = "k-cases-123"
+    yield
+    os.environ.pop(KEY_ENV, None)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +157,36 @@ def test_searxng_with_engines_down_is_a_provider_failure_and_rerun_failed_comple
         base = f"http://site.example:{site.port}"
     assert {k: (c["status"], c["answer"].split()[0], c["citations"]) for k, c in cells.items()} == {
         "Acme": ("done", "Springfield", [f"{base}/capitals"]), "Beta": ("done", "Shelbyville", [f"{base}/capitals"])}
+
+
+def test_error_bodies_with_http_200_fall_back_to_the_next_provider(ray_reliability, llm, tmp_path):
+    """Brave, Tavily and Serper each answer 200 with their error body; the SearXNG after them answers."""
+    replays = {kind: ReplayServer() for kind in ("brave", "tavily", "serper")}
+    bodies = {"brave": BRAVE_ERROR_BODY, "tavily": TAVILY_ERROR_BODY, "serper": SERPER_ERROR_BODY}
+    for kind, server in replays.items():
+        server.start()
+        server.default.json = bodies[kind]
+    try:
+        with LoopbackServer(routes={"/capitals": (200, HTML, TOWNS)}) as site, \
+                LoopbackServer(results=lambda q: [f"http://site.example:{site.port}/capitals"]) as search:
+            spec = yaml.safe_load(_spec("error-bodies", ["Acme"], search.base_url, llm.base_url, tmp_path))
+            spec["search"]["providers"] = [
+                *({"name": kind, "kind": kind, "base_url": server.url, "api_key_env": KEY_ENV} for kind, server in replays.items()),
+                *spec["search"]["providers"]]
+            job = parse_job(spec)
+            result = run_job(job, dashboard=False)
+    finally:
+        for server in replays.values():
+            server.stop()
+    (cell,) = _cells(result.output, job.job_id).values()
+    assert cell["status"] == "done" and cell["answer"].startswith("Springfield"), cell
+    calls = sorted(_calls(result.output, job.job_id), key=lambda c: c["attempt"])
+    assert [(c["provider"], c["error.type"]) for c in calls] == [
+        ("brave", "http_429"), ("brave", "http_429"),  # a rate limit in the body: retried, then the next provider
+        ("tavily", "error_body"), ("tavily", "error_body"),  # no status in the body: retryable
+        ("serper", "quota_exceeded"),  # "Not enough credits": not worth a retry
+        ("sx", None)]
+    assert "Not enough credits" in calls[4]["error_message"] and "k-cases-123" not in str(calls)
 
 
 def _spec(name, places, search_url, llm_url, tmp_path) -> str:
