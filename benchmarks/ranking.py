@@ -24,8 +24,8 @@ Queries (none is the snippet itself):
   cell's expanded keywords (what an expand step that borrows page vocabulary gives).
 
 Rankers: ``before`` is the ranking as it was (question only, English stopwords,
-no stemming; copied below unchanged); ``stopwords`` adds only the page
-language's stopwords; ``after`` is ``pipelines.ranking.rank_chunks`` (page
+no stemming; copied below unchanged); ``stopwords`` uses the page
+language's stopwords and gets the keywords too, but does not stem; ``after`` is ``pipelines.ranking.rank_chunks`` (page
 language's stopwords and Snowball stemmer; keywords where the query has them).
 ``random`` is the exact expected hit rate of a random top-k.
 

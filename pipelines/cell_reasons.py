@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pipelines.errors import TrawlError
 from pipelines.extract import ExtractedPage
 from pipelines.fetch.result import reason_slug
 
-__all__ = ["unread_reason", "reason_counts", "no_pages_error"]
+__all__ = ["unread_reason", "reason_counts", "no_pages_error", "no_results_error"]
 
 MAX_REASONS_SHOWN = 4  # a cell's error stays one readable line
 
@@ -45,3 +46,17 @@ def no_pages_error(pages_fetched: int, unread: list[str]) -> str:
     if unread:
         message += f"; {len(unread)} of {pages_fetched} could not be read ({reason_counts(unread)})"
     return message
+
+
+def no_results_error(searches: int, failed: list[TrawlError]) -> str:
+    """The ``CellOutcome.error`` of a cell whose searches gave no usable URL.
+
+    When some searches failed (and the rest found nothing), the failure is the
+    reason: the failed ones may have hidden the results, and a rerun may find
+    them. ``<reason>: N of M search(es) failed, the others found nothing (<first error>)``;
+    otherwise ``no_results: search returned no usable URLs``.
+    """
+    if not failed:
+        return "no_results: search returned no usable URLs"
+    first = failed[0]
+    return f"{first.reason}: {len(failed)} of {searches} search(es) failed, the others found nothing ({first})"

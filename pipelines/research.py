@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
-from pipelines.cell_reasons import no_pages_error, unread_reason
+from pipelines.cell_reasons import no_pages_error, no_results_error, unread_reason
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
@@ -86,6 +86,7 @@ class _Cell:
         self.judge_errors: list[TrawlError] = []
         self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
         self.keywords: list[str] = []  # the expanded search keywords: page wording, ranked with the question
+        self.search_errors: list[TrawlError] = []  # searches that failed while others answered
 
     def _keys(self) -> dict:
         return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
@@ -147,6 +148,7 @@ class _Cell:
         hits_by_keyword = [a if not isinstance(a, TrawlError) else [] for a in answers]
         if errors and len(errors) == len(answers):
             raise errors[0]
+        self.search_errors = errors
         urls, infos = select_urls(
             hits_by_keyword, include=list(t.include_domains), exclude=list(t.exclude_domains), cap=t.research.max_pages_per_cell
         )
@@ -264,7 +266,7 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
         keywords = await cell.expand()
         urls = await cell.search(keywords)
         if not urls:
-            o.status, o.error = "failed", "no_results: search returned no usable URLs"
+            o.status, o.error = "failed", no_results_error(len(keywords), cell.search_errors)
             return o
         judged = await cell.pages_and_excerpts(urls)
         if not judged and cell.judge_errors:  # the LLM failed, not the pages: say so, so the user reruns the cell

@@ -82,3 +82,28 @@ def test_all_pages_read_and_irrelevant_keeps_the_plain_message():
 def test_reason_counts_order_and_fold_the_tail():
     assert reason_counts(["b", "a", "b", "c", "d", "e", "f"]) == "b ×2, a ×1, c ×1, d ×1, …"
     assert no_pages_error(0, []) == "no_relevant_pages: 0 page(s) read, none relevant"
+
+
+class _SomeSearchesFail(FakeServices):
+    """The first keyword's search fails with a provider failure; the others find nothing."""
+
+    async def search(self, req):
+        from pipelines.errors import UnavailableError
+
+        if not getattr(self, "failed_once", False):
+            self.failed_once = True
+            raise UnavailableError("search provider 'sx' found nothing because its engines failed: bing (timeout)",
+                                   reason="engines_unresponsive")
+        return []
+
+
+def test_searches_that_failed_while_the_others_found_nothing_are_the_reason():
+    task = CellTask(job_id="j", row_key="Acme", column="ceo", question="Who is the CEO of Acme?", context={"company": "Acme"},
+                    research=ResearchSettings(keywords_per_cell=3, results_per_keyword=5, max_pages_per_cell=4))
+    outcome = asyncio.run(research_cell(task, _SomeSearchesFail()))
+    assert outcome.error.startswith("engines_unresponsive: 1 of ") and "bing (timeout)" in outcome.error
+
+
+def test_searches_that_all_found_nothing_say_no_results():
+    outcome, _ = _run({})
+    assert outcome.error == "no_results: search returned no usable URLs"
