@@ -2,13 +2,44 @@
 
 Cheap text scoring first, the LLM second: this is where most of a cell's
 token budget is saved (see benchmarks/ for tokens with and without ranking).
+
+Real pages word things differently from the question ("founded" vs "founding",
+"Gründung" vs "gegründet"), so both sides are tokenized for the page's
+language: that language's stopword list (bm25s ships NLTK's lists) and its
+Snowball stemmer (PyStemmer; https://snowballstem.org/algorithms/). The
+language is guessed from the page text by stopword profile: the language whose
+stopword list covers most of the page's words wins, if it covers at least
+``MIN_STOPWORD_SHARE`` of them (function words make up 30-50 % of running text
+in these languages, so a real page clears that bar by far and a list of names
+or numbers does not). That needs no model and no extra dependency, costs
+microseconds, and can only pick a language we have both a stopword list and a
+stemmer for, which is the only choice the ranking needs. With no clear
+language, English is used. benchmarks/ranking.py measures the effect on real
+pages.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
-__all__ = ["RankedChunk", "rank_chunks"]
+__all__ = ["RankedChunk", "rank_chunks", "detect_language", "LANGUAGES", "MIN_STOPWORD_SHARE"]
+
+log = logging.getLogger(__name__)
+
+# ISO 639-1 code -> name of both the bm25s stopword list and the Snowball algorithm (identical for these 12).
+LANGUAGES = {
+    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nl": "dutch", "sv": "swedish", "no": "norwegian", "da": "danish", "ru": "russian", "tr": "turkish",
+}
+DEFAULT_LANGUAGE = "en"
+MIN_STOPWORD_SHARE = 0.12  # share of a page's words that must be stopwords of a language to call it that language
+DETECT_CHARS = 5_000  # a few hundred words are plenty to guess a language; more only costs time
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+_local = threading.local()  # PyStemmer objects keep a cache and are not thread-safe: one per thread
 
 
 @dataclass(frozen=True)
@@ -18,9 +49,68 @@ class RankedChunk:
     score: float
 
 
-def rank_chunks(query: str, chunks: list[str], top_k: int) -> list[RankedChunk]:
-    """The ``top_k`` chunks by BM25 score against ``query``, best first; ties keep page order.
+@lru_cache(maxsize=None)
+def _stopwords(language: str) -> frozenset[str]:
+    from bm25s.tokenization import _infer_stopwords  # the lists bm25s itself uses for stopwords=<name>
 
+    return frozenset(_infer_stopwords(LANGUAGES[language]))
+
+
+@lru_cache(maxsize=1)
+def _stopword_languages() -> dict[str, tuple[str, ...]]:
+    """Stopword -> the languages (codes, in ``LANGUAGES`` order) whose list has it: one lookup per word."""
+    index: dict[str, list[str]] = {}
+    for code in LANGUAGES:
+        for word in _stopwords(code):
+            index.setdefault(word, []).append(code)
+    return {word: tuple(codes) for word, codes in index.items()}
+
+
+def detect_language(text: str) -> str | None:
+    """The ISO 639-1 code of ``text``'s language among ``LANGUAGES`` by stopword share, or None when unclear."""
+    words = _WORD.findall(text[:DETECT_CHARS].lower())
+    if len(words) < 5:
+        return None
+    index = _stopword_languages()
+    hits = dict.fromkeys(LANGUAGES, 0)  # ties go to the first language listed
+    for word in words:
+        for code in index.get(word, ()):
+            hits[code] += 1
+    best = max(hits, key=hits.__getitem__)
+    return best if hits[best] / len(words) >= MIN_STOPWORD_SHARE else None
+
+
+def _sample(chunks: list[str]) -> str:
+    """The first ``DETECT_CHARS`` or so of the page's chunks, for ``detect_language``."""
+    taken, size = [], 0
+    for chunk in chunks:
+        taken.append(chunk)
+        size += len(chunk) + 1
+        if size >= DETECT_CHARS:
+            break
+    return " ".join(taken)
+
+
+def _stemmer(language: str):
+    cache = getattr(_local, "stemmers", None)
+    if cache is None:
+        cache = _local.stemmers = {}
+    if language not in cache:
+        import Stemmer  # PyStemmer
+
+        cache[language] = Stemmer.Stemmer(LANGUAGES[language])
+    return cache[language].stemWords
+
+
+def rank_chunks(
+    query: str, chunks: list[str], top_k: int, *, keywords: list[str] | tuple[str, ...] = (), language: str | None = None
+) -> list[RankedChunk]:
+    """The ``top_k`` chunks by BM25 score against ``query`` and ``keywords``, best first; ties keep page order.
+
+    ``language`` is an ISO 639-1 code from ``LANGUAGES``; None guesses it from
+    the chunks (``detect_language``), falling back to English. Query terms
+    count once each, wherever they came from (question or keywords), so a
+    word repeated across keywords does not outweigh the rest.
     Chunks with no query term at all score 0 and are still returned when there
     is nothing better, so a short page is judged whole rather than dropped.
     """
@@ -28,12 +118,15 @@ def rank_chunks(query: str, chunks: list[str], top_k: int) -> list[RankedChunk]:
         return []
     import bm25s  # lazy: pulls numpy; only cells that judge need it
 
-    corpus = bm25s.tokenize(chunks, stopwords="en", show_progress=False)
+    lang = language if language in LANGUAGES else (detect_language(_sample(chunks)) or DEFAULT_LANGUAGE)
+    stop, stem = LANGUAGES[lang], _stemmer(lang)
+    corpus = bm25s.tokenize(chunks, stopwords=stop, stemmer=stem, show_progress=False)
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
-    query_tokens = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)[0]
+    text = " ".join([query, *keywords])
+    query_tokens = bm25s.tokenize([text], stopwords=stop, stemmer=stem, show_progress=False, return_ids=False)[0]
     vocab = corpus.vocab
-    known = [t for t in query_tokens if t in vocab]
+    known = list(dict.fromkeys(t for t in query_tokens if t in vocab))
     scores = retriever.get_scores(known) if known else [0.0] * len(chunks)
     order = sorted(range(len(chunks)), key=lambda i: (-float(scores[i]), i))[:top_k]
     return [RankedChunk(i, chunks[i], float(scores[i])) for i in order]

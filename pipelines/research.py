@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
+from pipelines.cell_reasons import no_pages_error, no_results_error, unread_reason
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
 from pipelines.llm.prices import add_costs
@@ -87,6 +88,9 @@ class _Cell:
         self.outcome = CellOutcome(status="done")
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
         self.judge_errors: list[TrawlError] = []
+        self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
+        self.keywords: list[str] = []  # the expanded search keywords: page wording, ranked with the question
+        self.search_errors: list[TrawlError] = []  # searches that failed while others answered
 
     def _keys(self) -> dict:
         return {"job_id": self.task.job_id, "row_key": self.task.row_key, "column": self.task.column}
@@ -126,6 +130,7 @@ class _Cell:
             "keywords", [{**self._keys(), "position": i, "keyword": kw} for i, kw in enumerate(keywords)]
         )
         self.outcome.keywords = len(keywords)
+        self.keywords = keywords
         return keywords
 
     async def search(self, keywords: list[str]) -> list[str]:
@@ -148,6 +153,7 @@ class _Cell:
         hits_by_keyword = [a if not isinstance(a, TrawlError) else [] for a in answers]
         if errors and len(errors) == len(answers):
             raise errors[0]
+        self.search_errors = errors
         urls, infos = select_urls(
             hits_by_keyword, include=list(t.include_domains), exclude=list(t.exclude_domains), cap=t.research.max_pages_per_cell
         )
@@ -163,7 +169,8 @@ class _Cell:
 
     async def judge(self, page: ExtractedPage) -> tuple[list[str], float]:
         t = self.task
-        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page)
+        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page,
+                             keywords=self.keywords)
         best = max((r.score for r in ranked), default=0.0)
         shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
@@ -197,6 +204,7 @@ class _Cell:
         self.outcome.pages_fetched = len(results)
         for page, excerpts, best, state in results:
             if state is False:
+                self.unread.append(unread_reason(page))
                 continue
             if excerpts:
                 self.outcome.pages_relevant += 1
@@ -262,7 +270,7 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
         keywords = await cell.expand()
         urls = await cell.search(keywords)
         if not urls:
-            o.status, o.error = "failed", "no_results: search returned no usable URLs"
+            o.status, o.error = "failed", no_results_error(len(keywords), cell.search_errors)
             return o
         judged = await cell.pages_and_excerpts(urls)
         if not judged and cell.judge_errors:  # the LLM failed, not the pages: say so, so the user reruns the cell
@@ -271,7 +279,7 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
             o.error = f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
             return o
         if not judged:
-            o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
+            o.status, o.error = "failed", no_pages_error(o.pages_fetched, cell.unread)
             return o
         await cell.summarize(judged)
     except BudgetExhaustedError as exc:

@@ -23,6 +23,8 @@ def cell_text(value: object) -> str:
     """A row value as text: None -> "", booleans as YAML writes them, numbers without surprises."""
     if value is None:
         return ""
+    if isinstance(value, bytes):  # a Parquet binary column holding text
+        return value.decode("utf-8", errors="replace")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

@@ -8,6 +8,14 @@ measured with aliases expanded (memoized, so measuring is cheap) before any
 Python object is built, and recursive aliases are refused. Duplicate mapping
 keys, which PyYAML silently collapses (a second ``ceo:`` column would replace
 the first), are reported as problems with their path and line.
+
+Row values keep what the user wrote. YAML 1.1's implicit resolvers (PyYAML's)
+turn ``NO`` into false, ``0123`` into 83, ``1e3``/``1_000`` into numbers and
+``2024-01-01`` into a date; a row value is text for a question template, so
+plain scalars under the top-level ``rows`` are re-tagged ``!!str`` before
+construction (YAML 1.1 tag repository, https://yaml.org/type/bool.html lists
+``NO``/``on``/``y`` as booleans). Nulls (``~``, ``null``, nothing) stay null.
+The spec's own typed fields resolve as before.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ def load_yaml_text(text: str) -> tuple[object, list[SpecProblem]]:
         except _TooBig as err:
             return None, [SpecProblem("", str(err))]
         _find_duplicate_keys(node, "", problems, set())
+        _rows_as_written(node)
         return loader.construct_document(node), problems
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -50,6 +59,29 @@ def load_yaml_text(text: str) -> tuple[object, list[SpecProblem]]:
         return None, [SpecProblem("", f"invalid YAML{where}: {problem}")]
     finally:
         loader.dispose()
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _rows_as_written(root: Node) -> None:
+    """Re-tag the plain scalars of ``rows[*]`` (field names and values) as strings, in place."""
+    if not isinstance(root, MappingNode):
+        return
+    for key_node, value_node in root.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == "rows" and isinstance(value_node, SequenceNode):
+            for row in value_node.value:
+                if isinstance(row, MappingNode):
+                    for field_node, cell_node in row.value:
+                        _as_text(field_node)
+                        _as_text(cell_node)
+
+
+def _as_text(node: Node) -> None:
+    # The composed node keeps the scalar's source text; an explicit `!!int 5` is re-tagged too ("5").
+    if isinstance(node, ScalarNode) and node.tag != _NULL_TAG:
+        node.tag = _STR_TAG
 
 
 def _measure(node: Node, memo: dict[int, int], active: set[int]) -> int:

@@ -56,9 +56,10 @@ def searxng_results(urls: list[str], query: str = "") -> dict:
 class LoopbackServer:
     """A counting HTTP server on 127.0.0.1; ``routes`` maps a path to (status, headers, body bytes)."""
 
-    def __init__(self, routes: dict | None = None, results=None, api_key: str | None = None) -> None:
+    def __init__(self, routes: dict | None = None, results=None, api_key: str | None = None, payload=None) -> None:
         self.routes = dict(routes or {})
         self.results = results  # query -> list of URLs, for /search
+        self.payload = payload  # query -> the whole /search JSON answer (or None for ``results``), e.g. a failure
         self.api_key = api_key
         self.hits: Counter = Counter()
         self.auth_headers: list[str] = []
@@ -73,7 +74,7 @@ class LoopbackServer:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 server.hits[parts.path] += 1
-                if parts.path == "/search" and server.results is not None:
+                if parts.path == "/search" and (server.results is not None or server.payload is not None):
                     return self._search(parse_qs(parts.query).get("q", [""])[0])
                 status, headers, body = server.routes.get(parts.path, (404, {"Content-Type": "text/plain"}, b"not here"))
                 self._send(status, headers, body)
@@ -85,7 +86,9 @@ class LoopbackServer:
                     # A careless provider that echoes the credential it refused: trawl must scrub it.
                     body = json.dumps({"error": f"invalid credential {auth!r}"}).encode()
                     return self._send(401, {"Content-Type": "application/json"}, body)
-                payload = searxng_results(list(server.results(query)), query)
+                payload = server.payload(query) if server.payload is not None else None
+                if payload is None:
+                    payload = searxng_results(list(server.results(query)), query)
                 self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
             def _send(self, status: int, headers: dict, body: bytes) -> None:

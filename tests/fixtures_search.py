@@ -136,3 +136,21 @@ def call_adapter(adapter, req):
             return await adapter.search(session, req)
 
     return asyncio.run(go())
+
+
+# Failure answers that arrive with HTTP 200, shaped as each provider documents its bodies:
+# SearXNG's /search?format=json (searx/webutils.py get_json_response: `unresponsive_engines` is a sorted list of
+# [engine, message], the message "Suspended: " + reason for a suspended engine); Brave's ErrorResponse (Brave Search
+# API docs, error responses); Tavily's {"detail": {"error": ...}} (docs.tavily.com search endpoint, every error
+# response); Serper's {"message", "statusCode"}.
+SEARXNG_SUSPENDED = {
+    "query": "x", "number_of_results": 0, "results": [], "answers": [], "corrections": [], "infoboxes": [],
+    "suggestions": [],
+    "unresponsive_engines": [["brave", "Suspended: too many requests"], ["duckduckgo", "Suspended: CAPTCHA"],
+                             ["google", "Suspended: CAPTCHA"], ["startpage", "Suspended: access denied"]],
+}
+SEARXNG_TIMED_OUT = {**SEARXNG_SUSPENDED, "unresponsive_engines": [["bing", "timeout"], ["google", "Suspended: CAPTCHA"]]}
+BRAVE_ERROR_BODY = {"type": "ErrorResponse", "error": {"id": "c2d6", "status": 429, "code": "RATE_LIMITED",
+                                                        "detail": "Request rate limit exceeded for plan.", "meta": {}}}
+TAVILY_ERROR_BODY = {"detail": {"error": "Internal server error while searching"}}
+SERPER_ERROR_BODY = {"message": "Not enough credits", "statusCode": 400}

@@ -57,3 +57,12 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
     else:
         assert set(data["runs"]) == {"ranked", "whole"}
         assert all(r["input_tokens_per_cell"] > 0 for r in data["runs"].values())
+
+
+def test_ranking_benchmark_runs_on_a_few_real_pages(tmp_path):
+    realweb = os.path.join(os.path.dirname(ROOT), "shared", "realweb")
+    if not os.path.isfile(os.path.join(realweb, "manifest.json")):
+        pytest.skip(f"realweb not found at {realweb}")
+    data = _run("ranking", ["--limit", "25", "--realweb", realweb], str(tmp_path))
+    assert data["cases"] > 0 and set(data["hit_at_k"]) == {"words", "inflected", "title", "title+keywords"}
+    assert all(0.0 <= v <= 1.0 for row in data["hit_at_k"].values() for v in row.values())

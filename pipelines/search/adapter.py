@@ -11,6 +11,8 @@ what can go wrong onto ``pipelines.errors``:
     401, 403, missing key       AuthError
     other 4xx                   BadRequestError
     body not JSON / wrong shape ContentError (reason 'malformed_response')
+    2xx with an error body      what the adapter's ``failure_in_body`` says (e.g. SearXNG's empty
+                                results with ``unresponsive_engines``): a failure, never "no results"
 
 The API key is read from the environment variable the config names, at each
 call, and is scrubbed from every error message.
@@ -114,6 +116,24 @@ class SearchAdapter:
     def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
         raise NotImplementedError
 
+    def failure_in_body(self, payload: Any, text: str, headers: dict[str, str]) -> TrawlError | None:
+        """The error a 2xx answer's body reports (None when it is an answer); adapters say what theirs look like."""
+        return None
+
+    def error_body(self, code: Any, payload: Any, text: str, headers: dict[str, str]) -> TrawlError:
+        """The error for a 2xx answer whose body is an error object; ``code`` is the status the body gives, if any.
+
+        With a 4xx/5xx ``code`` the error is typed as that status would be (``classify``); without one it is
+        retryable (``UnavailableError``, reason ``error_body``): the provider did not answer the question.
+        """
+        detail = _detail(payload, text)
+        if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600:
+            err = self.classify(code, payload, text, headers)
+            err.message = f"search provider '{self.name}' answered HTTP 200 with an error body (status {code}): {detail}"
+            err.args = (err.message,)
+            return err
+        return UnavailableError(f"search provider '{self.name}' answered HTTP 200 with an error body: {detail}", reason="error_body")
+
     def retry_after(self, headers: dict[str, str]) -> float | None:
         return parse_retry_after(headers.get("Retry-After"))
 
@@ -216,6 +236,9 @@ class SearchAdapter:
                 ) from None
         if not 200 <= status < 300:
             raise self.classify(status, payload, text, headers)
+        failure = self.failure_in_body(payload, text, headers)
+        if failure is not None:
+            raise failure
         try:
             hits = self.parse_response(payload, req)
         except (KeyError, TypeError, AttributeError, ValueError) as err:

@@ -12,6 +12,11 @@ On 429 Brave sends ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (one
 comma-separated entry per window, e.g. per second and per month); the wait is
 the reset of the first exhausted window. An invalid key is answered with 422
 and code ``SUBSCRIPTION_TOKEN_INVALID``, which becomes an ``AuthError``.
+
+Brave's error body is ``{"type": "ErrorResponse", "error": {"id", "status",
+"code", "detail", "meta"}}`` (same documentation, "error responses"); Brave documents
+it with 4xx/5xx statuses only; a body of that shape that arrives with HTTP 200
+(a proxy in front of the API) is still a failure, typed by its ``error.status``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ class BraveAdapter(SearchAdapter):
         params.update(self.options())
         headers = {"Accept": "application/json", "X-Subscription-Token": api_key or ""}
         return HTTPRequest("GET", f"{self.base_url}/web/search", params=params, headers=headers)
+
+    def failure_in_body(self, payload: Any, text: str, headers: dict[str, str]) -> TrawlError | None:
+        if not isinstance(payload, dict) or "web" in payload:
+            return None
+        error = payload.get("error")
+        if payload.get("type") != "ErrorResponse" and not isinstance(error, dict):
+            return None
+        return self.error_body(error.get("status") if isinstance(error, dict) else None, payload, text, headers)
 
     def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
         if not isinstance(payload, dict):

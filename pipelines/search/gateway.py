@@ -56,6 +56,7 @@ class _Provider:
         self.limiter = AsyncLimiter(1, 60.0 / config.rpm) if config.rpm else None
         self.slots = asyncio.Semaphore(config.max_concurrency)
         self.cool_until = 0.0  # monotonic time before which the provider asked us not to call
+        self.cool_cause = ""  # the answer that asked for the pause, so a skipped call still says why
 
 
 class SearchGateway:
@@ -222,7 +223,7 @@ class SearchGateway:
         cool = provider.cool_until - time.monotonic()
         if cool > self.settings.max_retry_after_s:
             raise RateLimitedError(
-                f"search provider '{provider.config.name}' asked to pause for {cool:.0f}s more",
+                f"search provider '{provider.config.name}' asked to pause for {cool:.0f}s more ({provider.cool_cause})",
                 retry_after=cool,
                 reason="cooling_down",
             )
@@ -236,6 +237,7 @@ class SearchGateway:
             except RateLimitedError as err:
                 if err.retry_after:
                     provider.cool_until = max(provider.cool_until, time.monotonic() + err.retry_after)
+                    provider.cool_cause = f"{err.reason}: {err}"
                 raise
 
     def _retry_wait(self, err: TrawlError, tries: int) -> float | None:

@@ -13,6 +13,18 @@ keeps what the earlier ones found. All pages of one search count as one
 attempt for the rate limit. No key is needed; when ``api_key_env`` is set
 (an instance behind a proxy), the key is sent as ``Authorization: Bearer``.
 Results carry the engine-merged ``score``.
+
+An answer with no results and a non-empty ``unresponsive_engines`` is a
+failure of the instance, not an empty search: SearXNG lists each engine that
+failed as ``[engine, message]``, the message one of its translated error texts
+(``timeout``, ``HTTP error``, ``CAPTCHA``, ``too many requests``, ``access
+denied`` ...), prefixed ``Suspended: `` when the engine is suspended (source:
+searx/webutils.py ``get_translated_errors`` and ``get_json_response``,
+github.com/searxng/searxng). When every engine listed is suspended the answer
+is a ``RateLimitedError`` (reason ``engines_suspended``) whose ``retry_after``
+is SearXNG's shortest default suspension, so the gateway moves on to the next
+provider and leaves this one alone meanwhile; otherwise an
+``UnavailableError`` (reason ``engines_unresponsive``), retried with backoff.
 """
 
 from __future__ import annotations
@@ -22,13 +34,16 @@ from typing import Any
 
 import aiohttp
 
-from pipelines.errors import TrawlError
+from pipelines.errors import RateLimitedError, TrawlError, UnavailableError
 from pipelines.search.adapter import HTTPRequest, SearchAdapter
 from pipelines.search.types import SearchHit, SearchRequest
 
 __all__ = ["SearxngAdapter", "MAX_PAGES"]
 
 MAX_PAGES = 5
+# searx/settings.yml `search.suspended_times`: SearxEngineAccessDenied and SearxEngineTooManyRequests 180 s,
+# SearxEngineCaptcha 3600 s; the shortest is how long a fully suspended instance surely stays useless.
+SUSPENDED_RETRY_AFTER_S = 180.0
 
 
 class SearxngAdapter(SearchAdapter):
@@ -69,6 +84,18 @@ class SearxngAdapter(SearchAdapter):
             headers["Authorization"] = f"Bearer {api_key}"
         return HTTPRequest("GET", f"{self.base_url}/search", params=params, headers=headers)
 
+    def failure_in_body(self, payload: Any, text: str, headers: dict[str, str]) -> TrawlError | None:
+        if not isinstance(payload, dict) or payload.get("results"):
+            return None
+        engines = _unresponsive(payload.get("unresponsive_engines"))
+        if not engines:
+            return None
+        listed = ", ".join(f"{name} ({why})" for name, why in engines)
+        message = f"search provider '{self.name}' found nothing because its engines failed: {listed}"
+        if all(why.startswith("Suspended") for _, why in engines):
+            return RateLimitedError(message, retry_after=SUSPENDED_RETRY_AFTER_S, reason="engines_suspended")
+        return UnavailableError(message, reason="engines_unresponsive")
+
     def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
         results = payload["results"]
         if not isinstance(results, list):
@@ -87,6 +114,13 @@ class SearxngAdapter(SearchAdapter):
                 )
             )
         return hits
+
+
+def _unresponsive(value: Any) -> list[tuple[str, str]]:
+    """``[[engine, message], ...]`` as pairs of text; anything else in the list is skipped."""
+    if not isinstance(value, list):
+        return []
+    return [(str(item[0]), str(item[1])) for item in value if isinstance(item, (list, tuple)) and len(item) >= 2]
 
 
 def _language(language: str | None, region: str | None) -> str | None:

@@ -7,6 +7,12 @@ the key in the ``X-API-KEY`` header and a JSON body ``{"q", "num", "gl", "hl",
 ``organic[]`` with ``link``, ``title``, ``snippet`` and ``position`` (no
 score). Site filters go into the query as ``site:`` operators, which Google
 honours.
+
+Serper's error body is ``{"message": "<text>", "statusCode": <int>}`` (e.g.
+``{"message": "Not enough credits", "statusCode": 400}``; serper.dev publishes
+no error reference, the shape is what its API answers, as client test suites
+record it). A body of that shape with no ``organic`` is a failure even when a
+proxy passes it with HTTP 200, typed by its ``statusCode``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class SerperAdapter(SearchAdapter):
         body.update(self.config.options)
         headers = {"X-API-KEY": api_key or "", "Content-Type": "application/json"}
         return HTTPRequest("POST", f"{self.base_url}/search", headers=headers, json_body=body)
+
+    def failure_in_body(self, payload: Any, text: str, headers: dict[str, str]) -> TrawlError | None:
+        if not isinstance(payload, dict) or "organic" in payload or not (payload.get("message") or payload.get("statusCode")):
+            return None
+        return self.error_body(payload.get("statusCode"), payload, text, headers)
 
     def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
         if not isinstance(payload, dict):

@@ -10,6 +10,10 @@ results are ``results[]`` with ``url``, ``title``, ``content`` and a relevance
 not sent (Tavily's ``country`` takes country names; set it in ``options`` if
 needed). HTTP 432/433 (plan or pay-as-you-go limit reached) are not worth
 retrying: they become ``BadRequestError`` with reason ``quota_exceeded``.
+
+Tavily's documented error body (every error response on the same page) is
+``{"detail": {"error": "<message>"}}``; a body of that shape with no
+``results`` is a failure even with HTTP 200, never an empty search.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ class TavilyAdapter(SearchAdapter):
         body.update(self.config.options)
         headers = {"Authorization": f"Bearer {api_key or ''}", "Content-Type": "application/json", "Accept": "application/json"}
         return HTTPRequest("POST", f"{self.base_url}/search", headers=headers, json_body=body)
+
+    def failure_in_body(self, payload: Any, text: str, headers: dict[str, str]) -> TrawlError | None:
+        if not isinstance(payload, dict) or "results" in payload or not (payload.get("detail") or payload.get("error")):
+            return None
+        return self.error_body(None, payload, text, headers)
 
     def parse_response(self, payload: Any, req: SearchRequest) -> list[SearchHit]:
         results = payload["results"]
