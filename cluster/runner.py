@@ -90,9 +90,7 @@ def _job_record(job, status: str, created: datetime) -> dict:
         "spec_yaml": job.spec_yaml,
         "spec_path": job.spec_path,
         "key_field": job.key,
-        "columns_json": json.dumps(
-            [{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in job.columns.values()]
-        ),
+        "columns_json": job.columns_json(),
         "rows": len(job.rows),
         "cells": len(job.rows) * len(job.columns),
         "created_at": created,
