@@ -20,7 +20,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from actors.extract import ExtractBatcher
 from actors import objects
 from actors.metrics import JobMetrics
-from pipelines.errors import TrawlError, UnavailableError
+from pipelines.errors import PermanentError, TrawlError, UnavailableError
 from pipelines.extract import ExtractedPage, page_record
 from pipelines.extract_store import ExtractedStore
 from pipelines.llm.cache_reader import CacheReader
@@ -118,6 +118,16 @@ class RayServices:
             return hits
         self._ensure_workers()
         return await self._remote("search", lambda: self.search_gateway.search.remote(req))
+
+    async def run_python(self, target: str, version: str, kwargs: dict[str, str]):
+        """A ``kind: python`` cell's function, run in a Ray task (``actors.python_task``); a lost worker is re-sent."""
+        from actors.python_task import run_python_task
+
+        name = f"trawl.python[{target}@{version}]"
+        status, value = await self._remote("python", lambda: run_python_task.options(name=name).remote(target, kwargs))
+        if status != "ok":
+            raise PermanentError(str(value), reason="python_error")
+        return value
 
     def _ensure_workers(self) -> None:
         if self._start_workers is not None:

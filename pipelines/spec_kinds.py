@@ -45,7 +45,7 @@ def build_kind(spec: dict, path: str, problems) -> ColumnKind:
     raw_sources = spec.get("sources")
     if raw_sources is not None:
         if name != "research":
-            problems.add(f"{path}.sources", f"only research columns search the web; a {name} column has no sources")
+            problems.add(f"{path}.sources", f"only research columns search the web; {name} columns have no sources")
         elif not isinstance(raw_sources, dict):
             problems.add(f"{path}.sources", "must be a mapping of source policy settings", raw_sources)
         else:

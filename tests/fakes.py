@@ -89,6 +89,12 @@ class FakeServices:
             self._pages[url] = fut
         return await self._pages[url]
 
+    async def run_python(self, target, version, kwargs):
+        from pipelines.tasks.python_kind import run_python_inline
+
+        self.counters["python_inline"] += 1
+        return await run_python_inline(target, version, kwargs)
+
     def record(self, table, records):
         self.records.setdefault(table, []).extend(records)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -14,7 +15,7 @@ from pipelines.spec import load_job
 def validate(
     spec: Path = typer.Argument(..., help="Job spec YAML file.", metavar="JOB.yaml"),
 ) -> None:
-    """Check a job spec: list every problem (exit 1), or print the cell DAG summary.
+    """Check a job spec: list every problem (exit 1), or print the cell DAG summary (each column's kind and inputs).
 
     Example:  trawl validate examples/companies.yaml
     """
@@ -42,9 +43,12 @@ def validate(
     typer.echo(f"{lines[0][0]}: {lines[0][1]}")
     for label, value in lines[1:]:
         typer.echo(f"  {label:<{width}}  {value}")
+    kinds = Counter(column.kind for column in job.columns.values())
+    typer.echo(f"  {'kinds':<{width}}  {' · '.join(f'{k} {n}' for k, n in kinds.items())}")
+    name_width = max(len(name) for name in job.columns)
     for name, column in job.columns.items():
-        if column.depends_on:
-            typer.echo(f"  {name} <- {', '.join(column.depends_on)}")
+        deps = f"  <- {', '.join(column.depends_on)}" if column.depends_on else ""
+        typer.echo(f"  {name:<{name_width}}  {column.kind:<8}{deps}".rstrip())
 
 
 def register(app: typer.Typer) -> None:

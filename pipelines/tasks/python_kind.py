@@ -150,20 +150,21 @@ class PythonKind:
         if not isinstance(raw_inputs, list) or not all(isinstance(i, str) and NAME_RE.match(i) for i in raw_inputs):
             problems.add(f"{path}.inputs", "must be a list of row field or column names", spec.get("inputs"))
             raw_inputs = []
+        inputs = tuple(dict.fromkeys(raw_inputs))
+        refs = tuple((f"{path}.inputs[{k}]", i) for k, i in enumerate(inputs))
         name = spec.get("function")
         if not isinstance(name, str) or not name.strip():
             problems.add(f"{path}.function", "required: an entry point name (group trawl.tasks) or 'pkg.module:func'", name)
-            return None
+            return KindSpec(refs=refs)  # the inputs are still checked
         try:
             resolved = resolve_function(name.strip())
         except ValueError as err:
             problems.add(f"{path}.function", str(err))
-            return None
-        inputs = tuple(dict.fromkeys(raw_inputs))
+            return KindSpec(refs=refs)
         shown = ", ".join(f"{i}={{{i}}}" for i in inputs)
         return KindSpec(
             config=(resolved.target, resolved.version, inputs),
-            refs=tuple((f"{path}.inputs[{k}]", i) for k, i in enumerate(inputs)),
+            refs=refs,
             question=f"python {resolved.target}@{resolved.version}({shown})",
             identity={"function": resolved.target, "version": resolved.version},
         )
