@@ -7,7 +7,6 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import uuid
