@@ -16,7 +16,8 @@ command that runs the job, like any CLI output path.
 
 ``job_id`` is ``<slug(name)>-<10 hex>``, a hash of what determines the
 answers: name, key, the rows' *content*, columns, research, llm, search and
-fetch settings. ``run``, ``budget`` and ``output`` are left out, so resuming
+fetch settings, and what a column kind says decides its answers besides the
+spec (a ``python`` column's function version, ``pipelines.tasks``). ``run``, ``budget`` and ``output`` are left out, so resuming
 with more concurrency or a bigger budget finds the same job again.
 """
 
@@ -97,7 +98,7 @@ class Job:
             raise ValueError(f"question of column '{column_name}' needs {err.args[0]!r}, which was not given") from None
 
     def columns_json(self) -> str:
-        """The jobs table's ``columns_json``: name, type and upstream columns of each column, in spec order."""
+        """The jobs table's ``columns_json``: name, type, kind and upstream columns of each column, in spec order."""
         return json.dumps([{"name": c.name, "type": c.type, "kind": c.kind, "depends_on": list(c.depends_on)} for c in self.columns.values()])
 
 
