@@ -37,11 +37,13 @@ class RayServices:
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
                  page_attempts: int = 3, llm_cache: CacheReader | None = None,
                  search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False, start_workers=None) -> None:
+                 host_allowed=lambda host, port: False, start_workers=None, python_cache=None) -> None:
         """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
         ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
         ``start_workers``: called once, on the first call none of those can answer; returns the
-        (llm gateway, search gateway, fetchers) that were not given up front."""
+        (llm gateway, search gateway, fetchers) that were not given up front.
+        ``python_cache``: results of ``kind: python`` functions (``pipelines.tasks.python_cache``)."""
+        self.python_cache = python_cache
         self._start_workers = start_workers
         self.extracted = extracted
         self.host_allowed = host_allowed

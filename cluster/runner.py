@@ -32,6 +32,7 @@ from pipelines.errors import SpecError
 from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
+from pipelines.tasks.python_cache import PythonResultCache
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
 
@@ -214,6 +215,7 @@ def run_job(
             fetchers=workers.get("fetchers"), start_workers=None if eager else start_on_first_miss, writer=writer,
             batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
             extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
+            python_cache=PythonResultCache(os.path.join(cache_root, "python")),
         )
         try:
             await run_cells(

@@ -60,6 +60,7 @@ class FakeServices:
         self.llm_stages: Counter = Counter()
         self.fail_llm_for = fail_llm_for  # a substring of the question that makes every LLM call fail
         self._pages: dict[str, asyncio.Future] = {}
+        self.python_cache = None  # a PythonResultCache when a test wants python results cached
 
     async def llm(self, req):
         self.llm_stages[req.stage] += 1

@@ -75,10 +75,35 @@ def test_the_functions_identity_is_part_of_the_job_id():
     ({"function": "founded_decade", "inputs": ["cmopany"]}, "columns.out.inputs[0]: unknown name 'cmopany'"),
     ({"function": "no_such_task", "inputs": ["cmopany"]}, "columns.out.inputs[0]: unknown name 'cmopany'"),
     ({"function": "founded_decade", "inputs": ["a b"]}, "columns.out.inputs: must be a list of row field or column names"),
-    ({"function": "founded_decade", "choices": ["a"]}, "columns.out.choices: unknown key 'choices' (allowed: question, type, depends_on, instructions, research, kind, sources, function, inputs)"),
+    ({"function": "founded_decade", "choices": ["a"]}, "columns.out.choices: unknown key 'choices' (allowed: question, type, depends_on, instructions, research, kind, sources, function, inputs, cache)"),
 ])
 def test_python_spec_errors_name_the_field(column, expected):
     with pytest.raises(SpecError) as err:
         job_of({"out": {"kind": "python", **column}})
     shown = [str(p) for p in err.value.problems]
     assert any(s.startswith(expected) for s in shown), shown
+
+
+def test_results_are_cached_by_function_version_and_inputs(tmp_path):
+    from pipelines.tasks.python_cache import PythonResultCache
+
+    columns = {"tld": {"kind": "python", "function": "pipelines.tasks.samples:domain_tld", "inputs": ["domain"]},
+               "decade": {"kind": "python", "function": "founded_decade", "inputs": ["founded"]},
+               "fresh": {"kind": "python", "function": "pipelines.tasks.samples:domain_tld", "inputs": ["domain"], "cache": False}}
+    row = {"company": "Acme Robotics", "domain": "acme.example", "founded": "long ago"}
+    first, second = FakeServices(), FakeServices()
+    first.python_cache = PythonResultCache(str(tmp_path))
+    run(job_of(columns, rows=(row,)), first)
+    second.python_cache = PythonResultCache(str(tmp_path))  # another job, same cache folder
+    run(job_of(columns, rows=(row, {**row, "company": "Beta Labs", "domain": "beta.test"})), second)
+    assert first.counters["python_calls"] == 3 and first.counters["python_cache_hits"] == 0
+    # Acme's tld and both decades (same inputs; a cached None too) are hits; Beta's tld is new; 'fresh' is never cached
+    assert second.counters["python_cache_hits"] == 3 and second.counters["python_calls"] == 3
+    assert second.cells()[("Beta Labs", "tld")]["answer"] == "test"
+    assert second.cells()[("Acme Robotics", "decade")]["error"].startswith("no_answer: ")
+
+
+def test_a_cache_flag_that_is_not_a_boolean_is_a_spec_error():
+    with pytest.raises(SpecError) as err:
+        job_of({"out": {"kind": "python", "function": "founded_decade", "inputs": ["company"], "cache": "yes"}})
+    assert [str(p) for p in err.value.problems] == ["columns.out.cache: must be true or false (got 'yes')"]

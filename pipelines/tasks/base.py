@@ -45,6 +45,8 @@ class TaskServices(Services, Protocol):
     :class:`~pipelines.errors.TrawlError` (reason ``python_error`` for an exception in the function).
     """
 
+    python_cache: Any  # a pipelines.tasks.python_cache.PythonResultCache, or None for no caching
+
     async def run_python(self, target: str, version: str, kwargs: dict[str, str]) -> Any: ...
 
 

@@ -5,7 +5,8 @@
 "pkg.module:func"``; https://packaging.python.org/en/latest/specifications/entry-points/)
 or by a dotted path (``pkg.module:func`` or ``pkg.module.func``). ``inputs:``
 lists the row fields and upstream columns passed to it as keyword arguments
-(all as text). It returns the answer (str, int, float, bool, a list, or
+(all as text). Results are cached by function, version and inputs
+(``pipelines.tasks.python_cache``) unless the column says ``cache: false``. It returns the answer (str, int, float, bool, a list, or
 None for "no answer"); an exception fails the cell with reason
 ``python_error``.
 
@@ -29,6 +30,7 @@ from importlib import metadata
 from pipelines.answers import coerce
 from pipelines.errors import PermanentError, TrawlError
 from pipelines.research import CellOutcome, CellTask
+from pipelines.tasks.python_cache import MISS
 from pipelines.tasks.base import KindSpec, TaskServices, failed
 from pipelines.templates import NAME_RE
 
@@ -140,7 +142,8 @@ async def run_python_inline(target: str, version: str, kwargs: dict[str, str]):
 class PythonKind:
     name = "python"
     fields = {"function": "entry point name (group trawl.tasks) or dotted path 'pkg.module:func'",
-              "inputs": "row fields and upstream columns passed as keyword arguments"}
+              "inputs": "row fields and upstream columns passed as keyword arguments",
+              "cache": "reuse a result for the same function, version and inputs (default true)"}
     needs_question = False
 
     def build(self, spec, path, problems) -> KindSpec | None:
@@ -152,6 +155,9 @@ class PythonKind:
             raw_inputs = []
         inputs = tuple(dict.fromkeys(raw_inputs))
         refs = tuple((f"{path}.inputs[{k}]", i) for k, i in enumerate(inputs))
+        use_cache = spec.get("cache", True)
+        if not isinstance(use_cache, bool):
+            problems.add(f"{path}.cache", "must be true or false", use_cache)
         name = spec.get("function")
         if not isinstance(name, str) or not name.strip():
             problems.add(f"{path}.function", "required: an entry point name (group trawl.tasks) or 'pkg.module:func'", name)
@@ -163,22 +169,30 @@ class PythonKind:
             return KindSpec(refs=refs)
         shown = ", ".join(f"{i}={{{i}}}" for i in inputs)
         return KindSpec(
-            config=(resolved.target, resolved.version, inputs),
+            config=(resolved.target, resolved.version, inputs, use_cache is not False),
             refs=refs,
             question=f"python {resolved.target}@{resolved.version}({shown})",
             identity={"function": resolved.target, "version": resolved.version},
         )
 
     async def run(self, task: CellTask, services: TaskServices) -> CellOutcome:
-        target, version, inputs = task.spec.config
+        target, version, inputs, use_cache = task.spec.config
         missing = [i for i in inputs if i not in task.context]
         if missing:
             return failed("no_input", f"input(s) {', '.join(missing)} have no value")
-        services.count("python_calls")
-        try:
-            value = await services.run_python(target, version, {i: task.context[i] for i in inputs})
-        except TrawlError as exc:
-            return failed(exc.reason, str(exc))
+        kwargs = {i: task.context[i] for i in inputs}
+        cache = getattr(services, "python_cache", None) if use_cache else None
+        value = cache.get(target, version, kwargs) if cache is not None else MISS
+        if value is not MISS:
+            services.count("python_cache_hits")
+        else:
+            services.count("python_calls")
+            try:
+                value = await services.run_python(target, version, kwargs)
+            except TrawlError as exc:
+                return failed(exc.reason, str(exc))
+            if cache is not None:
+                cache.put(target, version, kwargs, value)
         if value is None:
             return failed("no_answer", f"{target} returned None")
         answer = " ; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
