@@ -128,3 +128,18 @@ def test_budget_exhaustion_in_an_llm_column_stops_new_cells_and_stays_resumable(
     assert cells[("Acme Robotics", "sector")]["status"] == "budget_exhausted"
     assert cells[("Acme Robotics", "sector")]["error"].startswith("budget_exhausted: ")
     assert ("Acme Robotics", "loud") not in cells  # as for research: its dependent was never started, so resume computes it
+
+
+def test_progress_counts_cells_of_every_kind_and_shows_rules_and_python():
+    from rich.console import Console
+
+    from cluster.progress import summary_table
+
+    services = FakeServices()
+    progress = run(job_of(KINDS_JOB), services)
+    assert progress.cells["done"] == 4 and progress.total_cells == 4
+    progress.counters.update(services.counters)  # RayServices.count feeds the run's Progress; the fake keeps its own
+    console = Console(record=True, width=120)
+    console.print(summary_table(progress))
+    text = console.export_text()
+    assert "4/4" in text and "rule+python" in text and "1 rules · 1 python calls · 0 cached" in text
