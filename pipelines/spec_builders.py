@@ -224,13 +224,12 @@ def _build_column(name: Any, spec: Any, fields: list[str], research: ResearchSet
             problems.add(f"{path}.{key}", f"unknown key '{key}' (allowed: {', '.join(allowed)})")
     question, names = spec.get("question"), []
     if question is None and kind.question_optional:
-        question = kind.default_question or ""  # None only when the kind's own keys are wrong (reported there)
-    if question == "" and kind.question_optional:
-        pass
+        # the kind's own question shows its inputs (already in kind.refs); "" only when its keys are wrong (reported)
+        question = kind.default_question or ""
     elif not isinstance(question, str) or not question.strip():
         problems.add(f"{path}.question", "required: a non-empty question template", question)
         question = ""
-    elif question is not kind.default_question:  # a kind's own question shows its inputs, already in kind.refs
+    else:
         try:
             names = template_names(question)
         except TemplateProblem as err:
