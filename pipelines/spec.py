@@ -17,8 +17,9 @@ command that runs the job, like any CLI output path.
 ``job_id`` is ``<slug(name)>-<10 hex>``, a hash of what determines the
 answers: name, key, the rows' *content*, columns, research, llm, search and
 fetch settings, and what a column kind says decides its answers besides the
-spec (a ``python`` column's function version, ``pipelines.tasks``). ``run``, ``budget`` and ``output`` are left out, so resuming
-with more concurrency or a bigger budget finds the same job again.
+spec (a ``python`` column's function version, ``pipelines.tasks``). ``run``,
+``budget`` and ``output`` are left out, so resuming with more concurrency or a
+bigger budget finds the same job again.
 """
 
 from __future__ import annotations
