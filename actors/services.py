@@ -20,7 +20,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from actors.extract import ExtractBatcher
 from actors import objects
 from actors.metrics import JobMetrics
-from pipelines.errors import TrawlError, UnavailableError
+from pipelines.errors import PermanentError, TrawlError, UnavailableError
 from pipelines.extract import ExtractedPage, page_record
 from pipelines.extract_store import ExtractedStore
 from pipelines.llm.cache_reader import CacheReader
@@ -37,11 +37,13 @@ class RayServices:
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
                  page_attempts: int = 3, llm_cache: CacheReader | None = None,
                  search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False, start_workers=None) -> None:
+                 host_allowed=lambda host, port: False, start_workers=None, python_cache=None) -> None:
         """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
         ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
         ``start_workers``: called once, on the first call none of those can answer; returns the
-        (llm gateway, search gateway, fetchers) that were not given up front."""
+        (llm gateway, search gateway, fetchers) that were not given up front.
+        ``python_cache``: results of ``kind: python`` functions (``pipelines.tasks.python_cache``)."""
+        self.python_cache = python_cache
         self._start_workers = start_workers
         self.extracted = extracted
         self.host_allowed = host_allowed
@@ -118,6 +120,16 @@ class RayServices:
             return hits
         self._ensure_workers()
         return await self._remote("search", lambda: self.search_gateway.search.remote(req))
+
+    async def run_python(self, target: str, version: str, kwargs: dict[str, str]):
+        """A ``kind: python`` cell's function, run in a Ray task (``actors.python_task``); a lost worker is re-sent."""
+        from actors.python_task import run_python_task
+
+        name = f"trawl.python[{target}@{version}]"
+        status, value = await self._remote("python", lambda: run_python_task.options(name=name).remote(target, kwargs))
+        if status != "ok":
+            raise PermanentError(str(value), reason="python_error")
+        return value
 
     def _ensure_workers(self) -> None:
         if self._start_workers is not None:

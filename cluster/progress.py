@@ -38,6 +38,9 @@ def _stage_table(p: Progress) -> Table:
         f" · {c['page_fan_in']} reused (fan-in) · {pages / elapsed:.1f} pages/s",
     )
     t.add_row("llm", f"{c['llm_calls']} calls", f"{c['tokens']:,} tokens · {c['llm_unparseable']} unparseable replies")
+    if c["rules_applied"] or c["python_calls"] or c["python_cache_hits"]:  # rule and python columns (pipelines.tasks)
+        t.add_row("rule+python", f"{c['rules_applied'] + c['python_calls'] + c['python_cache_hits']} cells",
+                  f"{c['rules_applied']} rules · {c['python_calls']} python calls · {c['python_cache_hits']} cached")
     t.add_row("elapsed", f"{elapsed:.1f} s", "")
     return t
 

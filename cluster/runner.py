@@ -7,7 +7,6 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import uuid
@@ -34,6 +33,7 @@ from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.llm.budget import check_cost_cap_priced
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
+from pipelines.tasks.python_cache import PythonResultCache
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
 
@@ -91,9 +91,7 @@ def _job_record(job, status: str, created: datetime) -> dict:
         "spec_yaml": job.spec_yaml,
         "spec_path": job.spec_path,
         "key_field": job.key,
-        "columns_json": json.dumps(
-            [{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in job.columns.values()]
-        ),
+        "columns_json": job.columns_json(),
         "rows": len(job.rows),
         "cells": len(job.rows) * len(job.columns),
         "created_at": created,
@@ -219,6 +217,7 @@ def run_job(
             fetchers=workers.get("fetchers"), start_workers=None if eager else start_on_first_miss, writer=writer,
             batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
             extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
+            python_cache=PythonResultCache(os.path.join(cache_root, "python")),
         )
         try:
             await run_cells(

@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipelines.dag import CellDAG
-from pipelines.research import CellOutcome, CellTask, Services, cell_record, research_cell
+from pipelines.research import CellOutcome, CellTask, Services, cell_record
+from pipelines.tasks import effective_sources, run_cell
 
 __all__ = ["Progress", "CellSelector", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
 
@@ -117,7 +118,7 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
     context.update({dep: answers[dep] for dep in col.depends_on if dep in answers})
     # A skipped or not-yet-startable cell is still recorded with its question; unknown upstream answers stay visible as {name}.
     filled = {**{dep: f"{{{dep}}}" for dep in col.depends_on}, **answers}
-    search = job.search
+    search = effective_sources(job.search, getattr(col, "sources", None))
     return CellTask(
         job_id=job.job_id,
         row_key=row_key,
@@ -127,12 +128,10 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
         answer_type=col.type,
         instructions=col.instructions,
         research=col.research,
-        include_domains=tuple(search.include_domains),
-        exclude_domains=tuple(search.exclude_domains),
-        language=search.language,
-        region=search.region,
-        time_range=search.time_range,
+        **search,
         run_id=run_id,
+        kind=getattr(col, "kind", "research"),
+        spec=getattr(col, "task", None),
     )
 
 
@@ -177,7 +176,7 @@ async def run_cells(
             for cell in dag.take_ready(max(0, max_in_flight - len(running))):
                 row, column = cell
                 task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
-                coro = research_cell(task, services)
+                coro = run_cell(task, services)  # the column's kind answers it (pipelines.tasks)
                 if cell_timeout_s:
                     coro = asyncio.wait_for(coro, cell_timeout_s)
                 running[asyncio.ensure_future(coro)] = (cell, task, time.time())

@@ -218,9 +218,11 @@ def plan_summary(job: Any) -> dict[str, int]:
     """
     rows = len(job.rows)
     columns = list(job.columns.values())
-    keywords = sum(rows * c.research.keywords_per_cell for c in columns)
-    fanout = sum(rows * c.research.keywords_per_cell * c.research.results_per_keyword for c in columns)
-    pages = sum(rows * c.research.max_pages_per_cell for c in columns)
+    searched = [c for c in columns if getattr(c, "kind", "research") == "research"]  # other kinds do not search
+    keywords = sum(rows * c.research.keywords_per_cell for c in searched)
+    fanout = sum(rows * c.research.keywords_per_cell * c.research.results_per_keyword for c in searched)
+    pages = sum(rows * c.research.max_pages_per_cell for c in searched)
+    pages += sum(rows * len(c.task.config) for c in columns if getattr(c, "kind", "") == "page")
     depth = _depth([tuple(list(job.columns).index(d) for d in c.depends_on) for c in columns])
     return {
         "rows": rows,

@@ -55,6 +55,8 @@ class CellTask:
     region: str | None = None
     time_range: str | None = None
     run_id: str = ""
+    kind: str = "research"  # the column's task kind (pipelines.tasks)
+    spec: object | None = None  # the kind's validated settings (pipelines.tasks.base.KindSpec)
 
 
 @dataclass

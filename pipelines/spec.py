@@ -16,8 +16,10 @@ command that runs the job, like any CLI output path.
 
 ``job_id`` is ``<slug(name)>-<10 hex>``, a hash of what determines the
 answers: name, key, the rows' *content*, columns, research, llm, search and
-fetch settings. ``run``, ``budget`` and ``output`` are left out, so resuming
-with more concurrency or a bigger budget finds the same job again.
+fetch settings, and what a column kind says decides its answers besides the
+spec (a ``python`` column's function version, ``pipelines.tasks``). ``run``,
+``budget`` and ``output`` are left out, so resuming with more concurrency or a
+bigger budget finds the same job again.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Column:
     depends_on: tuple[str, ...] = ()
     instructions: str = ""
     research: ResearchSettings = field(default_factory=ResearchSettings)
+    kind: str = "research"  # a task kind of pipelines.tasks
+    task: Any = None  # the kind's validated settings (pipelines.tasks.base.KindSpec)
+    sources: Any = None  # research only: the column's source policy (pipelines.tasks.sources.SourcePolicy)
 
 
 @dataclass
@@ -94,8 +99,8 @@ class Job:
             raise ValueError(f"question of column '{column_name}' needs {err.args[0]!r}, which was not given") from None
 
     def columns_json(self) -> str:
-        """The jobs table's ``columns_json``: name, type and upstream columns of each column, in spec order."""
-        return json.dumps([{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in self.columns.values()])
+        """The jobs table's ``columns_json``: name, type, kind and upstream columns of each column, in spec order."""
+        return json.dumps([{"name": c.name, "type": c.type, "kind": c.kind, "depends_on": list(c.depends_on)} for c in self.columns.values()])
 
 
 def _in_file_order(problems: list, raw: dict) -> list:
@@ -178,10 +183,14 @@ def _parse(raw: Any, base_dir: Path | None, source: str, text: str | None, spec_
     if problems:
         raise SpecError(_in_file_order(problems, raw), source=source)
     columns = {
-        n: Column(n, c.question, c.type, c.depends_on, c.instructions, c.research) for n, c in raw_columns.items()
+        n: Column(n, c.question, c.type, c.depends_on, c.instructions, c.research, c.kind.name, c.kind.spec, c.kind.sources)
+        for n, c in raw_columns.items()
     }
     hashed = {k: v for k, v in raw.items() if k not in _NOT_HASHED and k not in ("rows", "rows_from")}
     hashed["rows"] = rows
+    identities = {n: dict(c.task.identity) for n, c in columns.items() if c.task is not None and c.task.identity}
+    if identities:  # e.g. a python function's version: a new version is a new job (absent otherwise: ids stay as they were)
+        hashed["task_identities"] = identities
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:10]
     if text is None:
         import yaml

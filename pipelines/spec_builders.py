@@ -18,12 +18,13 @@ from pydantic import BaseModel, ValidationError
 from pipelines.errors import SpecProblem
 from pipelines.rows import RowsFileError, cell_text, read_rows
 from pipelines.settings import ResearchSettings
+from pipelines.spec_kinds import ColumnKind, build_kind
 from pipelines.templates import NAME_RE, TemplateProblem, template_names
 
 __all__ = ["Problems", "COLUMN_TYPES", "RawColumn", "build_name", "build_rows", "build_key", "build_settings", "build_columns", "find_cycles"]
 
 COLUMN_TYPES = ("text", "integer", "number", "boolean", "date", "url", "list")
-COLUMN_KEYS = ("question", "type", "depends_on", "instructions", "research")
+COLUMN_KEYS = ("question", "type", "depends_on", "instructions", "research", "kind", "sources")  # plus each kind's own
 _SHOWN_PER_KIND = 5  # row-level problems of one kind listed before "... and N more"
 M = TypeVar("M", bound=BaseModel)
 
@@ -173,10 +174,12 @@ def add_validation_errors(err: ValidationError, prefix: str, model: type[BaseMod
 class RawColumn:
     """A column after field-level checks, before dependencies are resolved."""
 
-    def __init__(self, name: str, question: str, type_: str, declared: list[str], names: list[str], instructions: str, research: ResearchSettings):
+    def __init__(self, name: str, question: str, type_: str, declared: list[str], names: list[str], instructions: str, research: ResearchSettings,
+                 kind: ColumnKind | None = None):
         self.name, self.question, self.type, self.instructions, self.research = name, question, type_, instructions, research
         self.declared, self.names = declared, names  # depends_on as written; names used by the template
         self.depends_on: tuple[str, ...] = ()
+        self.kind = kind or ColumnKind()
 
 
 def build_columns(raw: Any, fields: list[str], rows: list[dict[str, str]], rows_path: str, research: ResearchSettings, problems: Problems) -> dict[str, RawColumn]:
@@ -214,11 +217,16 @@ def _build_column(name: Any, spec: Any, fields: list[str], research: ResearchSet
     if not isinstance(spec, dict):
         problems.add(path, "must be a mapping with at least 'question'", spec)
         return None
+    kind = build_kind(spec, path, problems)
+    allowed = COLUMN_KEYS + tuple(kind.fields)
     for key in spec:
-        if key not in COLUMN_KEYS:
-            problems.add(f"{path}.{key}", f"unknown key '{key}' (allowed: {', '.join(COLUMN_KEYS)})")
+        if key not in allowed:
+            problems.add(f"{path}.{key}", f"unknown key '{key}' (allowed: {', '.join(allowed)})")
     question, names = spec.get("question"), []
-    if not isinstance(question, str) or not question.strip():
+    if question is None and kind.question_optional:
+        # the kind's own question shows its inputs (already in kind.refs); "" only when its keys are wrong (reported)
+        question = kind.default_question or ""
+    elif not isinstance(question, str) or not question.strip():
         problems.add(f"{path}.question", "required: a non-empty question template", question)
         question = ""
     else:
@@ -252,7 +260,7 @@ def _build_column(name: Any, spec: Any, fields: list[str], research: ResearchSet
             add_validation_errors(err, f"{path}.research", ResearchSettings, problems)
     if not ok:
         return None
-    return RawColumn(name, question.strip(), type_, declared, names, instructions.strip(), column_research)
+    return RawColumn(name, question.strip(), type_, declared, names, instructions.strip(), column_research, kind)
 
 
 def _resolve_names(columns: dict[str, RawColumn], fields: list[str], rows: list[dict[str, str]], rows_path: str, problems: Problems) -> None:
@@ -271,6 +279,15 @@ def _resolve_names(columns: dict[str, RawColumn], fields: list[str], rows: list[
                 field_users.setdefault(ref, f"columns.{name}.question")
             else:
                 problems.add(f"columns.{name}.question", f"unknown name '{ref}' (known: {', '.join(known)})")
+        for where, ref in column.kind.refs:  # names a kind's own fields use (rule inputs, URL templates...)
+            if ref == name:
+                problems.add(where, f"refers to its own column '{ref}'")
+            elif ref in columns:
+                deps.add(ref)
+            elif ref in fields:
+                field_users.setdefault(ref, where)
+            else:
+                problems.add(where, f"unknown name '{ref}' (known: {', '.join(known)})")
         for i, ref in enumerate(column.declared):
             where = f"columns.{name}.depends_on[{i}]"
             if ref == name:

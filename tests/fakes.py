@@ -60,6 +60,7 @@ class FakeServices:
         self.llm_stages: Counter = Counter()
         self.fail_llm_for = fail_llm_for  # a substring of the question that makes every LLM call fail
         self._pages: dict[str, asyncio.Future] = {}
+        self.python_cache = None  # a PythonResultCache when a test wants python results cached
 
     async def llm(self, req):
         self.llm_stages[req.stage] += 1
@@ -88,6 +89,12 @@ class FakeServices:
             fut.set_result(extract_page(fetched, chunk_chars=400))
             self._pages[url] = fut
         return await self._pages[url]
+
+    async def run_python(self, target, version, kwargs):
+        from pipelines.tasks.python_kind import run_python_inline
+
+        self.counters["python_inline"] += 1
+        return await run_python_inline(target, version, kwargs)
 
     def record(self, table, records):
         self.records.setdefault(table, []).extend(records)

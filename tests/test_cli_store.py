@@ -40,7 +40,8 @@ def test_validate_good_spec_prints_the_dag_summary(runner, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert f"{path}: OK" in out
-    for expected in ("rows              2", "cells             6", "dependency depth  2", "planned fan-out   200", "ceo_previous <- ceo"):
+    for expected in ("rows              2", "cells             6", "dependency depth  2", "planned fan-out   200", "kinds             research 3",
+                     "ceo_previous  research  <- ceo"):
         assert expected in out, out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -18,7 +19,7 @@ def validate(
     spec: Path = typer.Argument(..., help="Job spec YAML file.", metavar="JOB.yaml"),
     fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
-    """Check a job spec: list every problem (exit 1), or print the cell DAG summary and the planned LLM estimate.
+    """Check a job spec: list every problem (exit 1), or print the cell DAG summary (each column's kind and inputs) and the planned LLM estimate.
 
     Example:  trawl validate examples/companies.yaml
     Example:  trawl validate examples/companies.yaml --format json
@@ -50,9 +51,12 @@ def validate(
     typer.echo(f"{lines[0][0]}: {lines[0][1]}")
     for label, value in lines[1:]:
         typer.echo(f"  {label:<{width}}  {value}")
+    kinds = Counter(column.kind for column in job.columns.values())
+    typer.echo(f"  {'kinds':<{width}}  {' · '.join(f'{k} {n}' for k, n in kinds.items())}")
+    name_width = max(len(name) for name in job.columns)
     for name, column in job.columns.items():
-        if column.depends_on:
-            typer.echo(f"  {name} <- {', '.join(column.depends_on)}")
+        deps = f"  <- {', '.join(column.depends_on)}" if column.depends_on else ""
+        typer.echo(f"  {name:<{name_width}}  {column.kind:<8}{deps}".rstrip())
     _print_estimate(job)
 
 
@@ -62,6 +66,7 @@ def _print_plan_data(job, plan: dict, fmt: TableFormat) -> None:
     if fmt == TableFormat.csv:
         emit([{"field": k, "value": v} for k, v in data.items()], [Col("field", "field"), Col("value", "value")], fmt)
         return
+    data["kinds"] = {name: c.kind for name, c in job.columns.items()}
     data["depends_on"] = {name: list(c.depends_on) for name, c in job.columns.items() if c.depends_on}
     est, problem = _estimate(job)
     data["llm_estimate"] = est.to_dict() if est is not None else {"unavailable": problem}

@@ -122,6 +122,8 @@ def estimate_job(job, settings: LLMSettings | None = None, recorded: dict[str, S
     for name, column in job.columns.items():
         planned = _planned_column(job, name, column, sample)
         for stage in STAGES:
+            if stage not in planned:  # this column's kind makes no call at this stage
+                continue
             calls_per_cell, inp, out, cached = _stage_figures(stage, planned, recorded.get(stage), settings)
             calls = rows * calls_per_cell
             acc = per_stage[stage]
@@ -146,12 +148,25 @@ def _planned_column(job, name: str, column, sample: dict[str, str]) -> dict[str,
     page = prompts.PageForJudge("P", "https://example.com/a-typical/page-path", "A typical page title", [chunk] * r.chunks_per_page)
     excerpts = ["x" * PLANNED_EXCERPT_CHARS] * r.max_excerpts
     sources = [prompts.SourceForSummary("S1", page.url, page.title, excerpts)]
+    judge = _tokens(prompts.judge_messages(question, context, page))
+    summarize = (1, _tokens(prompts.summarize_messages(question, context, column.type, sources, column.instructions)),
+                 PLANNED_SUMMARY_OUTPUT_TOKENS)
+    kind = getattr(column, "kind", "research")
+    if kind == "page":  # no search: one judge call per URL template, then the summary
+        return {"judge": (len(column.task.config), judge, PLANNED_JUDGE_OUTPUT_TOKENS), "summarize": summarize}
+    if kind == "llm":  # one transform call over the row; its prompt is about the size of a summary's
+        from pipelines.tasks.llm_kind import transform_messages
+
+        choices = tuple(column.task.config or ()) if column.task is not None else ()
+        msgs = transform_messages(question, context, column.type, choices, column.instructions)
+        return {"transform": (1, _tokens(msgs), PLANNED_SUMMARY_OUTPUT_TOKENS)}
+    if kind != "research":  # rule and python columns make no LLM call
+        return {}
     return {
         "expand": (1, _tokens(prompts.expand_messages(question, context, r.keywords_per_cell)),
                    r.keywords_per_cell * PLANNED_KEYWORD_TOKENS),
-        "judge": (r.max_pages_per_cell, _tokens(prompts.judge_messages(question, context, page)), PLANNED_JUDGE_OUTPUT_TOKENS),
-        "summarize": (1, _tokens(prompts.summarize_messages(question, context, column.type, sources, column.instructions)),
-                      PLANNED_SUMMARY_OUTPUT_TOKENS),
+        "judge": (r.max_pages_per_cell, judge, PLANNED_JUDGE_OUTPUT_TOKENS),
+        "summarize": summarize,
     }
 
 

@@ -30,7 +30,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("spec_yaml", pa.string()),  # the spec as given; holds env var NAMES, never keys
             ("spec_path", pa.string()),
             ("key_field", pa.string()),
-            ("columns_json", pa.string()),  # [{"name", "type", "depends_on"}...] in spec order
+            ("columns_json", pa.string()),  # [{"name", "type", "kind", "depends_on"}...] in spec order
             ("rows", pa.int64()),
             ("cells", pa.int64()),
             ("created_at", _ts),

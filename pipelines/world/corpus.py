@@ -126,6 +126,7 @@ class Company:
     def truth(self) -> dict:
         row = {"company": self.name, "domain": self.host}
         row.update({f: getattr(self, f) for f in FACT_FIELDS})
+        row["industry"] = self.industry  # for columns that classify a company (the llm kind's example)
         row["hard_cases"] = {"third_party_only": list(self.third_party_only), "former_ceo": self.former_ceo,
                              "twin": self.twin.name if self.twin else None}
         return row

@@ -2,7 +2,7 @@
 
 ``complete(messages)`` is a pure function of the chat messages. It reads the
 tags of trawl's prompt contract (``pipelines.prompts``): ``<task>`` expand,
-judge or summarize, ``<question>``, ``<context>``, ``<count>``, ``<page>`` /
+judge, summarize or transform (``pipelines.world.transform``), ``<question>``, ``<context>``, ``<count>``, ``<page>`` /
 ``<chunk>``, ``<sources>`` / ``<source id=..>`` / ``<excerpt>``, ``<type>``, and
 answers in the reply format those prompts ask for. It never sees the corpus
 generator or its ground truth: everything it knows is in the request, which is
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines.world.spans import CUES, candidates, question_kind
+from pipelines.world.transform import parse_choices, transform
 from pipelines.world.textutil import mentions, org_names, similar_name_in, split_sentences, terms
 
 __all__ = ["MODEL_NAME", "Request", "parse_request", "complete", "expand", "judge", "summarize"]
@@ -49,6 +50,7 @@ class Request:
     answer_type: str = "text"
     page: Source | None = None
     sources: list[Source] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
 
     @property
     def entity(self) -> str:
@@ -114,6 +116,7 @@ def parse_request(messages: list[dict]) -> Request | None:
         if (count := _tag(content, "count")) and count.strip().isdigit():
             req.count = max(1, min(50, int(count)))
         req.answer_type = (_tag(content, "type") or "text").strip().lower()
+        req.choices = parse_choices(content)
         if m := re.search(r"<page\b([^>]*)>(.*?)</page>", content, re.S):
             a = _attrs(m.group(1))
             chunks = [html.unescape(c) for c in re.findall(r"<chunk>(.*?)</chunk>", m.group(2), re.S)]
@@ -324,4 +327,11 @@ def complete(messages: list[dict], json_mode: bool = False) -> str:
             return json.dumps({"answer": answer, "citations": cites, "confidence": confidence})
         shown = html.escape(answer, quote=False) if answer is not None else "unknown"
         return f"<answer>{shown}</answer>\n<citations>{' '.join(cites)}</citations>\n<confidence>{confidence}</confidence>"
+    if req.task == "transform":
+        answer, confidence = transform(req.question, req.context, req.answer_type, req.choices, req.entity)
+        answer = _typed(answer, req.answer_type) if answer is not None else None
+        if json_mode:
+            return json.dumps({"answer": answer, "confidence": confidence})
+        shown = html.escape(answer, quote=False) if answer is not None else "unknown"
+        return f"<answer>{shown}</answer>\n<confidence>{confidence}</confidence>"
     return _GENERIC
