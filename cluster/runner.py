@@ -203,7 +203,7 @@ def run_job(
 
     async def drive() -> None:
         batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars,
-                                 batch_size=job.run.extract_batch_size, warm_up=eager)
+                                 batch_size=job.run.extract_batch_size, warm_up=eager, pdf=job.fetch.pdf)
         llm_cache, search_cache = _cache_views(job, llm_settings, llm_cache_dir, os.path.join(cache_root, "search"))
 
         def start_on_first_miss():

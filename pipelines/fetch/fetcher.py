@@ -42,12 +42,15 @@ from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
 from pipelines.fetch.result import FetchResult, utc_now
 from pipelines.fetch.robots import RobotsCache, RobotsResponse
+from pipelines.pdf import PDF_TYPES, is_pdf
 from pipelines.settings import FetchSettings
 
 __all__ = ["PageFetcher", "FetchResult"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"
+_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8,*/*;q=0.1"
+# Served for any file by servers that do not know the type: read, and kept only if the bytes are a PDF.
+_SNIFFED_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 
 
 class PageFetcher:
@@ -210,6 +213,7 @@ class PageFetcher:
         final = str(hop)
         self.requests += 1
         cap = self.robots.max_bytes if robots_mode else self.settings.max_bytes
+        pdf_cap = max(cap, self.settings.pdf.max_bytes)
         try:
             async with session.get(hop, allow_redirects=False, timeout=self._timeout) as resp:
                 status = resp.status
@@ -227,8 +231,10 @@ class PageFetcher:
                         return wait
                 if not 200 <= status < 300:
                     return FetchResult(**base, status="failed", reason=f"http_{status}")
-                if not robots_mode and ctype is not None and ctype not in TEXT_TYPES:
+                if not robots_mode and ctype is not None and not (ctype in TEXT_TYPES or ctype in PDF_TYPES or ctype in _SNIFFED_TYPES):
                     return FetchResult(**base, status="skipped", reason=f"content_type: {ctype}")
+                if not robots_mode and ctype in PDF_TYPES:  # an octet-stream keeps max_bytes: it is most often not a PDF
+                    cap = pdf_cap
                 if not robots_mode and resp.content_length is not None and resp.content_length > cap:
                     return FetchResult(**base, status="skipped", reason=f"too_large: Content-Length {resp.content_length} > {cap}")
                 body, truncated = await read_capped(resp, cap)  # robots.txt: the first 512 KB are parsed
@@ -247,6 +253,12 @@ class PageFetcher:
             return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
         if not body.strip():
             return FetchResult(**base, status="skipped", reason="empty_body", charset=charset)
+        if is_pdf(base["content_type"], body):  # by type or by %PDF- magic, never by the URL's suffix
+            if not is_pdf(None, body):
+                return FetchResult(**base, status="skipped", reason="pdf_error: served as PDF without a %PDF- header", bytes=len(body))
+            return FetchResult(**{**base, "content_type": "application/pdf"}, status="ok", body=body, bytes=len(body), fetched_at=utc_now())
+        if base["content_type"] in _SNIFFED_TYPES:
+            return FetchResult(**base, status="skipped", reason=f"content_type: {base['content_type']}", bytes=len(body))
         problem = sniff_problem(body, charset)
         if problem is not None:
             return FetchResult(**base, status="skipped", reason=problem, charset=charset, bytes=len(body))
