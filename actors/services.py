@@ -37,11 +37,13 @@ class RayServices:
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
                  page_attempts: int = 3, llm_cache: CacheReader | None = None,
                  search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False, start_workers=None) -> None:
+                 host_allowed=lambda host, port: False, start_workers=None, render_tier=None) -> None:
         """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
         ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
         ``start_workers``: called once, on the first call none of those can answer; returns the
-        (llm gateway, search gateway, fetchers) that were not given up front."""
+        (llm gateway, search gateway, fetchers) that were not given up front.
+        ``render_tier``: ``actors.renderer.RenderTier`` for pages built by JavaScript (None: static pages only)."""
+        self.render_tier = render_tier
         self._start_workers = start_workers
         self.extracted = extracted
         self.host_allowed = host_allowed
@@ -163,6 +165,8 @@ class RayServices:
         for attempt in range(1, self.page_attempts + 1):
             try:
                 page = await self.batcher.extract(url, self.fetchers.fetch(url))
+                if self.render_tier is not None:
+                    page = await self.render_tier.after_static(page)
                 break
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 page = ExtractedPage(url=url, final_url=url, status="failed",

@@ -18,6 +18,7 @@ import ray
 
 from actors.extract import ExtractBatcher
 from actors.fetcher import FetcherPool
+from actors.renderer import RenderTier
 from actors.llm_gateway import start_llm_gateway
 from actors.metrics import JobMetrics
 from actors.search_gateway import start_search_gateway
@@ -217,6 +218,7 @@ def run_job(
             fetchers=workers.get("fetchers"), start_workers=None if eager else start_on_first_miss, writer=writer,
             batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
             extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
+            render_tier=(render_tier := RenderTier(job.fetch, batcher=batcher, job_id=job.job_id)),
         )
         try:
             await run_cells(
@@ -225,6 +227,7 @@ def run_job(
             )
         finally:
             await services.drain()
+            await render_tier.aclose()  # every browser closed before the job ends
             await batcher.aclose()
             for view in (llm_cache, search_cache):
                 if view is not None:

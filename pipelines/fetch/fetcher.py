@@ -268,6 +268,19 @@ class PageFetcher:
             base = {**base, "content_type": "text/html"}
         return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
 
+    async def robots_problem(self, url: str) -> str | None:
+        """None when robots.txt lets trawl fetch ``url`` (or robots are not respected), else the reason.
+
+        For requests made outside ``fetch`` (the render tier's browser): same cache, same rules as pages.
+        """
+        if not self.settings.respect_robots:
+            return None
+        hop = URL(url).with_fragment(None)
+        rules = await self.robots.rules_for(_origin(hop), self._robots_response)
+        if rules.problem is not None:
+            return rules.problem
+        return None if rules.allowed(str(hop), self.settings.user_agent) else "robots_disallowed"
+
     async def _robots_response(self, robots_url: str) -> RobotsResponse:
         result = await self._follow(robots_url, robots_mode=True)
         if result.status == "blocked":
