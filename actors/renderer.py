@@ -33,8 +33,8 @@ def renderer_name(index: int) -> str:
 
 @ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)
 class RendererActor:
-    def __init__(self, settings: FetchSettings, name: str) -> None:
-        self._renderer = PageRenderer(settings, name=name)
+    def __init__(self, settings: FetchSettings, name: str, tag: str = "") -> None:
+        self._renderer = PageRenderer(settings, name=name, tag=tag)
 
     async def render(self, url: str) -> FetchResult:
         return await self._renderer.render(url)
@@ -70,7 +70,7 @@ class RenderTier:
             shards = self.settings.render.shards
             self.actors = [
                 RendererActor.options(name=renderer_name(i), namespace=self.namespace,
-                                      max_concurrency=self.settings.render.max_concurrency * 4 + 4).remote(self.settings, renderer_name(i))
+                                      max_concurrency=self.settings.render.max_concurrency * 4 + 4).remote(self.settings, renderer_name(i), f"{self.namespace}/{i}")
                 for i in range(shards)
             ]
         return self.actors[shard_index(url, len(self.actors))]

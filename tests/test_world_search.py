@@ -109,7 +109,10 @@ def test_trawl_index_folder_query_and_serve(tmp_path):
                 break
         assert port, "server never became ready"
         results = _search(f"http://127.0.0.1:{port}", "VPN gateway")["results"]
-        assert results[0]["url"] == (tmp_path / "it.html").as_uri() and results[0]["title"] == "VPN setup"
+        # the folder's files are served by the same server, so a job can fetch what the index found
+        assert results[0]["url"] == f"http://127.0.0.1:{port}/files/it.html" and results[0]["title"] == "VPN setup"
+        with urllib.request.urlopen(results[0]["url"], timeout=10) as resp:
+            assert resp.headers.get_content_type() == "text/html" and b"Frankfurt gateway" in resp.read()
     finally:
         proc.terminate()
         proc.wait(10)

@@ -60,23 +60,27 @@ def _ms_left(deadline: float) -> float:
     return max(1.0, (deadline - time.monotonic()) * 1000)
 
 
-def chromium_args(settings: FetchSettings) -> list[str]:
-    """Flags for Chromium on a closed network (no GPU, no QUIC, no background or update traffic)."""
+def chromium_args(settings: FetchSettings, tag: str = "") -> list[str]:
+    """Flags for Chromium on a closed network (no GPU, no QUIC, no background or update traffic).
+
+    ``tag`` becomes ``--trawl-renderer=<tag>``, a switch Chromium ignores, so the processes of one renderer can
+    be found (``ps``, tests) and told apart from other browsers on the machine."""
     r = settings.render
     return [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
         f"--js-flags=--max-old-space-size={r.js_heap_mb}", f"--renderer-process-limit={r.max_concurrency + 1}",
-        *_NO_NETWORK,
+        *_NO_NETWORK, *([f"--trawl-renderer={tag}"] if tag else []),
     ]
 
 
 class PageRenderer:
     """Plain-Python renderer; one per Ray renderer actor (or per test)."""
 
-    def __init__(self, settings: FetchSettings, *, name: str = "renderer") -> None:
+    def __init__(self, settings: FetchSettings, *, name: str = "renderer", tag: str = "") -> None:
         self.settings = settings
         self.name = name
+        self.tag = tag
         self.resources = ResourceFetcher(settings, name=name)
         self._slots = asyncio.Semaphore(settings.render.max_concurrency)
         self._start_lock = asyncio.Lock()
@@ -159,7 +163,7 @@ class PageRenderer:
                     self._playwright = await async_playwright().start()
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=self.settings.render.executable_path, headless=True,
-                    args=chromium_args(self.settings), chromium_sandbox=False,
+                    args=chromium_args(self.settings, self.tag), chromium_sandbox=False,
                 )
         return self._browser
 

@@ -76,14 +76,15 @@ def html_document(url: str, html: str) -> Document | None:
 
 
 def folder_documents(folder: str | os.PathLike, base_url: str | None = None) -> Iterator[Document]:
-    """HTML files under ``folder``; URLs are ``base_url`` + relative path, or file:// URLs."""
-    root = Path(folder).resolve()
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in {".html", ".htm", ".xhtml"} or not path.is_file():
-            continue
-        rel = path.relative_to(root).as_posix()
-        url = f"{base_url.rstrip('/')}/{rel}" if base_url else path.as_uri()
-        doc = html_document(url, path.read_text(encoding="utf-8", errors="replace"))
+    """HTML, text and PDF files under ``folder`` (``pipelines.world.documents``); URLs are ``base_url`` + relative
+    path (percent-encoded), or file:// URLs."""
+    from urllib.parse import quote
+
+    from pipelines.world.documents import file_document, folder_files
+
+    for path, rel in folder_files(folder):
+        url = f"{base_url.rstrip('/')}/{quote(rel)}" if base_url else path.as_uri()
+        doc = file_document(path, url)
         if doc:
             yield doc
 
