@@ -8,6 +8,7 @@ install it (.ci/run installs it).
 from __future__ import annotations
 
 import asyncio
+import os
 
 import psutil
 import pytest
@@ -110,8 +111,16 @@ def test_the_rendered_page_wins_when_it_reads_more_and_a_failed_render_keeps_its
 
 # --- the real browser -----------------------------------------------------------------------------
 
-def _browser_pids() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if "chrom" in (p.name() or "").lower()}
+def _browser_pids(tag: str) -> set[int]:
+    """Live processes started with ``--trawl-renderer=<tag>`` (the browser and its helpers), wherever their parent is."""
+    found = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if f"--trawl-renderer={tag}" in (proc.info["cmdline"] or []) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -125,15 +134,15 @@ def test_a_script_built_page_is_rendered_behind_the_guard_and_robots_and_no_brow
     settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"])
 
     async def run():
-        renderer = PageRenderer(settings)
+        renderer = PageRenderer(settings, tag=f"test-{os.getpid()}")
         try:
             result = await renderer.render(f"{site.base_url}/")
-            running = _browser_pids()
+            running = _browser_pids(renderer.tag)
         finally:
             await renderer.aclose()
-        return result, renderer, running
+        return result, renderer, running, _browser_pids(renderer.tag)
 
-    result, renderer, running = asyncio.run(run())
+    result, renderer, running, after = asyncio.run(run())
     assert result.status == "ok", result.reason
     page = extract_page(result)
     assert page.ok and "Imelda Fanshawe" in page.text
@@ -141,8 +150,8 @@ def test_a_script_built_page_is_rendered_behind_the_guard_and_robots_and_no_brow
     assert refused["secret.json"] == "robots_disallowed"
     assert refused["metadata"].startswith("blocked_address")
     assert site.hits["/private/secret.json"] == 0
-    assert running, "the browser ran as a child of this process"
-    assert not [pid for pid in running if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert running, "the browser's processes carry the renderer's tag"
+    assert after == set() and not [pid for pid in running if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
 
 @needs_browser
