@@ -25,6 +25,7 @@ CASES = {
     "cache": ["--rows", "1", "--columns", "1", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
     "tokens": ["--rows", "1", "--columns", "1", "--variants", "ranked,whole"],
     "gateway_cpu": ["--calls", "20", "--concurrency", "4", "--repeats", "1"],
+    "pdf_readers": ["--documents", "1", "--pages", "2", "--repeats", "1"],
 }
 
 
@@ -52,6 +53,9 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
         assert run["rows"] == 2 and run["pages"] > 0 and run["extraction_limit"]["pages"] > 0
     elif script == "gateway_cpu":
         assert set(data["runs"]) == {"sdk_create", "trawl"} and all(r["failed"] == 0 for r in data["runs"].values())
+    elif script == "pdf_readers":
+        assert {r["reader"] for r in data["results"]} == {"pypdf", "pypdfium2", "pdfminer.six"}
+        assert all(r["planted_on_its_page"] for r in data["results"])
     elif script == "cache":
         assert data["runs"]["second"]["llm_uncached"] == 0 and data["summary"]["answers_identical"]
     else:
