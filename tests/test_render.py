@@ -16,7 +16,7 @@ import pytest
 from pipelines.extract import ExtractedPage, extract_page
 from pipelines.fetch.result import FetchResult
 from pipelines.render.browser import PageRenderer
-from pipelines.render.decision import RENDER_BELOW_TEXT_CHARS, browser_problem, should_render, static_text_too_short
+from pipelines.render.decision import RENDER_BELOW_TEXT_CHARS, browser_problem, visible_text_chars, should_render, static_text_too_short
 from pipelines.render.tier import render_if_needed
 from pipelines.settings import FetchSettings, RenderSettings
 from tests.fixtures_reliability import LoopbackServer
@@ -59,6 +59,18 @@ def test_an_app_shell_with_scripts_needs_rendering_and_an_article_does_not():
     assert not static_text_too_short(b"<html><body><p>short</p></body></html>", "short", "text/html")  # no script: nothing to gain
     assert static_text_too_short(b"<script>", "x" * (RENDER_BELOW_TEXT_CHARS - 1), "text/html")
     assert not static_text_too_short(b"<script>", "", "application/pdf")
+
+
+def test_a_short_static_page_with_an_analytics_script_is_not_rendered_but_a_hydrated_shell_is():
+    nav = "<nav>" + " | ".join(["Home", "About us", "Products", "Careers", "Investors", "Press", "Contact"] * 6) + "</nav>"
+    short = (f"<html><body>{nav}<main><p>Our headquarters are located in Krakow, Poland.</p></main>"
+             "<script>gtag('config','G-1');</script></body></html>").encode()
+    assert not _static(short).needs_render  # the local world's contact pages look like this (none of its 83 pages renders)
+    state = "<script id='__NEXT_DATA__' type='application/json'>" + '{"props":' + '"x",' * 40_000 + '"y":1}</script>'
+    hydrated = f"<html><body>{nav}<div id='__next'></div>{state}</body></html>".encode()
+    # visible text (the nav) over 200 chars, but a 150-char main text is far under 1% of the HTML: its weight is the state
+    assert visible_text_chars(hydrated) > RENDER_BELOW_TEXT_CHARS and static_text_too_short(hydrated, "x" * 150, "text/html")
+    assert not static_text_too_short(short, "x" * 150, "text/html")
 
 
 @pytest.mark.parametrize("mode,needs,status,expected", [
