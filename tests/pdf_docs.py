@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 
 
-def text_pdf(pages: list[list[str]], *, encrypt_user_password: str | None = None, title: str = "") -> bytes:
-    """A PDF with one page per entry of ``pages``, each line drawn as text; optionally password-protected."""
+def text_pdf(pages: list[list[str]], *, encrypt_user_password: str | None = None, title: str = "",
+             compress: bool = True) -> bytes:
+    """A PDF with one page per entry of ``pages``, each line drawn as text; optionally password-protected.
+
+    ``compress=False`` leaves the page streams readable in the raw bytes (for fakes that grep bodies)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4, encrypt=encrypt_user_password)
+    c = canvas.Canvas(buf, pagesize=A4, encrypt=encrypt_user_password, pageCompression=1 if compress else 0)
     if title:
         c.setTitle(title)
     for lines in pages:
