@@ -14,7 +14,7 @@ Outcomes (the ``reason`` of a skipped page; slug before the colon):
 - ``pdf_encrypted``  the document needs a password (an owner-password-only PDF opens and is read)
 - ``pdf_no_text``    no page has a text layer: scanned or image-only (trawl does no OCR)
 - ``pdf_error``      PDFium could not parse it (damaged or not a PDF after all)
-- ``pdf_timeout``    text of the first pages was kept, the time cap stopped the rest (only when no page was read)
+- ``pdf_timeout``    the time cap ended the read before any page (when some pages were read, they are kept)
 
 Caps: ``max_pages`` pages are read (later pages are left out and counted),
 ``timeout_s`` is checked between pages (PDFium cannot be interrupted inside a
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 PDF_MAGIC = b"%PDF-"
 PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
-# Readers accept the header anywhere in the first 1024 bytes (PDF 1.7 implementation note 13; pdf.js does too).
+# Readers accept the header anywhere in the first 1024 bytes (PDF Reference 1.7, Appendix H implementation notes:
+# Acrobat looks for it there), so junk before it does not make a PDF something else.
 _HEADER_WINDOW = 1024
 
 

@@ -6,6 +6,8 @@ address guard on the URL -> robots.txt of the hop's origin -> per-domain slot
 
 Choices worth knowing:
 
+- PDFs are kept (``application/pdf`` by Content-Type, or by ``%PDF-`` magic under
+  octet-stream or a wrong text type) with their own size cap, ``fetch.pdf.max_bytes``.
 - Redirects are followed by hand (``max_redirects`` hops); every hop passes the
   address guard, robots.txt and politeness. A URL seen twice is ``redirect_loop``.
 - 429 and 503 with a ``Retry-After`` of at most ``retry_after_max_s`` seconds are

@@ -13,8 +13,8 @@ Bounds:
   ``ResourceFetcher`` (address guard, robots.txt, byte budget); as a second
   wall the browser itself resolves no names (``--host-resolver-rules``) and
   sends anything not intercepted (WebSockets, for one) to a dead proxy;
-  service workers are blocked (they would bypass routing, see
-  https://playwright.dev/python/docs/network#missing-network-events-and-service-workers);
+  service workers are blocked (requests a service worker makes are not
+  routed; ``service_workers="block"``, https://playwright.dev/python/docs/service-workers);
 - time: ``timeout_s`` for load + network settle + DOM read; a page whose
   network never settles ("networkidle": no request for 500 ms,
   https://playwright.dev/python/docs/api/class-page#page-wait-for-load-state)
