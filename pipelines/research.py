@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
-from pipelines.citations import pdf_citation, sources_by_page
+from pipelines.citations import excerpt_page, pdf_citation, sources_by_page
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
@@ -199,7 +199,8 @@ class _Cell:
                 self.outcome.pages_relevant += 1
                 judged.append((page, excerpts))
             rows.extend(
-                {**self._keys(), "url": page.url, "position": i, "relevant": True, "text": e, "chunk_score": best}
+                {**self._keys(), "url": page.url, "position": i, "relevant": True, "text": e, "chunk_score": best,
+                 "pdf_page": excerpt_page(e, page.chunks, page.chunk_pages)}
                 for i, e in enumerate(excerpts)
             )
             if not excerpts:

@@ -108,6 +108,10 @@ def test_the_pdf_fact_is_answered_and_cited_with_its_page(docs_run):
     cell = _cells(docs_run)["founded"]
     assert cell["status"] == "done" and json.loads(cell["value_json"]) == 1987, cell
     assert f"http://127.0.0.1:{port}/files/report.pdf#page=3" in cell["citations"], cell["citations"]
+    job, result, _ = docs_run
+    excerpts = read_table(result.output, "excerpts", job_id=job.job_id).to_pylist()
+    quoted = [e for e in excerpts if e["column"] == "founded" and e["relevant"] and e["url"].endswith("/report.pdf")]
+    assert quoted and all(e["pdf_page"] == 3 for e in quoted if "1987" in e["text"])
 
 
 def test_the_text_file_fact_is_answered_and_cited(docs_run):

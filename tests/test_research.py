@@ -126,6 +126,7 @@ def test_a_pdf_answer_cites_the_page_its_excerpt_came_from():
                                               answer_type="integer"), services))
     assert outcome.status == "done" and outcome.value == 2004, outcome.error
     assert outcome.citations == [f"{PDF_URL}#page=2"]
+    assert [r["pdf_page"] for r in services.records["excerpts"] if r["relevant"]] == [2]
 
 
 def test_a_page_citation_outside_the_fetched_pdf_pages_is_dropped():
