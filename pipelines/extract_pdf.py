@@ -46,7 +46,7 @@ def extract_pdf_into(page: ExtractedPage, body: bytes, *, chunk_chars: int, sett
             page.chunks.append(chunk)
             page.chunk_pages.append(number)
     page.text = "\n\n".join(texts)
-    page.title = _first_line(page.text)
+    page.title = pdf.title or _first_line(page.text)
     if pdf.truncated:
         logger.info("pdf: %s read %d of %d page(s) (caps)", page.url, len(pdf.pages), pdf.page_count)
     return page

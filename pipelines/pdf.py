@@ -38,6 +38,8 @@ PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
 # Readers accept the header anywhere in the first 1024 bytes (PDF Reference 1.7, Appendix H implementation notes:
 # Acrobat looks for it there), so junk before it does not make a PDF something else.
 _HEADER_WINDOW = 1024
+# Titles writers put in when the author gave none (reportlab: "untitled"); the first line of text says more.
+_PLACEHOLDER_TITLES = frozenset({"", "untitled", "untitled document", "document"})
 
 
 @dataclass
@@ -48,6 +50,7 @@ class PdfText:
     page_count: int = 0
     problem: str | None = None
     truncated: bool = False  # max_pages or timeout_s left pages out
+    title: str = ""  # the document information dictionary's /Title, when set
 
 
 def is_pdf(content_type: str | None, body: bytes | None) -> bool:
@@ -81,7 +84,7 @@ def read_pdf(body: bytes, settings: PdfSettings | None = None, *, clock=time.mon
 
 
 def _read_pages(doc, settings: PdfSettings, clock) -> PdfText:
-    out = PdfText(page_count=len(doc))
+    out = PdfText(page_count=len(doc), title=_title(doc))
     deadline = clock() + settings.timeout_s
     for index in range(min(out.page_count, settings.max_pages)):
         if clock() > deadline:
@@ -102,6 +105,15 @@ def _read_pages(doc, settings: PdfSettings, clock) -> PdfText:
         out.problem = (f"pdf_no_text: none of {len(out.pages)} page(s) has a text layer "
                        "(scanned or image-only; trawl does no OCR)")
     return out
+
+
+def _title(doc) -> str:
+    try:
+        title = (doc.get_metadata_dict().get("Title") or "").strip()[:200]
+    except Exception:  # noqa: BLE001 - a broken info dictionary costs the title, not the text
+        logger.debug("pdf: unreadable metadata")
+        return ""
+    return "" if title.lower() in _PLACEHOLDER_TITLES else title
 
 
 def _clean(text: str) -> str:

@@ -44,6 +44,11 @@ def test_extracted_chunks_carry_their_pdf_page():
     assert page.chunk_pages[fact_chunk] == 2
 
 
+def test_the_title_comes_from_the_document_info_or_else_the_first_line():
+    assert extract_page(_fetched(text_pdf([[FACT]], title="Annual report 2024"))).title == "Annual report 2024"
+    assert extract_page(_fetched(text_pdf([["Norvane Metals", FACT]]))).title == "Norvane Metals"
+
+
 def test_a_pdf_served_as_html_is_still_read_as_a_pdf():
     page = extract_page(_fetched(text_pdf([[FACT]]), content_type="text/html"))
     assert page.ok and page.content_type == "application/pdf" and "Brandauer" in page.text
