@@ -36,8 +36,8 @@ class RendererActor:
     def __init__(self, settings: FetchSettings, name: str, tag: str = "") -> None:
         self._renderer = PageRenderer(settings, name=name, tag=tag)
 
-    async def render(self, url: str) -> FetchResult:
-        return await self._renderer.render(url)
+    async def render(self, url: str, document: FetchResult | None = None) -> FetchResult:
+        return await self._renderer.render(url, document)
 
     async def stats(self) -> dict:
         return self._renderer.stats()
@@ -57,13 +57,15 @@ class RenderTier:
         self.actors: list = []
         self.renders = 0
 
-    async def after_static(self, page: ExtractedPage) -> ExtractedPage:
-        return await render_if_needed(page, self.settings.render, self._render_and_extract)
+    async def after_static(self, page: ExtractedPage, fetched: ray.ObjectRef | None = None) -> ExtractedPage:
+        """``fetched``: the page's FetchResult ref; Ray hands it to the renderer, which serves it to the browser."""
 
-    async def _render_and_extract(self, url: str) -> ExtractedPage:
-        actor = self._actor_for(url)
-        self.renders += 1
-        return await self.batcher.extract(url, actor.render.remote(url))
+        async def render_and_extract(url: str) -> ExtractedPage:
+            actor = self._actor_for(url)
+            self.renders += 1
+            return await self.batcher.extract(url, actor.render.remote(url, fetched))
+
+        return await render_if_needed(page, self.settings.render, render_and_extract)
 
     def _actor_for(self, url: str):
         if not self.actors:

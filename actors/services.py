@@ -164,9 +164,10 @@ class RayServices:
         # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
         for attempt in range(1, self.page_attempts + 1):
             try:
-                page = await self.batcher.extract(url, self.fetchers.fetch(url))
-                if self.render_tier is not None:
-                    page = await self.render_tier.after_static(page)
+                fetched = self.fetchers.fetch(url)
+                page = await self.batcher.extract(url, fetched)
+                if self.render_tier is not None:  # the browser is given the fetched document: no second request
+                    page = await self.render_tier.after_static(page, fetched)
                 break
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 page = ExtractedPage(url=url, final_url=url, status="failed",

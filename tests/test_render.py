@@ -167,6 +167,26 @@ def test_a_script_built_page_is_rendered_behind_the_guard_and_robots_and_no_brow
 
 
 @needs_browser
+def test_the_fetched_document_is_served_to_the_browser_not_fetched_again(site):
+    settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"])
+    url = f"{site.base_url}/"
+    document = FetchResult(url=url, final_url=url, status="ok", http_status=200, content_type="text/html", charset="utf-8",
+                           body=SHELL, bytes=len(SHELL))
+
+    async def run():
+        renderer = PageRenderer(settings)
+        try:
+            return await renderer.render(url, document)
+        finally:
+            await renderer.aclose()
+
+    before = site.hits["/"]
+    result = asyncio.run(run())
+    assert result.status == "ok" and b"Imelda Fanshawe" in result.body
+    assert site.hits["/"] == before  # the page itself came from the fetcher's bytes; its script and JSON from the site
+
+
+@needs_browser
 def test_a_page_whose_network_never_settles_is_read_when_the_time_is_up(site):
     settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"], render=RenderSettings(timeout_s=4))
 

@@ -89,8 +89,11 @@ class PageRenderer:
         self.renders = 0
         self.refused: list[Refusal] = []  # the last renders' refused requests (bounded), for stats and tests
 
-    async def render(self, url: str) -> FetchResult:
-        """The page at ``url`` after its scripts ran; never raises for page problems."""
+    async def render(self, url: str, document: FetchResult | None = None) -> FetchResult:
+        """The page at ``url`` after its scripts ran; never raises for page problems.
+
+        ``document``: the page as the fetcher got it (status ok); the browser is then served these bytes at its
+        ``final_url`` instead of fetching the page a second time (its other requests are fetched as usual)."""
         problem = browser_problem(self.settings.render.executable_path)
         if problem is not None:
             return FetchResult(url=url, final_url=url, status="skipped", reason=problem, fetcher=self.name)
@@ -99,7 +102,8 @@ class PageRenderer:
             try:
                 browser = await self._get_browser()  # the first render's browser start is not the page's time
                 # the page's own steps stop themselves within timeout_s (see _render); this is the hard wall
-                result = await asyncio.wait_for(self._render(browser, url), self.settings.render.timeout_s + _HARD_WALL_EXTRA_S)
+                result = await asyncio.wait_for(self._render(browser, url, document),
+                                                self.settings.render.timeout_s + _HARD_WALL_EXTRA_S)
             except asyncio.TimeoutError:
                 result = FetchResult(url=url, final_url=url, status="failed",
                                      reason=f"render_timeout: over {self.settings.render.timeout_s:g}s")
@@ -112,15 +116,18 @@ class PageRenderer:
         self.renders += 1
         return result
 
-    async def _render(self, browser, url: str) -> FetchResult:
+    async def _render(self, browser, url: str, document: FetchResult | None) -> FetchResult:
         deadline = time.monotonic() + self.settings.render.timeout_s
+        if document is not None and (document.status != "ok" or not document.body):
+            document = None
+        target = document.final_url if document is not None else url
         budget = ByteBudget(self.settings.render.max_bytes)
         context = await browser.new_context(service_workers="block", java_script_enabled=True,
                                             user_agent=self.settings.user_agent)
         try:
             page = await context.new_page()
-            await page.route("**/*", lambda route: self._serve(route, budget))
-            response = await page.goto(url, wait_until="domcontentloaded", timeout=_ms_left(deadline))
+            await page.route("**/*", lambda route: self._serve(route, budget, document))
+            response = await page.goto(target, wait_until="domcontentloaded", timeout=_ms_left(deadline))
             if response is None or not 200 <= response.status < 300:
                 status = response.status if response is not None else None
                 return FetchResult(url=url, final_url=url, status="failed", http_status=status,
@@ -141,10 +148,16 @@ class PageRenderer:
         except PlaywrightTimeout:
             logger.info("render: network did not settle; reading the DOM as it is")
 
-    async def _serve(self, route, budget: ByteBudget) -> None:
+    async def _serve(self, route, budget: ByteBudget, document: FetchResult | None) -> None:
         request = route.request
         if not request.url.startswith(("http://", "https://")):
             await route.continue_()  # data:, blob: - in-page, no network
+            return
+        if document is not None and request.is_navigation_request() and request.url.split("#")[0] == document.final_url:
+            ctype = f"{document.content_type or 'text/html'}; charset={document.charset}" if document.charset else document.content_type
+            budget.used += len(document.body)
+            await route.fulfill(status=document.http_status or 200, headers={"content-type": ctype or "text/html"},
+                                body=document.body)
             return
         outcome = await self.resources.get(request.url, budget, method=request.method)
         if isinstance(outcome, Refusal):
