@@ -9,7 +9,8 @@ its own browser context (no cookies or storage shared between pages).
 
 Bounds:
 
-- requests: every one is intercepted (``page.route``) and fetched by
+- requests: the page itself is served from the fetcher's copy when given;
+  every other request is intercepted (``page.route``) and fetched by
   ``ResourceFetcher`` (address guard, robots.txt, byte budget); as a second
   wall the browser itself resolves no names (``--host-resolver-rules``) and
   sends anything not intercepted (WebSockets, for one) to a dead proxy;
