@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import psutil
 import pytest
@@ -213,3 +217,41 @@ def test_a_host_outside_the_allow_list_is_not_rendered(site):
     result, renderer = asyncio.run(run())
     assert result.status != "ok" and site.hits["/"] <= 1
     assert renderer.refused and renderer.refused[0].reason.startswith("blocked_address")
+
+
+_CRASHING_OWNER = """
+import asyncio, sys
+from pipelines.fetch.result import FetchResult
+from pipelines.render.browser import PageRenderer
+from pipelines.settings import FetchSettings
+
+async def main():
+    renderer = PageRenderer(FetchSettings(), tag=sys.argv[1])
+    page = b"<html><body><p>hello</p><script>1</script></body></html>"
+    doc = FetchResult(url="http://x.example/", final_url="http://x.example/", status="ok", content_type="text/html", body=page)
+    print("RENDERED", (await renderer.render("http://x.example/", doc)).status, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+@needs_browser
+def test_a_renderer_killed_without_closing_takes_its_browser_with_it(tmp_path):
+    # A Ray actor can die by SIGKILL (OOM killer, node loss): its browser must not live on as an orphan.
+    tag = f"killed-{os.getpid()}"
+    script = tmp_path / "owner.py"
+    script.write_text(_CRASHING_OWNER)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    owner = subprocess.Popen([sys.executable, str(script), tag], stdout=subprocess.PIPE, text=True, cwd=root,
+                             env={**os.environ, "PYTHONPATH": root})
+    try:
+        assert owner.stdout.readline().split() == ["RENDERED", "ok"]
+        assert _browser_pids(tag), "the browser is up while its owner lives"
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+    deadline = time.monotonic() + 30  # the Playwright driver sees its pipe close and ends the browser
+    while _browser_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _browser_pids(tag) == set()
