@@ -50,6 +50,8 @@ class RenderSettings(Strict):
     max_concurrency: int = Field(2, ge=1, le=32, description="Pages one renderer actor renders at once (one browser, a context each).")
     max_bytes: int = Field(10_000_000, ge=10_000, description="Bytes the browser may download for one page, all requests together.")
     js_heap_mb: int = Field(256, ge=32, le=4096, description="V8 heap cap of the browser (--js-flags=--max-old-space-size).")
+    max_rss_mb: int = Field(1536, ge=128, le=65_536, description="Resident memory of one browser and its helper processes; "
+                            "over it after a render, the browser is closed and a fresh one starts for the next page.")
     shards: int = Field(1, ge=1, le=64, description="Renderer actors (each runs one browser process tree).")
 
 

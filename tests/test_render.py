@@ -255,3 +255,27 @@ def test_a_renderer_killed_without_closing_takes_its_browser_with_it(tmp_path):
     while _browser_pids(tag) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _browser_pids(tag) == set()
+
+
+@needs_browser
+def test_a_browser_over_its_memory_cap_is_replaced_after_the_render(site, monkeypatch):
+    from pipelines.render import browser as browser_mod
+
+    settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"])  # max_rss_mb: the default 1536
+
+    async def run():
+        renderer = PageRenderer(settings)
+        try:
+            first = await renderer.render(f"{site.base_url}/")
+            measured = browser_mod.browser_rss_mb(renderer.tag)  # the real reading of the running browser's tree
+            monkeypatch.setattr(browser_mod, "browser_rss_mb", lambda tag: 10_000.0)  # a leaking browser
+            second = await renderer.render(f"{site.base_url}/")
+            monkeypatch.undo()
+            third = await renderer.render(f"{site.base_url}/")  # a fresh browser
+            return first, measured, second, third, renderer.restarts
+        finally:
+            await renderer.aclose()
+
+    first, measured, second, third, restarts = asyncio.run(run())
+    assert measured > 0 and first.ok and second.ok and third.ok and b"Imelda Fanshawe" in third.body
+    assert restarts == 1

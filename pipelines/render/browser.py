@@ -23,7 +23,8 @@ Bounds:
 - concurrency: ``max_concurrency`` pages at once (a semaphore);
 - memory: V8 heap cap (``--js-flags=--max-old-space-size``), renderer
   processes capped (``--renderer-process-limit``), each page's context closed
-  after its render;
+  after its render, and the browser's whole process tree watched after each
+  render: over ``max_rss_mb`` it is closed and a fresh one starts;
 - lifetime: ``aclose()`` closes the browser and stops the Playwright driver,
   so no browser process outlives the renderer (tested).
 
@@ -36,14 +37,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+
+import psutil
 
 from pipelines.fetch.result import FetchResult, utc_now
 from pipelines.render.decision import browser_problem
 from pipelines.render.resources import ByteBudget, Refusal, ResourceFetcher
 from pipelines.settings import FetchSettings
 
-__all__ = ["PageRenderer", "chromium_args"]
+__all__ = ["PageRenderer", "chromium_args", "browser_rss_mb"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +79,35 @@ def chromium_args(settings: FetchSettings, tag: str = "") -> list[str]:
     ]
 
 
+def browser_rss_mb(tag: str) -> float:
+    """Resident memory (MiB) of the browser started with ``--trawl-renderer=<tag>`` and all its child processes."""
+    total = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if f"--trawl-renderer={tag}" not in (proc.info["cmdline"] or []):
+                continue
+            for member in (proc, *proc.children(recursive=True)):
+                total += member.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total / 2**20
+
+
 class PageRenderer:
     """Plain-Python renderer; one per Ray renderer actor (or per test)."""
 
     def __init__(self, settings: FetchSettings, *, name: str = "renderer", tag: str = "") -> None:
         self.settings = settings
         self.name = name
-        self.tag = tag
+        self.tag = tag or f"{name}-{os.getpid()}-{id(self):x}"  # always tagged: the memory watch finds the browser by it
         self.resources = ResourceFetcher(settings, name=name)
         self._slots = asyncio.Semaphore(settings.render.max_concurrency)
         self._start_lock = asyncio.Lock()
         self._playwright = None
         self._browser = None
         self.renders = 0
+        self.restarts = 0  # browsers closed by the memory watch
+        self._active = 0  # renders holding a slot
         self.refused: list[Refusal] = []  # the last renders' refused requests (bounded), for stats and tests
 
     async def render(self, url: str, document: FetchResult | None = None) -> FetchResult:
@@ -100,6 +120,7 @@ class PageRenderer:
             return FetchResult(url=url, final_url=url, status="skipped", reason=problem, fetcher=self.name)
         started = time.monotonic()
         async with self._slots:
+            self._active += 1
             try:
                 browser = await self._get_browser()  # the first render's browser start is not the page's time
                 # the page's own steps stop themselves within timeout_s (see _render); this is the hard wall
@@ -112,10 +133,23 @@ class PageRenderer:
                 logger.warning("render of %s failed: %s", url, exc)
                 result = FetchResult(url=url, final_url=url, status="failed",
                                      reason=f"render_failed: {type(exc).__name__}: {str(exc)[:200]}")
+            finally:
+                self._active -= 1
         result.fetch_ms = (time.monotonic() - started) * 1000.0
         result.fetcher = self.name
         self.renders += 1
+        await self._check_memory()
         return result
+
+    async def _check_memory(self) -> None:
+        """Restart the browser when its process tree holds more than ``max_rss_mb`` (leaks across many pages)."""
+        rss_mb = browser_rss_mb(self.tag)
+        if rss_mb > self.settings.render.max_rss_mb and self._active == 0:  # never under another page's feet
+            logger.info("render: browser uses %.0f MB > %d MB; restarting it", rss_mb, self.settings.render.max_rss_mb)
+            browser, self._browser = self._browser, None
+            self.restarts += 1
+            if browser is not None:
+                await browser.close()
 
     async def _render(self, browser, url: str, document: FetchResult | None) -> FetchResult:
         deadline = time.monotonic() + self.settings.render.timeout_s
@@ -194,4 +228,5 @@ class PageRenderer:
             await self.resources.aclose()
 
     def stats(self) -> dict:
-        return {"renders": self.renders, "requests": self.resources.requests, "refused": len(self.refused)}
+        return {"renders": self.renders, "requests": self.resources.requests, "refused": len(self.refused),
+                "restarts": self.restarts, "rss_mb": round(browser_rss_mb(self.tag), 1)}
