@@ -185,8 +185,12 @@ class PageRenderer:
 
     async def _serve(self, route, budget: ByteBudget, document: FetchResult | None) -> None:
         request = route.request
-        if not request.url.startswith(("http://", "https://")):
-            await route.continue_()  # data:, blob: - in-page, no network
+        if request.url.startswith(("data:", "blob:")):
+            await route.continue_()  # in-page bytes, no network
+            return
+        if not request.url.startswith(("http://", "https://")):  # file:, ftp:, chrome: ... never
+            self.refused = [*self.refused[-99:], Refusal(request.url[:200], f"blocked_scheme: {request.url.split(':', 1)[0]}")]
+            await route.abort("blockedbyclient")
             return
         if document is not None and request.is_navigation_request() and request.url.split("#")[0] == document.final_url:
             ctype = f"{document.content_type or 'text/html'}; charset={document.charset}" if document.charset else document.content_type
