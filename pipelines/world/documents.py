@@ -16,7 +16,7 @@ from html import unescape
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["FOLDER_SUFFIXES", "folder_files", "file_document"]
+__all__ = ["FOLDER_SUFFIXES", "folder_files", "file_document", "body_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +36,38 @@ def folder_files(folder: str | os.PathLike) -> Iterator[tuple[Path, str]]:
 
 def file_document(path: Path, url: str):
     """The ``Document`` of one file, or None when it has no text to index."""
+    return _document(url, path.read_bytes(), FOLDER_SUFFIXES[path.suffix.lower()], "utf-8")
+
+
+def body_document(url: str, body: bytes, content_type: str | None, charset: str | None = None):
+    """The ``Document`` of a fetched response (HTML, text/plain or PDF by type or ``%PDF-`` magic), or None."""
+    from pipelines.pdf import is_pdf
+
+    if is_pdf(content_type, body):
+        return _document(url, body, "pdf", None)
+    if content_type and content_type.startswith("text/plain"):
+        return _document(url, body, "text", charset or "utf-8")
+    if content_type is None or "html" in content_type:
+        return _document(url, body, "html", charset or "utf-8")
+    return None
+
+
+def _document(url: str, body: bytes, kind: str, charset: str | None):
     from pipelines.world.index import Document, html_document
 
-    kind = FOLDER_SUFFIXES[path.suffix.lower()]
     if kind == "pdf":
         from pipelines.pdf import read_pdf
 
-        pdf = read_pdf(path.read_bytes())
+        pdf = read_pdf(body)
         if pdf.problem:
-            logger.info("index: %s left out: %s", path, pdf.problem)
+            logger.info("index: %s left out: %s", url, pdf.problem)
             return None
         text = "\n\n".join(pdf.pages)
-        return Document(url, _first_line(text), text)
-    raw = path.read_text(encoding="utf-8", errors="replace")
+        return Document(url, pdf.title or _first_line(text), text)
+    try:
+        raw = body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        raw = body.decode("utf-8", errors="replace")
     if kind == "text":
         return Document(url, _first_line(raw), raw.strip()) if raw.strip() else None
     return html_document(url, raw) or _described(url, raw)
