@@ -192,7 +192,7 @@ def test_the_fetched_document_is_served_to_the_browser_not_fetched_again(site):
 
 @needs_browser
 def test_a_page_whose_network_never_settles_is_read_when_the_time_is_up(site):
-    settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"], render=RenderSettings(timeout_s=4))
+    settings = FetchSettings(allow_hosts=[f"127.0.0.1:{site.port}"], render=RenderSettings(timeout_s=6))
 
     async def run():
         renderer = PageRenderer(settings)
