@@ -16,6 +16,7 @@ import ray
 
 from actors import objects
 from pipelines.extract import ExtractedPage, extract_page
+from pipelines.settings import PdfSettings
 
 __all__ = ["extract_batch", "warm_up_extraction", "ExtractBatcher"]
 
@@ -24,9 +25,9 @@ _WARM_HTML = (b"<html><head><title>warm-up</title></head><body><article><p>Warm-
 
 
 @ray.remote(num_cpus=1, max_retries=3)
-def extract_batch(chunk_chars: int, *fetched) -> list[ExtractedPage]:
+def extract_batch(chunk_chars: int, pdf: PdfSettings | None, *fetched) -> list[ExtractedPage]:
     node = ray.get_runtime_context().get_node_id()
-    return [extract_page(f, chunk_chars=chunk_chars, node_id=node) for f in fetched]
+    return [extract_page(f, chunk_chars=chunk_chars, node_id=node, pdf=pdf) for f in fetched]
 
 
 @ray.remote(num_cpus=1, max_retries=0)
@@ -53,8 +54,9 @@ class ExtractBatcher:
     """Turns (url, fetch ObjectRef) into awaited ``ExtractedPage``s, in batches."""
 
     def __init__(self, *, job_id: str, chunk_chars: int, batch_size: int = 16, linger_s: float = 0.02,
-                 max_batches_in_flight: int | None = None, warm_up: bool = True) -> None:
+                 max_batches_in_flight: int | None = None, warm_up: bool = True, pdf: PdfSettings | None = None) -> None:
         self.job_id = job_id
+        self.pdf = pdf  # caps on reading PDFs (fetch.pdf)
         self.chunk_chars = chunk_chars
         self.batch_size = batch_size
         self.linger_s = linger_s
@@ -112,7 +114,7 @@ class ExtractBatcher:
             self._batches += 1
             self.batches_submitted += 1
             ref = extract_batch.options(name=f"extract[job={self.job_id}, n={len(batch)}]").remote(
-                self.chunk_chars, *(r for r, _, _ in batch)
+                self.chunk_chars, self.pdf, *(r for r, _, _ in batch)
             )
             asyncio.ensure_future(self._finish(ref, [f for _, f, _ in batch]))
 

@@ -37,13 +37,16 @@ class RayServices:
                  record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
                  page_attempts: int = 3, llm_cache: CacheReader | None = None,
                  search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False, start_workers=None, python_cache=None) -> None:
+                 host_allowed=lambda host, port: False, start_workers=None, python_cache=None,
+                 render_tier=None) -> None:
         """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
         ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
         ``start_workers``: called once, on the first call none of those can answer; returns the
         (llm gateway, search gateway, fetchers) that were not given up front.
-        ``python_cache``: results of ``kind: python`` functions (``pipelines.tasks.python_cache``)."""
+        ``python_cache``: results of ``kind: python`` functions (``pipelines.tasks.python_cache``).
+        ``render_tier``: ``actors.renderer.RenderTier`` for pages built by JavaScript (None: static pages only)."""
         self.python_cache = python_cache
+        self.render_tier = render_tier
         self._start_workers = start_workers
         self.extracted = extracted
         self.host_allowed = host_allowed
@@ -174,7 +177,10 @@ class RayServices:
         # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
         for attempt in range(1, self.page_attempts + 1):
             try:
-                page = await self.batcher.extract(url, self.fetchers.fetch(url))
+                fetched = self.fetchers.fetch(url)
+                page = await self.batcher.extract(url, fetched)
+                if self.render_tier is not None:  # the browser is given the fetched document: no second request
+                    page = await self.render_tier.after_static(page, fetched)
                 break
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 page = ExtractedPage(url=url, final_url=url, status="failed",

@@ -17,6 +17,7 @@ import ray
 
 from actors.extract import ExtractBatcher
 from actors.fetcher import FetcherPool
+from actors.renderer import RenderTier
 from actors.llm_gateway import start_llm_gateway
 from actors.metrics import JobMetrics
 from actors.search_gateway import start_search_gateway
@@ -203,7 +204,7 @@ def run_job(
 
     async def drive() -> None:
         batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars,
-                                 batch_size=job.run.extract_batch_size, warm_up=eager)
+                                 batch_size=job.run.extract_batch_size, warm_up=eager, pdf=job.fetch.pdf)
         llm_cache, search_cache = _cache_views(job, llm_settings, llm_cache_dir, os.path.join(cache_root, "search"))
 
         def start_on_first_miss():
@@ -218,6 +219,7 @@ def run_job(
             batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
             extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
             python_cache=PythonResultCache(os.path.join(cache_root, "python")),
+            render_tier=(render_tier := RenderTier(job.fetch, batcher=batcher, job_id=job.job_id)),
         )
         try:
             await run_cells(
@@ -226,6 +228,7 @@ def run_job(
             )
         finally:
             await services.drain()
+            await render_tier.aclose()  # every browser closed before the job ends
             await batcher.aclose()
             for view in (llm_cache, search_cache):
                 if view is not None:

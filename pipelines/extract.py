@@ -33,6 +33,8 @@ class ExtractedPage:
     title: str = ""
     text: str = ""
     chunks: list[str] = field(default_factory=list)
+    chunk_pages: list[int] = field(default_factory=list)  # a PDF's 1-based page of each chunk; empty for HTML/text
+    needs_render: bool = False  # static HTML with scripts and (almost) no text: see pipelines.render.decision
     extract_ms: float = 0.0
     node_id: str | None = None
     # (host, port) hops that were private addresses reached only because the job allowed them
@@ -84,8 +86,8 @@ def chunk_text(text: str, chunk_chars: int) -> list[str]:
     return chunks
 
 
-def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None) -> ExtractedPage:
-    """Extract main text from a ``FetchResult`` (duck-typed) and chunk it."""
+def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None, pdf=None) -> ExtractedPage:
+    """Extract main text from a ``FetchResult`` (duck-typed) and chunk it; ``pdf`` caps PDFs (``PdfSettings``)."""
     page = ExtractedPage(
         url=fetched.url,
         final_url=getattr(fetched, "final_url", None) or fetched.url,
@@ -107,6 +109,10 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
             page.status, page.reason = "skipped", "empty_body"
         return page
     started = time.perf_counter()
+    from pipelines.extract_pdf import extract_pdf_into, is_pdf  # late: extract_pdf reuses chunk_text from here
+
+    if is_pdf(page.content_type, body):
+        return extract_pdf_into(page, body, chunk_chars=chunk_chars, settings=pdf, started=started)
     try:
         page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
     except Exception as exc:  # trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
@@ -114,6 +120,9 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
         return page
     finally:
         page.extract_ms = (time.perf_counter() - started) * 1000
+    from pipelines.render.decision import static_text_too_short
+
+    page.needs_render = static_text_too_short(body, page.text, page.content_type)
     if not page.text.strip():
         page.status, page.reason = "skipped", "no_text: no main text found"
         return page

@@ -66,6 +66,7 @@ class ExtractedStore:
             url=url, final_url=entry["final_url"], status="ok", http_status=entry["http_status"],
             content_type=entry["content_type"], bytes=entry["bytes"], from_page_store=True, fetched_at=fetched_at,
             title=entry["title"], text=entry["text"], chunks=list(entry["chunks"]), private_hosts=private,
+            chunk_pages=list(entry.get("chunk_pages") or []),
         )
 
     def put(self, page: ExtractedPage) -> bool:
@@ -76,6 +77,6 @@ class ExtractedStore:
             "version": EXTRACT_VERSION, "chunk_chars": self.chunk_chars, "url": page.url, "final_url": page.final_url,
             "http_status": page.http_status, "content_type": page.content_type, "bytes": page.bytes,
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
-            "chunks": page.chunks, "private_hosts": [list(hp) for hp in page.private_hosts],
+            "chunks": page.chunks, "chunk_pages": page.chunk_pages, "private_hosts": [list(hp) for hp in page.private_hosts],
         }
         return write_gzip_atomically(self.path_for(page.url), [json.dumps(entry, ensure_ascii=False).encode("utf-8")])

@@ -19,6 +19,7 @@ from typing import Protocol
 from pipelines import prompts
 from pipelines.answers import coerce
 from pipelines.cell_reasons import no_pages_error, no_results_error, unread_reason
+from pipelines.citations import excerpt_page, pdf_citation, sources_by_page
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.extract import ExtractedPage
 from pipelines.llm.prices import add_costs
@@ -212,7 +213,8 @@ class _Cell:
                 self.outcome.pages_relevant += 1
                 judged.append((page, excerpts))
             rows.extend(
-                {**self._keys(), "url": page.url, "position": i, "relevant": True, "text": e, "chunk_score": best}
+                {**self._keys(), "url": page.url, "position": i, "relevant": True, "text": e, "chunk_score": best,
+                 "pdf_page": excerpt_page(e, page.chunks, page.chunk_pages)}
                 for i, e in enumerate(excerpts)
             )
             if not excerpts:
@@ -225,19 +227,23 @@ class _Cell:
         t, o = self.task, self.outcome
         budget = t.research.max_excerpts
         sources, by_id = [], {}
-        for page, excerpts in judged:
-            if budget <= 0:
-                break
-            sid = f"S{len(sources) + 1}"
-            sources.append(prompts.SourceForSummary(sid, page.url, page.title, excerpts[:budget]))
-            by_id[sid] = page.url
-            budget -= len(excerpts[:budget])
+        for page, page_excerpts in judged:
+            for url, excerpts in sources_by_page(page.url, page_excerpts, page.chunks, page.chunk_pages):  # a PDF: one per page
+                if budget <= 0:
+                    break
+                sid = f"S{len(sources) + 1}"
+                sources.append(prompts.SourceForSummary(sid, url, page.title, excerpts[:budget]))
+                by_id[sid] = url
+                budget -= len(excerpts[:budget])
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
         summary = await self.ask("summarize", msg, prompts.parse_summary)
         fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
+        pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages for u in (p.url, normalize_url(p.final_url))}
         for cite in summary.citations:
             url = by_id.get(cite) or by_id.get(cite.upper())
-            if url is None and cite.startswith("http") and normalize_url(cite) in fetched:
+            if url is None and cite.startswith("http") and pdf_pages and "#page=" in cite:
+                url = pdf_citation(cite, pdf_pages, normalize_url)  # a page its text did not come from is dropped
+            elif url is None and cite.startswith("http") and normalize_url(cite) in fetched:
                 url = normalize_url(cite)
             if url is None:
                 o.dropped_citations += 1

@@ -8,9 +8,11 @@ per-column overrides reuse ``ResearchSettings`` field by field.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Strict", "ResearchSettings", "FetchSettings", "BudgetSettings", "RunSettings"]
+__all__ = ["Strict", "ResearchSettings", "PdfSettings", "RenderSettings", "FetchSettings", "BudgetSettings", "RunSettings"]
 
 
 class Strict(BaseModel):
@@ -26,6 +28,31 @@ class ResearchSettings(Strict):
     chunks_per_page: int = Field(3, ge=1, le=20, description="Top-ranked chunks of a page the judge sees (the chunk budget).")
     chunk_chars: int = Field(800, ge=200, le=8000, description="Target size of one text chunk, in characters.")
     max_excerpts: int = Field(12, ge=1, le=100, description="Excerpts passed to the summarizer, best first.")
+
+
+class PdfSettings(Strict):
+    """Caps on reading one PDF (``fetch.pdf``); see ``pipelines.pdf``."""
+
+    max_bytes: int = Field(20_000_000, ge=1_000, description="Body size cap for PDFs, in bytes (other pages keep fetch.max_bytes): "
+                           "reports and filings are often larger than web pages.")
+    max_pages: int = Field(200, ge=1, le=10_000, description="Pages read per PDF; later pages are left out.")
+    timeout_s: float = Field(20.0, gt=0, le=600, description="Time for reading one PDF's text, checked between pages.")
+
+
+class RenderSettings(Strict):
+    """The headless-browser tier for pages built by JavaScript (``fetch.render``); see ``pipelines.render``."""
+
+    mode: Literal["auto", "off", "always"] = Field(
+        "auto", description="auto: render an HTML page in headless Chromium when static extraction finds (almost) no "
+        "text but the page has scripts; always: render every HTML page; off: never.")
+    executable_path: str = Field("/usr/bin/chromium", description="Chromium binary (Debian's chromium package); nothing is downloaded.")
+    timeout_s: float = Field(15.0, gt=0, le=300, description="Time for one render: load, network settle and DOM read.")
+    max_concurrency: int = Field(2, ge=1, le=32, description="Pages one renderer actor renders at once (one browser, a context each).")
+    max_bytes: int = Field(10_000_000, ge=10_000, description="Bytes the browser may download for one page, all requests together.")
+    js_heap_mb: int = Field(256, ge=32, le=4096, description="V8 heap cap of the browser (--js-flags=--max-old-space-size).")
+    max_rss_mb: int = Field(1536, ge=128, le=65_536, description="Resident memory of one browser and its helper processes; "
+                            "over it after a render, the browser is closed and a fresh one starts for the next page.")
+    shards: int = Field(1, ge=1, le=64, description="Renderer actors (each runs one browser process tree).")
 
 
 class FetchSettings(Strict):
@@ -55,6 +82,8 @@ class FetchSettings(Strict):
     robots_ttl_s: float = Field(3600.0, gt=0, description="Lifetime of a robots.txt verdict.")
     robots_unreachable_ttl_s: float = Field(60.0, ge=0, description="Lifetime of 'robots.txt unreachable (5xx/429/timeout): disallow all'.")
     robots_cache_size: int = Field(4096, ge=1, description="Origins whose robots.txt verdict a fetcher keeps.")
+    pdf: PdfSettings = Field(default_factory=PdfSettings, description="Caps on reading PDFs (pages, bytes, time).")
+    render: RenderSettings = Field(default_factory=RenderSettings, description="Headless-browser tier for pages built by JavaScript.")
     page_store_ttl_s: float | None = Field(604_800.0, gt=0, description="Page store entries older than this are refetched; None keeps them forever.")
 
     @model_validator(mode="after")

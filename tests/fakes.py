@@ -74,7 +74,7 @@ class FakeServices:
         terms = set(re.findall(r"\w+", req.query.lower()))
         scored = []
         for url, body in self.site.items():
-            words = set(re.findall(r"\w+", body.decode().lower()))
+            words = set(re.findall(r"\w+", body.decode(errors="replace").lower()))  # PDFs too
             if terms & words:
                 scored.append((len(terms & words), url))
         scored.sort(key=lambda t: (-t[0], t[1]))

@@ -147,7 +147,8 @@ def build_app() -> web.Application:
         return web.Response(body=body, headers={"Content-Type": "text/html"})
 
     async def pdf(request: web.Request) -> web.Response:
-        return web.Response(body=b"%PDF-1.7\n" + b"1" * 2000, content_type="application/pdf")
+        # ?as=<media type>: the same bytes under another Content-Type (PDFs are recognized by their %PDF- magic too)
+        return web.Response(body=b"%PDF-1.7\n" + b"1" * 2000, content_type=request.query.get("as", "application/pdf"))
 
     async def status(request: web.Request) -> web.Response:
         headers = {}

@@ -25,6 +25,8 @@ CASES = {
     "cache": ["--rows", "1", "--columns", "1", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
     "tokens": ["--rows", "1", "--columns", "1", "--variants", "ranked,whole"],
     "gateway_cpu": ["--calls", "20", "--concurrency", "4", "--repeats", "1"],
+    "pdf_readers": ["--documents", "1", "--pages", "2", "--repeats", "1"],
+    "render_cost": ["--pages", "2"],
 }
 
 
@@ -42,6 +44,12 @@ def _run(script: str, args: list[str], results: str) -> dict:
 
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
+    if script == "render_cost":
+        from pipelines.render.decision import browser_problem
+        from pipelines.settings import RenderSettings
+
+        if (problem := browser_problem(RenderSettings().executable_path)) is not None:
+            pytest.skip(problem)
     data = _run(script, CASES[script], str(tmp_path))
     if script == "critical_path":
         assert {"trawl", "asyncio", "sequential"} <= set(data["runs"])
@@ -52,6 +60,11 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
         assert run["rows"] == 2 and run["pages"] > 0 and run["extraction_limit"]["pages"] > 0
     elif script == "gateway_cpu":
         assert set(data["runs"]) == {"sdk_create", "trawl"} and all(r["failed"] == 0 for r in data["runs"].values())
+    elif script == "pdf_readers":
+        assert {r["reader"] for r in data["results"]} == {"pypdf", "pypdfium2", "pdfminer.six"}
+        assert all(r["planted_on_its_page"] for r in data["results"])
+    elif script == "render_cost":
+        assert data["pages"] == 2 and data["browser_rss_mib_max"] > 0
     elif script == "cache":
         assert data["runs"]["second"]["llm_uncached"] == 0 and data["summary"]["answers_identical"]
     else:

@@ -44,10 +44,26 @@ def test_plain_text_is_kept(fetch_server):
     assert r.status == "ok" and r.content_type == "text/plain" and r.body == b"just plain text"
 
 
+def test_a_pdf_is_kept_for_extraction_by_its_content_type(fetch_server):
+    r = fetch_one(fetch_server.url("pdf.example", "/pdf"))
+    assert r.status == "ok" and r.content_type == "application/pdf" and r.body.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("served_as", ["application/octet-stream", "text/html"])
+def test_a_pdf_is_recognized_by_its_magic_bytes_whatever_the_content_type(fetch_server, served_as):
+    r = fetch_one(fetch_server.url("pdf.example", f"/pdf?as={served_as}"))
+    assert r.status == "ok" and r.content_type == "application/pdf"
+
+
+def test_a_declared_non_text_type_is_skipped_unread(fetch_server):
+    # only text, PDF and octet-stream bodies are read; an image type is trusted and never downloaded
+    r = fetch_one(fetch_server.url("pdf.example", "/pdf?as=image/png"))
+    assert r.status == "skipped" and r.reason == "content_type: image/png"
+
+
 @pytest.mark.parametrize(
     "path,status,reason,http_status",
     [
-        ("/pdf", "skipped", "content_type: application/pdf", 200),
         ("/binary", "skipped", "binary_body: NUL bytes", 200),
         ("/binary?kind=png", "skipped", "binary_body: starts with", 200),
         ("/huge", "skipped", "too_large: over 1000000 bytes", 200),

@@ -1,6 +1,7 @@
 """`trawl estimate`: a job's LLM bill and shortest duration, planned and from recorded averages, without running it."""
 
 import json
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -145,3 +146,17 @@ def test_cli_estimate_table_and_json(tmp_path):
     csv_out = invoke("estimate", str(path), "-o", str(tmp_path / "none"), "--format", "csv").output
     assert csv_out.splitlines()[0].startswith("stage,calls,input_tokens")
     assert invoke("estimate", str(tmp_path / "missing.yaml")).exit_code == 1
+
+
+def test_column_kinds_plan_only_the_calls_they_make():
+    """A rule or python column makes no LLM call, a page column no expand, an llm column one transform call."""
+    from pipelines.spec import load_job
+
+    job = load_job(Path(__file__).resolve().parents[1] / "examples" / "kinds.yaml")
+    est = estimate_job(job)
+    by_stage = {s.stage: s.calls for s in est.stages}
+    rows = len(job.rows)
+    kinds = [c.kind for c in job.columns.values()]
+    assert by_stage["expand"] == rows * kinds.count("research")
+    assert by_stage["transform"] == rows * kinds.count("llm")
+    assert by_stage["summarize"] == rows * (kinds.count("research") + kinds.count("page"))

@@ -5,6 +5,7 @@ import asyncio
 from pipelines.research import CellTask, research_cell
 from pipelines.settings import ResearchSettings
 from tests.fakes import SITE, FakeServices, html_page
+from tests.pdf_docs import text_pdf
 
 
 def _task(question, column="ceo", answer_type="text", **context):
@@ -110,3 +111,35 @@ def test_a_judge_outage_is_reported_as_such_not_as_irrelevant_pages():
     outcome = asyncio.run(research_cell(_task("Who is the CEO of Acme Robotics?"), services))
     assert outcome.status == "failed"
     assert outcome.error.startswith("judge_failed:") and "http_500" in outcome.error
+
+
+PDF_URL = "http://acme.example/annual-report.pdf"
+PDF_SITE = {PDF_URL: text_pdf([
+    ["Acme Robotics annual report", "Revenue grew in every segment this year."],
+    ["Acme Robotics was founded in 2004 in Leipzig by two engineers."],
+], compress=False)}  # the fake search engine greps raw bodies
+
+
+def test_a_pdf_answer_cites_the_page_its_excerpt_came_from():
+    services = FakeServices(site=PDF_SITE)
+    outcome = asyncio.run(research_cell(_task("In what year was Acme Robotics founded?", column="founded",
+                                              answer_type="integer"), services))
+    assert outcome.status == "done" and outcome.value == 2004, outcome.error
+    assert outcome.citations == [f"{PDF_URL}#page=2"]
+    assert [r["pdf_page"] for r in services.records["excerpts"] if r["relevant"]] == [2]
+
+
+def test_a_page_citation_outside_the_fetched_pdf_pages_is_dropped():
+    services = FakeServices(site=PDF_SITE)
+
+    async def llm(req, _orig=services.llm):
+        result = await _orig(req)
+        if req.stage == "summarize":
+            text = f"<answer>2004</answer><citations>{PDF_URL}#page=2 {PDF_URL}#page=7</citations>"
+            return type(result)(**{**result.__dict__, "text": text})
+        return result
+
+    services.llm = llm
+    outcome = asyncio.run(research_cell(_task("In what year was Acme Robotics founded?", column="founded",
+                                              answer_type="integer"), services))
+    assert outcome.citations == [f"{PDF_URL}#page=2"] and outcome.dropped_citations == 1

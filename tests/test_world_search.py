@@ -109,7 +109,10 @@ def test_trawl_index_folder_query_and_serve(tmp_path):
                 break
         assert port, "server never became ready"
         results = _search(f"http://127.0.0.1:{port}", "VPN gateway")["results"]
-        assert results[0]["url"] == (tmp_path / "it.html").as_uri() and results[0]["title"] == "VPN setup"
+        # the folder's files are served by the same server, so a job can fetch what the index found
+        assert results[0]["url"] == f"http://127.0.0.1:{port}/files/it.html" and results[0]["title"] == "VPN setup"
+        with urllib.request.urlopen(results[0]["url"], timeout=10) as resp:
+            assert resp.headers.get_content_type() == "text/html" and b"Frankfurt gateway" in resp.read()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -123,3 +126,24 @@ def test_trawl_index_url_list_fetches_pages(world, tmp_path):
                          timeout=120, env={**os.environ, "NO_PROXY": "*"})
     assert out.returncode == 0, out.stderr
     assert "indexed 1 page(s)" in out.stdout and "/_trap/injection" in out.stdout
+
+
+def test_an_index_over_urls_reads_html_text_and_pdf_responses(tmp_path):
+    from pipelines.world.index import url_documents
+    from tests.fixtures_reliability import LoopbackServer
+    from tests.pdf_docs import text_pdf
+
+    pdf = text_pdf([["Travel policy"], ["Book trains for trips under 600 km."]])
+    routes = {
+        "/policy.pdf": (200, {"Content-Type": "application/pdf"}, pdf),
+        "/scan": (200, {"Content-Type": "application/octet-stream"}, pdf),  # a PDF by its magic bytes
+        "/notes.txt": (200, {"Content-Type": "text/plain; charset=utf-8"}, "Kantine öffnet um 11:30.".encode()),
+        "/logo.png": (200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n" + b"0" * 100),
+    }
+    with LoopbackServer(routes=routes) as server:
+        listing = tmp_path / "urls.txt"
+        listing.write_text("".join(f"{server.base_url}{path}\n" for path in routes))
+        docs = {d.url.rsplit("/", 1)[1]: d for d in url_documents(listing)}
+    assert set(docs) == {"policy.pdf", "scan", "notes.txt"}
+    assert "600 km" in docs["policy.pdf"].text and docs["scan"].text == docs["policy.pdf"].text
+    assert docs["notes.txt"].text == "Kantine öffnet um 11:30."

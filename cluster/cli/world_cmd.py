@@ -92,16 +92,20 @@ def down(world_dir: Path = typer.Option(Path(".trawl-world"), "--dir", help="The
 
 
 def index(
-    source: Path = typer.Argument(..., help="A folder of HTML files, or a text file listing URLs (one per line)."),
-    serve: bool = typer.Option(False, "--serve", help="Serve the index with the SearXNG JSON API."),
+    source: Path = typer.Argument(..., help="A folder of HTML, text and PDF files, or a text file listing URLs (one per line)."),
+    serve: bool = typer.Option(False, "--serve", help="Serve the index with the SearXNG JSON API (and a folder's files under /files/)."),
     port: int = typer.Option(DEFAULT_PORTS["search"], help="Port for --serve."),
-    base_url: str = typer.Option(None, help="For a folder: URL prefix of its files (default file:// URLs)."),
+    base_url: str = typer.Option(None, help="For a folder: URL prefix of its files, served elsewhere (default: with --serve, "
+                                 "this server's /files/; without, file:// URLs)."),
     query: str = typer.Option(None, "--query", "-q", help="Run one search and print the top results."),
 ) -> None:
     """Build a local BM25 search index over your own pages, and optionally serve it like SearXNG.
 
-    Example:  trawl index ./site-dump --base-url https://intranet.example --serve --port 8781
-    then put {kind: searxng, base_url: "http://127.0.0.1:8781"} in the job spec's search providers.
+    Example:  trawl index ./documents --serve --port 8781
+    serves the index and the folder's files (HTML, text, PDF) on 127.0.0.1:8781; a job then needs
+    search: {providers: [{name: docs, kind: searxng, base_url: "http://127.0.0.1:8781"}]} and
+    fetch: {allow_hosts: ["127.0.0.1:8781"]}. With --base-url https://intranet.example the files are not
+    served: hits point at that prefix.
     """
     from pipelines.world.index import SearchIndex, folder_documents, url_documents
 
@@ -109,6 +113,17 @@ def index(
         typer.echo(f"{source}: no such file or folder", err=True)
         raise typer.Exit(1)
     started = time.perf_counter()
+    sock = None
+    if serve and source.is_dir() and not base_url:  # the folder's files are served here, so hits must name this port
+        from pipelines.world.file_server import FILES_PREFIX, bind
+
+        try:
+            sock = bind("127.0.0.1", port)
+        except OSError as err:
+            typer.echo(f"cannot listen on 127.0.0.1:{port}: {err}", err=True)
+            raise typer.Exit(1) from None
+        port = sock.getsockname()[1]
+        base_url = f"http://127.0.0.1:{port}{FILES_PREFIX}"
     docs = folder_documents(source, base_url) if source.is_dir() else url_documents(source)
     search_index = SearchIndex(docs)
     typer.echo(f"indexed {len(search_index)} page(s) from {source} in {time.perf_counter() - started:.1f}s")
@@ -119,8 +134,14 @@ def index(
         from pipelines.world.proc import serve_app
         from pipelines.world.search_server import make_app
 
+        app = make_app(search_index)
+        if sock is not None:
+            from pipelines.world.file_server import files_app
+
+            files_app(app, source)
+            typer.echo(f"serving files  {base_url}/...  (a job needs fetch.allow_hosts: [\"127.0.0.1:{port}\"])")
         typer.echo(f"serving http://127.0.0.1:{port}/search?q=...&format=json  (Ctrl-C stops)")
-        serve_app(make_app(search_index), "127.0.0.1", port, detached=True)
+        serve_app(app, "127.0.0.1", port, detached=True, sock=sock)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,8 @@ address guard on the URL -> robots.txt of the hop's origin -> per-domain slot
 
 Choices worth knowing:
 
+- PDFs are kept (``application/pdf`` by Content-Type, or by ``%PDF-`` magic under
+  octet-stream or a wrong text type) with their own size cap, ``fetch.pdf.max_bytes``.
 - Redirects are followed by hand (``max_redirects`` hops); every hop passes the
   address guard, robots.txt and politeness. A URL seen twice is ``redirect_loop``.
 - 429 and 503 with a ``Retry-After`` of at most ``retry_after_max_s`` seconds are
@@ -42,12 +44,15 @@ from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
 from pipelines.fetch.result import FetchResult, utc_now
 from pipelines.fetch.robots import RobotsCache, RobotsResponse
+from pipelines.pdf import PDF_TYPES, is_pdf
 from pipelines.settings import FetchSettings
 
 __all__ = ["PageFetcher", "FetchResult"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"
+_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8,*/*;q=0.1"
+# Served for any file by servers that do not know the type: read, and kept only if the bytes are a PDF.
+_SNIFFED_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 
 
 class PageFetcher:
@@ -210,6 +215,7 @@ class PageFetcher:
         final = str(hop)
         self.requests += 1
         cap = self.robots.max_bytes if robots_mode else self.settings.max_bytes
+        pdf_cap = max(cap, self.settings.pdf.max_bytes)
         try:
             async with session.get(hop, allow_redirects=False, timeout=self._timeout) as resp:
                 status = resp.status
@@ -227,8 +233,10 @@ class PageFetcher:
                         return wait
                 if not 200 <= status < 300:
                     return FetchResult(**base, status="failed", reason=f"http_{status}")
-                if not robots_mode and ctype is not None and ctype not in TEXT_TYPES:
+                if not robots_mode and ctype is not None and not (ctype in TEXT_TYPES or ctype in PDF_TYPES or ctype in _SNIFFED_TYPES):
                     return FetchResult(**base, status="skipped", reason=f"content_type: {ctype}")
+                if not robots_mode and ctype in PDF_TYPES:  # an octet-stream keeps max_bytes: it is most often not a PDF
+                    cap = pdf_cap
                 if not robots_mode and resp.content_length is not None and resp.content_length > cap:
                     return FetchResult(**base, status="skipped", reason=f"too_large: Content-Length {resp.content_length} > {cap}")
                 body, truncated = await read_capped(resp, cap)  # robots.txt: the first 512 KB are parsed
@@ -247,6 +255,12 @@ class PageFetcher:
             return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
         if not body.strip():
             return FetchResult(**base, status="skipped", reason="empty_body", charset=charset)
+        if is_pdf(base["content_type"], body):  # by type or by %PDF- magic, never by the URL's suffix
+            if not is_pdf(None, body):
+                return FetchResult(**base, status="skipped", reason="pdf_error: served as PDF without a %PDF- header", bytes=len(body))
+            return FetchResult(**{**base, "content_type": "application/pdf"}, status="ok", body=body, bytes=len(body), fetched_at=utc_now())
+        if base["content_type"] in _SNIFFED_TYPES:
+            return FetchResult(**base, status="skipped", reason=f"content_type: {base['content_type']}", bytes=len(body))
         problem = sniff_problem(body, charset)
         if problem is not None:
             return FetchResult(**base, status="skipped", reason=problem, charset=charset, bytes=len(body))
@@ -255,6 +269,19 @@ class PageFetcher:
                 return FetchResult(**base, status="skipped", reason="content_type: missing", charset=charset, bytes=len(body))
             base = {**base, "content_type": "text/html"}
         return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
+
+    async def robots_problem(self, url: str) -> str | None:
+        """None when robots.txt lets trawl fetch ``url`` (or robots are not respected), else the reason.
+
+        For requests made outside ``fetch`` (the render tier's browser): same cache, same rules as pages.
+        """
+        if not self.settings.respect_robots:
+            return None
+        hop = URL(url).with_fragment(None)
+        rules = await self.robots.rules_for(_origin(hop), self._robots_response)
+        if rules.problem is not None:
+            return rules.problem
+        return None if rules.allowed(str(hop), self.settings.user_agent) else "robots_disallowed"
 
     async def _robots_response(self, robots_url: str) -> RobotsResponse:
         result = await self._follow(robots_url, robots_mode=True)

@@ -2,7 +2,8 @@
 
 Page statuses (``pipelines.store.schemas.PAGE_STATUSES``):
 
-- ``ok``       a text/html, application/xhtml+xml or text/plain body within the caps; ``body`` is set
+- ``ok``       a text/html, application/xhtml+xml, text/plain or PDF body within the caps; ``body`` is set
+               (a PDF is ``application/pdf`` by its Content-Type or its ``%PDF-`` magic)
 - ``skipped``  fetched but not usable: ``too_large``, ``content_type: ...``, ``binary_body``, ``empty_body``
 - ``failed``   could not get it: ``http_404``, ``timeout``, ``connect_error: ...``, ``redirect_loop``,
                ``too_many_redirects``, ``robots_unreachable: ...``...

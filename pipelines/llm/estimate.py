@@ -119,8 +119,10 @@ def estimate_job(job, settings: LLMSettings | None = None, recorded: dict[str, S
     rows = len(job.rows)
     sample = {k: str(v) for k, v in job.rows[0].items()} if rows else {}
     per_stage = {stage: [0, 0.0, 0.0, 0.0] for stage in STAGES}  # calls, input, output, cached
+    used: set[str] = set()  # stages some column's kind calls
     for name, column in job.columns.items():
         planned = _planned_column(job, name, column, sample)
+        used.update(planned)
         for stage in STAGES:
             if stage not in planned:  # this column's kind makes no call at this stage
                 continue
@@ -131,7 +133,7 @@ def estimate_job(job, settings: LLMSettings | None = None, recorded: dict[str, S
             acc[1] += calls * inp
             acc[2] += calls * out
             acc[3] += calls * cached
-    stages = [_stage_estimate(stage, *per_stage[stage], settings, recorded.get(stage)) for stage in STAGES]
+    stages = [_stage_estimate(stage, *per_stage[stage], settings, recorded.get(stage)) for stage in STAGES if stage in used]
     return _total(job, rows, stages, settings)
 
 

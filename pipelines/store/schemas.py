@@ -121,6 +121,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("relevant", pa.bool_()),
             ("text", pa.string()),
             ("chunk_score", pa.float64()),  # best BM25 score among the chunks shown to the judge
+            ("pdf_page", pa.int64()),  # 1-based PDF page the excerpt was quoted from (cited as url#page=N); null otherwise
         ]
     ),
     "llm_calls": pa.schema(

@@ -2,8 +2,9 @@
 
 ``SearchIndex`` ranks ``Document``s for a query and makes a snippet from the
 best-matching sentences. Documents come from the generated world
-(``world_documents``), a folder of HTML files (``folder_documents``) or a
-file listing URLs (``url_documents``, fetched with aiohttp) — the latter two
+(``world_documents``), a folder of HTML, text and PDF files
+(``folder_documents``) or a file listing URLs (``url_documents``, fetched with
+aiohttp; HTML, text and PDF responses) — the latter two
 are what ``trawl index`` builds for a team's intranet or site dump.
 """
 
@@ -76,20 +77,23 @@ def html_document(url: str, html: str) -> Document | None:
 
 
 def folder_documents(folder: str | os.PathLike, base_url: str | None = None) -> Iterator[Document]:
-    """HTML files under ``folder``; URLs are ``base_url`` + relative path, or file:// URLs."""
-    root = Path(folder).resolve()
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in {".html", ".htm", ".xhtml"} or not path.is_file():
-            continue
-        rel = path.relative_to(root).as_posix()
-        url = f"{base_url.rstrip('/')}/{rel}" if base_url else path.as_uri()
-        doc = html_document(url, path.read_text(encoding="utf-8", errors="replace"))
+    """HTML, text and PDF files under ``folder`` (``pipelines.world.documents``); URLs are ``base_url`` + relative
+    path (percent-encoded), or file:// URLs."""
+    from urllib.parse import quote
+
+    from pipelines.world.documents import file_document, folder_files
+
+    for path, rel in folder_files(folder):
+        url = f"{base_url.rstrip('/')}/{quote(rel)}" if base_url else path.as_uri()
+        doc = file_document(path, url)
         if doc:
             yield doc
 
 
 async def _fetch_all(urls: list[str], concurrency: int, timeout_s: float, max_bytes: int) -> list[Document]:
     import aiohttp
+
+    from pipelines.world.documents import body_document
 
     sem = asyncio.Semaphore(concurrency)
     out: list[Document] = []
@@ -98,10 +102,16 @@ async def _fetch_all(urls: list[str], concurrency: int, timeout_s: float, max_by
         async with sem:
             try:
                 async with session.get(url) as resp:
-                    if resp.status != 200 or "html" not in resp.headers.get("Content-Type", "html"):
+                    if resp.status != 200:
                         return
-                    body = await resp.content.read(max_bytes)
-                    doc = html_document(url, body.decode(resp.charset or "utf-8", errors="replace"))
+                    body = bytearray()  # read() returns what is buffered, not the whole body: read to EOF or the cap
+                    async for chunk in resp.content.iter_chunked(65_536):
+                        body += chunk
+                        if len(body) >= max_bytes:
+                            break
+                    body = bytes(body[:max_bytes])
+                    ctype = resp.headers.get("Content-Type")
+                    doc = body_document(url, body, ctype.split(";")[0].strip().lower() if ctype else None, resp.charset)
                     if doc:
                         out.append(doc)
             except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError):

@@ -107,10 +107,10 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     loop.call_soon_threadsafe(stop.set)
 
 
-async def _serve(app: web.Application, host: str, port: int, detached: bool) -> None:
+async def _serve(app: web.Application, host: str, port: int, detached: bool, sock=None) -> None:
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # port 0 -> the port the OS picked
     stop = asyncio.Event()
@@ -129,9 +129,9 @@ async def _serve(app: web.Application, host: str, port: int, detached: bool) -> 
     await runner.cleanup()
 
 
-def serve_app(app: web.Application, host: str, port: int, detached: bool) -> None:
-    """Serve ``app`` until SIGTERM/SIGINT or (unless detached) the parent's death."""
-    asyncio.run(_serve(app, host, port, detached))
+def serve_app(app: web.Application, host: str, port: int, detached: bool, sock=None) -> None:
+    """Serve ``app`` until SIGTERM/SIGINT or (unless detached) the parent's death; ``sock``: an already bound socket."""
+    asyncio.run(_serve(app, host, port, detached, sock))
 
 
 def post_json(url: str, payload: dict, timeout: float = 10.0) -> dict:
