@@ -27,6 +27,7 @@ from pipelines.llm.cache_reader import CacheReader
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchHit, SearchRequest
+from pipelines.status import PageStatus, Stage
 
 __all__ = ["RayServices"]
 
@@ -117,7 +118,7 @@ class RayServices:
             self.record("search_calls", records)
             return hits
         self._ensure_workers()
-        return await self._remote("search", lambda: self.search_gateway.search.remote(req))
+        return await self._remote(Stage.SEARCH, lambda: self.search_gateway.search.remote(req))
 
     def _ensure_workers(self) -> None:
         if self._start_workers is not None:
@@ -150,7 +151,7 @@ class RayServices:
                 self.count("pages_from_extract_store")
                 return self._finish_page(page, started)
         page = await self._fetch_and_extract_remote(url)
-        if self.extracted is not None and page.status == "ok":
+        if self.extracted is not None and page.status == PageStatus.OK:
             # kept in the background: the cell does not wait for the disk
             self._stores.add(fut := asyncio.ensure_future(asyncio.to_thread(self.extracted.put, page)))
             fut.add_done_callback(self._stores.discard)
@@ -165,7 +166,7 @@ class RayServices:
                 page = await self.batcher.extract(url, self.fetchers.fetch(url))
                 break
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
-                page = ExtractedPage(url=url, final_url=url, status="failed",
+                page = ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED,
                                      reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
                 if attempt < self.page_attempts:
                     self.count("page_retries")
@@ -174,9 +175,9 @@ class RayServices:
 
     def _finish_page(self, page: ExtractedPage, started: float) -> ExtractedPage:
         if self.metrics:
-            self.metrics.observe("page", time.perf_counter() - started)
+            self.metrics.observe(Stage.PAGE, time.perf_counter() - started)
             if page.extract_ms:
-                self.metrics.observe("extract", page.extract_ms / 1000.0)
+                self.metrics.observe(Stage.EXTRACT, page.extract_ms / 1000.0)
         self.progress.count("extract_ms", int(round(page.extract_ms)))
         self.count(f"pages_{page.status}")
         self.record("pages", [page_record(page, self.job_id)])

@@ -35,6 +35,7 @@ from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import read_table
+from pipelines.status import CellStatus, JobStatus
 
 __all__ = ["RunResult", "run_job", "previous_state"]
 
@@ -63,7 +64,7 @@ def previous_state(output: str, job_id: str) -> tuple[dict, dict]:
     statuses, answers = {}, {}
     for rec in table.select(["row_key", "column", "status", "answer"]).to_pylist():
         statuses[(rec["row_key"], rec["column"])] = rec["status"]
-        if rec["status"] == "done":
+        if rec["status"] == CellStatus.DONE:
             answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
     return statuses, answers
 
@@ -168,7 +169,7 @@ def run_job(
         raise SpecError(problems)
     writer = start_writer(output, job_id=job.job_id)
     created = datetime.now(timezone.utc)
-    ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
+    ray.get(writer.append.remote("jobs", [_job_record(job, JobStatus.RUNNING, created)]))
     cache_root = os.path.join(state_dir, "cache")
     llm_cache_dir = job.llm.cache_dir or os.path.join(cache_root, "llm")
     spent = _spent(output, job.job_id) if mode != "run" else (0, 0.0)  # a resumed job's budget counts earlier runs
@@ -240,7 +241,7 @@ def run_job(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        final_status = "interrupted" if interrupted else "done"
+        final_status = JobStatus.INTERRUPTED if interrupted else JobStatus.DONE
         gateways = [workers[k] for k in ("llm", "search") if k in workers]
         try:
             for gateway in gateways:  # their telemetry records must reach the writer before it closes

@@ -19,13 +19,15 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pipelines.status import CellStatus
+
 __all__ = ["Cell", "CellDAG", "plan_summary"]
 
 Cell = tuple[str, str]  # (row_key, column)
 
 _PENDING, _READY, _RUNNING, _DONE, _FAILED, _SKIPPED = range(6)
-_NAMES = ("pending", "ready", "running", "done", "failed", "skipped")
-_TERMINAL_IN = {"done": _DONE, "failed": _FAILED, "skipped": _SKIPPED}
+_NAMES = (CellStatus.PENDING, "ready", CellStatus.RUNNING, CellStatus.DONE, CellStatus.FAILED, CellStatus.SKIPPED)
+_TERMINAL_IN = {CellStatus.DONE: _DONE, CellStatus.FAILED: _FAILED, CellStatus.SKIPPED: _SKIPPED}
 
 
 class CellDAG:

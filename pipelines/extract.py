@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.status import PageStatus
+
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
@@ -21,7 +23,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 class ExtractedPage:
     url: str
     final_url: str
-    status: str  # ok | skipped | failed | blocked
+    status: str  # one of PageStatus
     reason: str | None = None
     http_status: int | None = None
     content_type: str | None = None
@@ -104,18 +106,18 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
     body = getattr(fetched, "body", None)
     if page.status != "ok" or not body:
         if page.status == "ok":
-            page.status, page.reason = "skipped", "empty_body"
+            page.status, page.reason = PageStatus.SKIPPED, "empty_body"
         return page
     started = time.perf_counter()
     try:
         page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
     except Exception as exc:  # trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
-        page.status, page.reason = "skipped", f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
+        page.status, page.reason = PageStatus.SKIPPED, f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
         return page
     finally:
         page.extract_ms = (time.perf_counter() - started) * 1000
     if not page.text.strip():
-        page.status, page.reason = "skipped", "no_text: no main text found"
+        page.status, page.reason = PageStatus.SKIPPED, "no_text: no main text found"
         return page
     page.chunks = chunk_text(page.text, chunk_chars)
     return page

@@ -25,6 +25,7 @@ from pipelines.ranking import rank_chunks
 from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
 from pipelines.urls import normalize_url, select_urls
+from pipelines.status import CellStatus, Stage
 
 __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
@@ -80,7 +81,7 @@ class _Cell:
     def __init__(self, task: CellTask, services: Services) -> None:
         self.task = task
         self.services = services
-        self.outcome = CellOutcome(status="done")
+        self.outcome = CellOutcome(status=CellStatus.DONE)
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
         self.judge_errors: list[TrawlError] = []
 
@@ -114,7 +115,7 @@ class _Cell:
     async def expand(self) -> list[str]:
         t, k = self.task, self.task.research.keywords_per_cell
         try:
-            keywords = await self.ask("expand", prompts.expand_messages(t.question, t.context, k), lambda s: prompts.parse_keywords(s, k))
+            keywords = await self.ask(Stage.EXPAND, prompts.expand_messages(t.question, t.context, k), lambda s: prompts.parse_keywords(s, k))
         except UnparseableOutputError:
             keywords = [t.question]  # rules suffice: the question itself is a fine query
         self.services.record(
@@ -163,7 +164,7 @@ class _Cell:
         shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
         try:
-            excerpts = await self.ask("judge", msg, prompts.parse_judgement)
+            excerpts = await self.ask(Stage.JUDGE, msg, prompts.parse_judgement)
         except UnparseableOutputError:
             excerpts = []
         # A judge may only quote the page: drop "excerpts" that are not grounded in the text it was shown.
@@ -219,7 +220,7 @@ class _Cell:
             by_id[sid] = page.url
             budget -= len(excerpts[:budget])
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
-        summary = await self.ask("summarize", msg, prompts.parse_summary)
+        summary = await self.ask(Stage.SUMMARIZE, msg, prompts.parse_summary)
         fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
         for cite in summary.citations:
             url = by_id.get(cite) or by_id.get(cite.upper())
@@ -230,7 +231,7 @@ class _Cell:
             elif url not in o.citations:
                 o.citations.append(url)
         if summary.answer is None:
-            o.status, o.error = "failed", f"no_answer: {len(judged)} relevant page(s) did not answer the question"
+            o.status, o.error = CellStatus.FAILED, f"no_answer: {len(judged)} relevant page(s) did not answer the question"
             return
         if not o.citations:  # an answer must rest on a fetched page; fall back to the sources it was given
             o.citations = [page.url for page, _ in judged]
@@ -258,22 +259,22 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
         keywords = await cell.expand()
         urls = await cell.search(keywords)
         if not urls:
-            o.status, o.error = "failed", "no_results: search returned no usable URLs"
+            o.status, o.error = CellStatus.FAILED, "no_results: search returned no usable URLs"
             return o
         judged = await cell.pages_and_excerpts(urls)
         if not judged and cell.judge_errors:  # the LLM failed, not the pages: say so, so the user reruns the cell
             last = cell.judge_errors[-1]
-            o.status = "failed"
+            o.status = CellStatus.FAILED
             o.error = f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
             return o
         if not judged:
-            o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
+            o.status, o.error = CellStatus.FAILED, f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
             return o
         await cell.summarize(judged)
     except BudgetExhaustedError as exc:
-        o.status, o.error = "budget_exhausted", f"budget_exhausted: {exc}"
+        o.status, o.error = CellStatus.BUDGET_EXHAUSTED, f"budget_exhausted: {exc}"
     except TrawlError as exc:
-        o.status, o.error = "failed", f"{exc.reason}: {exc}"
+        o.status, o.error = CellStatus.FAILED, f"{exc.reason}: {exc}"
     return o
 
 

@@ -11,6 +11,7 @@ import yaml
 from rich.console import Console
 
 from pipelines.errors import SpecError, TrawlError
+from pipelines.status import CellStatus
 
 console = Console()
 err = Console(stderr=True)
@@ -84,7 +85,7 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
         f"{line or 'nothing to do'} of {total} cells."
     )
     console.print(f"Results: {result.output}  (trawl query \"SELECT * FROM results\" --output {result.output})")
-    if s.get("failed") or s.get("budget_exhausted"):
+    if s.get(CellStatus.FAILED) or s.get(CellStatus.BUDGET_EXHAUSTED):
         console.print(f"Retry failed cells: trawl rerun {result.job_id} --failed --output {result.output}")
     return result
 

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from pipelines.errors import StoreError
 from pipelines.store.filesystem import RemoteOutput, remote_output
 from pipelines.store.schemas import CELL_STATUSES, KEYS, SCHEMAS
+from pipelines.status import CellStatus
 
 __all__ = [
     "partition_dir",
@@ -152,7 +153,7 @@ def list_jobs(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         by_status.update(counts.get(job["job_id"], {}))
         planned = job.get("cells") or 0
         recorded = sum(by_status.values())
-        by_status["pending"] += max(planned - recorded, 0)  # cells never written yet are pending
+        by_status[CellStatus.PENDING] += max(planned - recorded, 0)  # cells never written yet are pending
         out.append({
             "job_id": job["job_id"],
             "name": job["name"],
