@@ -219,7 +219,7 @@ def _outcome_of(fut: asyncio.Future):
 
 
 def _skipped(reason: str):
-    return CellOutcome(status=CellStatus.SKIPPED, error=reason)
+    return CellOutcome(status=CellStatus.SKIPPED, error=f"upstream_failed: {reason}")
 
 
 def _budget():

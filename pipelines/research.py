@@ -22,6 +22,7 @@ from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutput
 from pipelines.extract import ExtractedPage
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
 from pipelines.ranking import rank_chunks
+from pipelines.reasons import split_reason
 from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
 from pipelines.urls import normalize_url, select_urls
@@ -291,7 +292,7 @@ def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: 
         "confidence": outcome.confidence,
         "citations": outcome.citations,
         "dropped_citations": outcome.dropped_citations,
-        "error": outcome.error,
+        **dict(zip(("reason", "message"), split_reason(outcome.error))),
         "question": task.question,
         "keywords": outcome.keywords,
         "search_results": outcome.search_results,

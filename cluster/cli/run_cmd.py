@@ -86,6 +86,8 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
     )
     console.print(f"Results: {result.output}  (trawl query \"SELECT * FROM results\" --output {result.output})")
     if s.get(CellStatus.FAILED) or s.get(CellStatus.BUDGET_EXHAUSTED):
+        why = f"SELECT reason, count(*) AS cells FROM cells WHERE job_id = '{result.job_id}' AND reason IS NOT NULL GROUP BY reason"
+        console.print(f"Why they failed: trawl query \"{why}\" --output {result.output}")
         console.print(f"Retry failed cells: trawl rerun {result.job_id} --failed --output {result.output}")
     return result
 

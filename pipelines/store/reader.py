@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
+from pipelines.reasons import error_column, split_reason
 from pipelines.store.filesystem import RemoteOutput, remote_output
 from pipelines.store.schemas import CELL_STATUSES, KEYS, SCHEMAS
 from pipelines.status import CellStatus
@@ -115,6 +116,8 @@ def _read_files(files: list[Path], table: str, remote: RemoteOutput | None = Non
             raise
         except (pa.ArrowException, OSError) as err:
             raise StoreError(f"cannot read {path}: {err}") from None
+        if table == "cells" and "error" in part.column_names and "reason" not in part.column_names:
+            part = _split_error_column(part)  # a file written before cells.error was split
         missing = [f for f in schema if f.name not in part.column_names]
         for field in missing:  # files from an older schema: absent columns read as null
             part = part.append_column(field, pa.nulls(part.num_rows, field.type))
@@ -129,7 +132,17 @@ def read_table(output_dir: str | os.PathLike[str], table: str, job_id: str | Non
         data = _read_files(part_files(output_dir, table, job_id), table, remote)
     except FileNotFoundError:  # the writer compacted a partition between listing and reading: list again
         data = _read_files(part_files(output_dir, table, job_id), table, remote)
-    return dedup_latest(data, KEYS[table])
+    data = dedup_latest(data, KEYS[table])
+    if table == "cells":  # the compatibility column, as in the DuckDB view
+        data = data.append_column("error", pa.array(error_column(data.column("reason").to_pylist(), data.column("message").to_pylist()), pa.string()))
+    return data
+
+
+def _split_error_column(part: pa.Table) -> pa.Table:
+    pairs = [split_reason(e) for e in part.column("error").to_pylist()]
+    part = part.drop_columns(["error"])
+    part = part.append_column("reason", pa.array([r for r, _ in pairs], pa.string()))
+    return part.append_column("message", pa.array([m for _, m in pairs], pa.string()))
 
 
 def cell_statuses(output_dir: str | os.PathLike[str], job_id: str) -> dict[tuple[str, str], str]:

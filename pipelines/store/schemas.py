@@ -52,7 +52,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("confidence", pa.float64()),
             ("citations", pa.list_(pa.string())),  # URLs, each one fetched for this cell
             ("dropped_citations", pa.int64()),  # citations that pointed elsewhere and were removed
-            ("error", pa.string()),  # reason slug + message for failed/skipped cells
+            ("reason", pa.string()),  # slug: no_results, judge_failed, upstream_failed, timeout... (pipelines.reasons)
+            ("message", pa.string()),  # what happened, for a person; null when the slug says it all
             ("question", pa.string()),  # the rendered question
             ("keywords", pa.int64()),
             ("search_results", pa.int64()),

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from pipelines.errors import StoreError
 from pipelines.store.catalog import refresh_catalog
 from pipelines.store.filesystem import remote_output
+from pipelines.reasons import split_error_field
 from pipelines.store.reader import PART_GLOB, _read_files, check_job_id, check_table, dedup_latest, partition_dir
 from pipelines.store.schemas import KEYS, SCHEMAS
 
@@ -138,6 +139,8 @@ class StoreWriter:
             return
         fields, keys = _FIELD_TYPES[table], KEYS[table]
         by_job: dict[str, list[dict[str, Any]]] = {}
+        if table == "cells":  # writers from before the reason/message split still send error="<slug>: <message>"
+            records = [split_error_field(r) for r in records]
         for record in records:
             for name, value in record.items():
                 expected = fields.get(name)
