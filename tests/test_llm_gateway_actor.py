@@ -25,8 +25,8 @@ class FakeWriter:
     def __init__(self) -> None:
         self.appended: list[tuple[str, list[dict]]] = []
 
-    def append(self, table: str, records: list[dict]) -> None:
-        self.appended.append((table, records))
+    def append_many(self, batches: list[tuple[str, list[dict]]]) -> None:  # the WriterActor method the record sink calls
+        self.appended.extend(batches)
 
     def records(self) -> list[tuple[str, list[dict]]]:
         return self.appended

@@ -22,8 +22,9 @@ class FakeWriter:
     def __init__(self):
         self.rows = []
 
-    def append(self, table, records):
-        self.rows.extend((table, r) for r in records)
+    def append_many(self, batches):  # the WriterActor method the record sink calls
+        for table, records in batches:
+            self.rows.extend((table, r) for r in records)
 
     def get(self):
         return self.rows
