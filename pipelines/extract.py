@@ -21,6 +21,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 
 @dataclass
 class ExtractedPage:
+    """A fetched URL after extraction: what the judge reads and what the ``pages`` table records.
+
+    ``url`` as asked (normalized) and ``final_url`` after redirects; ``status`` one of
+    ``PageStatus`` with ``reason`` ("<slug>: <message>") when not ok; ``bytes`` of the body;
+    ``fetch_ms``/``extract_ms`` in milliseconds; ``text`` the main text (trafilatura) and
+    ``chunks`` its ranked-to-be pieces of about ``research.chunk_chars`` characters each;
+    ``fetched_at`` UTC; ``fetcher``/``node_id`` name who fetched it. Never raised: a page that
+    cannot be used is an ``ExtractedPage`` with a reason.
+    """
+
     url: str
     final_url: str
     status: str  # one of PageStatus

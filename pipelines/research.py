@@ -32,6 +32,14 @@ __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
 
 class Services(Protocol):
+    """What a cell needs from the outside world (``actors.services.RayServices`` on Ray; fakes in tests).
+
+    ``llm``/``search`` raise ``pipelines.errors.TrawlError`` subclasses (never third-party errors);
+    ``page`` never raises: a page that cannot be used comes back with a non-ok ``status``;
+    ``record(table, records)`` queues rows for an output table (``pipelines.store.schemas``);
+    ``count(counter, n)`` bumps a progress counter (``pages_ok``, ``llm_calls``, ``tokens``...).
+    """
+
     async def llm(self, req: LLMRequest) -> LLMResult: ...
     async def search(self, req: SearchRequest) -> list[SearchHit]: ...
     async def page(self, url: str) -> ExtractedPage: ...
@@ -41,6 +49,11 @@ class Services(Protocol):
 
 @dataclass
 class CellTask:
+    """One cell to research: ``question`` with row fields and upstream answers filled in, ``context``
+    the row's fields and upstream answers by name, ``answer_type`` the column's type (text, integer,
+    number, boolean, date, url, list), ``research`` the column's effective settings, the search
+    filters of the job, and ``run_id`` naming the run (first run, resume, rerun)."""
+
     job_id: str
     row_key: str
     column: str
@@ -59,7 +72,13 @@ class CellTask:
 
 @dataclass
 class CellOutcome:
-    status: str  # done | failed | budget_exhausted
+    """What researching a cell produced: ``status`` (a ``CellStatus``), the ``answer`` text and its
+    typed ``value`` (JSON-able; None when it did not fit the type), ``confidence`` 0..1, ``citations``
+    (URLs fetched for this cell), ``error`` as "<reason_slug>: <message>" (split into the ``reason``
+    and ``message`` columns when written), counts of each step, and tokens and ``cost_usd`` (USD) of
+    its uncached LLM calls."""
+
+    status: str  # one of CellStatus: done | failed | skipped | budget_exhausted
     answer: str | None = None
     value: object | None = None
     confidence: float | None = None
@@ -246,10 +265,15 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
+# Share of an excerpt's words that must occur in the chunks the judge was shown: high enough that an invented
+# sentence fails, low enough that re-punctuation, a dropped hyphen or a fixed typo in a quote still passes.
+GROUNDED_WORD_SHARE = 0.8
+
+
 def _grounded(excerpt: str, shown_words: set[str]) -> bool:
     """Most of an excerpt's words must occur in what the judge was shown (tolerates re-punctuation, not invention)."""
     words = _words(excerpt)
-    return bool(words) and sum(w in shown_words for w in words) / len(words) >= 0.8
+    return bool(words) and sum(w in shown_words for w in words) / len(words) >= GROUNDED_WORD_SHARE
 
 
 async def research_cell(task: CellTask, services: Services) -> CellOutcome:
