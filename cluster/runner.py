@@ -7,7 +7,6 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -22,7 +21,6 @@ from cluster.job_workers import JobWorkers, WorkerPaths
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
 from pipelines.extract_store import ExtractedStore
-from pipelines.fetch import knob
 from pipelines.fetch.guard import AddressGuard
 from pipelines.llm.cache_reader import CacheReader
 from pipelines.errors import SpecError
@@ -30,8 +28,8 @@ from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
-from pipelines.store.reader import read_table
-from pipelines.status import CellStatus, JobStatus
+from pipelines.store.reader import previous_state, read_table
+from pipelines.status import JobStatus
 
 __all__ = ["RunResult", "JobRun", "run_job", "previous_state"]
 
@@ -53,26 +51,9 @@ class RunResult:
     interrupted: bool = False
 
 
-def previous_state(output: str, job_id: str) -> tuple[dict, dict]:
-    """Statuses of every recorded cell, and the answers of done cells (row -> column -> answer)."""
-    try:
-        table = read_table(output, "cells", job_id=job_id)
-    except Exception:  # nothing written yet
-        return {}, {}
-    statuses, answers = {}, {}
-    for rec in table.select(["row_key", "column", "status", "answer"]).to_pylist():
-        statuses[(rec["row_key"], rec["column"])] = rec["status"]
-        if rec["status"] == CellStatus.DONE:
-            answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
-    return statuses, answers
-
-
 def _spent(output: str, job_id: str) -> tuple[int, float]:
     """Tokens and cost of every uncached LLM attempt recorded for the job so far."""
-    try:
-        calls = read_table(output, "llm_calls", job_id=job_id)
-    except Exception:  # nothing recorded yet
-        return 0, 0.0
+    calls = read_table(output, "llm_calls", job_id=job_id)  # empty when nothing was recorded yet
     tokens, cost = 0, 0.0
     for rec in calls.select(["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "cost_usd", "cache_hit"]).to_pylist():
         if not rec["cache_hit"]:
@@ -89,9 +70,7 @@ def _job_record(job, status: str, created: datetime) -> dict:
         "spec_yaml": job.spec_yaml,
         "spec_path": job.spec_path,
         "key_field": job.key,
-        "columns_json": json.dumps(
-            [{"name": c.name, "type": c.type, "depends_on": list(c.depends_on)} for c in job.columns.values()]
-        ),
+        "columns_json": job.columns_json(),
         "rows": len(job.rows),
         "cells": len(job.rows) * len(job.columns),
         "created_at": created,
@@ -121,7 +100,7 @@ def _cache_views(job, llm_settings, paths: WorkerPaths):
 def _extract_store(job, state_dir: str) -> ExtractedStore:
     """Extracted pages next to the page store, under the page store's TTL."""
     return ExtractedStore(os.path.join(state_dir, "extracted"), chunk_chars=job.research.chunk_chars,
-                          ttl_s=knob(job.fetch, "page_store_ttl_s"))
+                          ttl_s=job.fetch.page_store_ttl_s)
 
 
 class JobRun:

@@ -42,9 +42,9 @@ def _job_from_ref(ref: str, output: str):
     from pipelines.store.reader import read_table
 
     try:
-        jobs = read_table(output, "jobs").to_pylist()
-    except Exception:
-        jobs = []
+        jobs = read_table(output, "jobs").to_pylist()  # empty when the folder has no jobs yet
+    except TrawlError as exc:
+        _fail(f"cannot read the jobs of {output}: {exc}")
     matches = [j for j in jobs if ref in (j["job_id"], j["name"])]
     if not matches:
         known = ", ".join(sorted({j["job_id"] for j in jobs})) or "none"

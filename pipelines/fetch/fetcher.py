@@ -32,16 +32,16 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 from yarl import URL
 
-from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, retry_after_seconds, sniff_problem
+from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, sniff_problem
 from pipelines.fetch.domains import domain_of
 from pipelines.fetch.failures import classify_exception
 from pipelines.fetch.guard import AddressGuard, parse_ip, address_problem
-from pipelines.fetch.knobs import knob
 from pipelines.fetch.page_store import PageStore, StoredPage
 from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
 from pipelines.fetch.result import FetchResult, utc_now
 from pipelines.fetch.robots import RobotsCache, RobotsResponse
+from pipelines.retry_after import parse_retry_after
 from pipelines.settings import FetchSettings
 
 __all__ = ["PageFetcher", "FetchResult"]
@@ -63,17 +63,17 @@ class PageFetcher:
         self.limiter = DomainLimiter(
             settings.per_domain_concurrency,
             settings.per_domain_delay_s,
-            max_delay_s=knob(settings, "max_crawl_delay_s"),
+            max_delay_s=settings.max_crawl_delay_s,
             clock=clock,
             sleep=sleep,
         )
         self.robots = RobotsCache(
             settings.user_agent,
-            max_entries=knob(settings, "robots_cache_size"),
-            ttl_s=knob(settings, "robots_ttl_s"),
-            unreachable_ttl_s=knob(settings, "robots_unreachable_ttl_s"),
+            max_entries=settings.robots_cache_size,
+            ttl_s=settings.robots_ttl_s,
+            unreachable_ttl_s=settings.robots_unreachable_ttl_s,
         )
-        self.store = PageStore(page_store_dir, ttl_s=knob(settings, "page_store_ttl_s")) if page_store_dir else None
+        self.store = PageStore(page_store_dir, ttl_s=settings.page_store_ttl_s) if page_store_dir else None
         self._timeout = aiohttp.ClientTimeout(total=settings.total_timeout_s, sock_connect=settings.connect_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Future[FetchResult]] = {}
@@ -222,8 +222,8 @@ class PageFetcher:
                 ctype = media_type(ctype_header)
                 base = dict(url=url, final_url=final, http_status=status, content_type=ctype)
                 if status in (429, 503) and not robots_mode:
-                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                    if wait is not None and wait <= knob(self.settings, "retry_after_max_s") and may_wait:
+                    wait = parse_retry_after(resp.headers.get("Retry-After"))
+                    if wait is not None and wait <= self.settings.retry_after_max_s and may_wait:
                         return wait
                 if not 200 <= status < 300:
                     return FetchResult(**base, status="failed", reason=f"http_{status}")
@@ -272,7 +272,7 @@ class PageFetcher:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 resolver=self._resolver,
-                limit=knob(self.settings, "max_connections"),
+                limit=self.settings.max_connections,
                 limit_per_host=self.settings.per_domain_concurrency,
                 ttl_dns_cache=60,
             )

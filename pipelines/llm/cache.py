@@ -92,14 +92,6 @@ class ResponseCache:
                 ),
             )
 
-    def purge_expired(self) -> int:
-        """Delete entries older than the TTL; returns how many."""
-        if self.ttl_s is None:
-            return 0
-        with self._lock:
-            cur = self._db.execute("DELETE FROM responses WHERE created_at < ?", (time.time() - self.ttl_s,))
-        return cur.rowcount
-
     def __len__(self) -> int:
         with self._lock:
             if self._db is None:

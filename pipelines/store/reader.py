@@ -39,7 +39,7 @@ __all__ = [
     "job_ids_on_disk",
     "dedup_latest",
     "read_table",
-    "cell_statuses",
+    "previous_state",
     "list_jobs",
     "find_job",
     "check_job_id",
@@ -145,10 +145,24 @@ def _split_error_column(part: pa.Table) -> pa.Table:
     return part.append_column("message", pa.array([m for _, m in pairs], pa.string()))
 
 
-def cell_statuses(output_dir: str | os.PathLike[str], job_id: str) -> dict[tuple[str, str], str]:
-    """(row_key, column) -> status of every recorded cell of a job (for resume)."""
-    cells = read_table(output_dir, "cells", job_id).select(["row_key", "column", "status"]).to_pydict()
-    return {(r, c): s for r, c, s in zip(cells["row_key"], cells["column"], cells["status"])}
+def previous_state(output_dir: str | os.PathLike[str], job_id: str) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, str]]]:
+    """What earlier runs of a job left: ``{(row_key, column): status}`` of every recorded cell, and the
+    answers of done cells as ``{row_key: {column: answer}}`` (for resume and rerun).
+
+    A job with nothing written yet has ``({}, {})``. Raises ``StoreError`` naming the job when its
+    ``cells`` table exists but cannot be read: a resume must not mistake that for "nothing done".
+    """
+    try:
+        cells = read_table(output_dir, "cells", job_id)
+    except StoreError as err:
+        raise StoreError(f"cells of job {job_id} cannot be read, so it cannot be resumed: {err}") from None
+    statuses: dict[tuple[str, str], str] = {}
+    answers: dict[str, dict[str, str]] = {}
+    for rec in cells.select(["row_key", "column", "status", "answer"]).to_pylist():
+        statuses[(rec["row_key"], rec["column"])] = rec["status"]
+        if rec["status"] == CellStatus.DONE:
+            answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
+    return statuses, answers
 
 
 def list_jobs(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
