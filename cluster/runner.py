@@ -30,10 +30,11 @@ from pipelines.search.gateway import SearchGateway
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import previous_state, read_table
 from pipelines.status import JobStatus
+from pipelines.version import __version__
 
 __all__ = ["RunResult", "JobRun", "run_job", "previous_state"]
 
-TRAWL_VERSION = "0.1.0"
+TRAWL_VERSION = __version__  # recorded in every jobs row
 
 logger = logging.getLogger(__name__)
 

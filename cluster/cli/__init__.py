@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cluster.cli import cluster_cmd, llm_cmd, run_cmd, search_cmd, spec_cmd, store_cmd, world_cmd
+from pipelines.version import __version__
 
 __all__ = ["app", "main"]
 
@@ -20,6 +21,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"trawl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print trawl's version and exit."),
+) -> None:
+    """Research a table of entities x questions on the web, on Ray, with cited answers in Parquet."""
+
 
 for module in (spec_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd):
     module.register(app)
