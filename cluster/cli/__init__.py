@@ -1,8 +1,11 @@
 """The `trawl` command: a thin layer over the library.
 
-Each command group lives in its own module and registers itself on ``app``;
-a command parses arguments, calls one library function and formats the
-result. Library errors become clean messages here and nowhere else.
+Each command module lists its commands in ``COMMANDS`` (name -> function; the
+docstring is the help, with an ``Example:`` line) and sub-apps in ``GROUPS``;
+they are registered here, the one way to add a command. Shared options and
+the one error helper live in ``cluster.cli.common``. A command parses
+arguments, calls one library function and formats the result; library errors
+become clean messages in the CLI and nowhere else.
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ def _options(
 
 
 for module in (spec_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd):
-    module.register(app)
+    for name, command in module.COMMANDS.items():
+        app.command(name)(command)
+    for name, group in getattr(module, "GROUPS", {}).items():
+        app.add_typer(group, name=name)
 
 
 def main() -> None:

@@ -9,15 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster.cli.common import JsonOption, OutputOption, fail
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT
 
 console = Console()
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _seconds(value: float | None) -> str:
@@ -42,34 +38,35 @@ def _render(rows: list[dict], title: str) -> Table:
     return table
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("llm-stats")
-    def llm_stats(
-        job: Optional[str] = typer.Argument(None, help="Job id or name; default: every job in the folder."),
-        output: str = typer.Option(DEFAULT_OUTPUT, "--output", "-o", envvar="TRAWL_OUTPUT", help="Output folder of the jobs."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    ):
-        """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens, cost, cache hit rate.
+def llm_stats(
+    job: Optional[str] = typer.Argument(None, help="Job id or name; default: every job in the folder."),
+    output: OutputOption = DEFAULT_OUTPUT,
+    as_json: JsonOption = False,
+):
+    """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens, cost, cache hit rate.
 
-        Example: trawl llm-stats companies --output ./trawl-data
-        """
-        from pipelines.llm.stats import llm_call_stats
-        from pipelines.store.reader import find_job
+    Example: trawl llm-stats companies --output ./trawl-data
+    """
+    from pipelines.llm.stats import llm_call_stats
+    from pipelines.store.reader import find_job
 
-        job_id = None
-        try:
-            if job:
-                try:
-                    job_id = find_job(output, job)["job_id"]
-                except TrawlError:
-                    job_id = job  # llm_calls written before (or without) a jobs row still count
-            rows = llm_call_stats(output, job_id)
-        except TrawlError as exc:
-            _fail(exc)
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2, default=str))
-            return
-        if not rows:
-            typer.echo(f"no LLM calls recorded in {output}" + (f" for job {job}" if job else ""))
-            return
-        console.print(_render(rows, f"LLM calls{' of ' + job_id if job_id else ''} in {output}"))
+    job_id = None
+    try:
+        if job:
+            try:
+                job_id = find_job(output, job)["job_id"]
+            except TrawlError:
+                job_id = job  # llm_calls written before (or without) a jobs row still count
+        rows = llm_call_stats(output, job_id)
+    except TrawlError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        typer.echo(f"no LLM calls recorded in {output}" + (f" for job {job}" if job else ""))
+        return
+    console.print(_render(rows, f"LLM calls{' of ' + job_id if job_id else ''} in {output}"))
+
+
+COMMANDS = {"llm-stats": llm_stats}

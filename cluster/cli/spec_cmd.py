@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cluster.cli.common import fail_spec
 from pipelines.dag import plan_summary
 from pipelines.errors import SpecError
 from pipelines.spec import load_job
@@ -21,10 +22,7 @@ def validate(
     try:
         job = load_job(spec)
     except SpecError as err:
-        typer.echo(f"{spec}: {len(err.problems)} problem(s)", err=True)
-        for problem in err.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from None
+        fail_spec(spec, err)
     plan = plan_summary(job)
     lines = [
         (f"{spec}", "OK"),
@@ -47,5 +45,4 @@ def validate(
             typer.echo(f"  {name} <- {', '.join(column.depends_on)}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("validate", help=validate.__doc__)(validate)
+COMMANDS = {"validate": validate}

@@ -13,13 +13,13 @@ from typing import Any
 import pyarrow as pa
 import typer
 
+from cluster.cli.common import OutFileOption, OutputOption, fail
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT, slugify
 from pipelines.store.filesystem import is_uri
 from pipelines.store.query import query, results_table
 from pipelines.store.reader import find_job, list_jobs
 
-OUTPUT_OPTION = typer.Option(DEFAULT_OUTPUT, "--output", "-o", envvar="TRAWL_OUTPUT", help="Output folder of the jobs.")
 TABLE_ROWS_SHOWN = 1000
 
 
@@ -34,11 +34,6 @@ class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"
     jsonl = "jsonl"
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _plain(value: Any) -> Any:
@@ -107,9 +102,9 @@ def _print_table(table: pa.Table) -> None:
 
 def query_cmd(
     sql: str = typer.Argument(..., help="SQL (SELECT only). Views: results, results_<job>, jobs, cells, keywords, search_results, pages, excerpts, llm_calls, search_calls."),
-    output: str = OUTPUT_OPTION,
+    output: OutputOption = DEFAULT_OUTPUT,
     fmt: QueryFormat = typer.Option(QueryFormat.table, "--format", "-f", help="table (for people), csv, json, or parquet (needs --out)."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+    out: OutFileOption = None,
 ) -> None:
     """Run read-only SQL over the output folder.
 
@@ -123,12 +118,12 @@ def query_cmd(
         else:
             _write(table, "csv" if fmt == QueryFormat.table else fmt.value, out)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
 
 
 def export_cmd(
     job: str = typer.Argument(..., help="Job id, or job name (the newest job with that name)."),
-    output: str = OUTPUT_OPTION,
+    output: OutputOption = DEFAULT_OUTPUT,
     fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, parquet or jsonl."),
     out: Path | None = typer.Option(None, "--out", help="File to write; default stdout (csv, jsonl) or <job>-results.parquet."),
 ) -> None:
@@ -144,10 +139,10 @@ def export_cmd(
         if out is not None:
             typer.echo(f"wrote {table.num_rows:,} rows to {out}", err=True)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
 
 
-def jobs_cmd(output: str = OUTPUT_OPTION) -> None:
+def jobs_cmd(output: OutputOption = DEFAULT_OUTPUT) -> None:
     """List the jobs in the output folder with their status and cells by status.
 
     Example:  trawl jobs --output ./trawl-data
@@ -161,7 +156,7 @@ def jobs_cmd(output: str = OUTPUT_OPTION) -> None:
             raise TrawlError(f"no output folder at {output} (run a job first, or pass --output)")
         jobs = list_jobs(output)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
     if not jobs:
         typer.echo(f"no jobs in {output}")
         return
@@ -175,7 +170,4 @@ def jobs_cmd(output: str = OUTPUT_OPTION) -> None:
     Console().print(view)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("query", help=query_cmd.__doc__)(query_cmd)
-    app.command("export", help=export_cmd.__doc__)(export_cmd)
-    app.command("jobs", help=jobs_cmd.__doc__)(jobs_cmd)
+COMMANDS = {"query": query_cmd, "export": export_cmd, "jobs": jobs_cmd}
