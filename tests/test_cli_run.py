@@ -13,13 +13,6 @@ from pipelines.store.reader import read_table
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.fixture()
 def spec_file(world, tmp_path):
     spec = world.job_spec(output=str(tmp_path / "out"), name="cli-run")

@@ -13,13 +13,6 @@ from actors.fetcher import FetcherPool, fetcher_name, shard_for
 from tests.fixtures_fetch import local_fetch_settings
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def test_pool_routes_by_domain(ray_local, fetch_server):
     pool = FetcherPool(local_fetch_settings(shards=3), page_store_dir=None, job_id="route")
     try:

@@ -12,14 +12,6 @@ from pipelines.store.schemas import SCHEMAS
 from tests.fixtures_llm import error_body, provider, settings_for
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    # address="local": always a fresh instance, even while another process on this machine runs a Ray of its own
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
 @ray.remote(num_cpus=0)
 class FakeWriter:
     def __init__(self) -> None:
