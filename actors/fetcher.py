@@ -91,7 +91,7 @@ class FetcherPool:
         self.namespace = f"trawl.{job_id or uuid.uuid4().hex[:12]}"
         concurrency = int(settings.max_concurrency)
         self.actors = [
-            FetcherActor.options(
+            FetcherActor.options(  # type: ignore[attr-defined]  # an @ray.remote class
                 name=fetcher_name(i),
                 namespace=self.namespace,
                 get_if_exists=False,

@@ -76,7 +76,7 @@ def writer_handle(writer):
 
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
-    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)
+    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)  # type: ignore[attr-defined]  # an @ray.remote class
 
 
 # Backpressure on the writer: with more than MAX_UNACKED_WRITES appends sent and not acknowledged, the

@@ -20,16 +20,16 @@ from actors.services import RayServices
 from cluster.job_workers import JobWorkers, WorkerPaths
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
+from pipelines.errors import SpecError
 from pipelines.extract_store import ExtractedStore
+from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.fetch.guard import AddressGuard
 from pipelines.llm.cache_reader import CacheReader
-from pipelines.errors import SpecError
-from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
+from pipelines.status import JobStatus
 from pipelines.store.filesystem import is_uri, local_state_dir
 from pipelines.store.reader import previous_state, read_table
-from pipelines.status import JobStatus
 from pipelines.version import __version__
 
 __all__ = ["RunResult", "JobRun", "run_job", "previous_state"]

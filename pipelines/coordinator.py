@@ -48,7 +48,8 @@ class CellSelector:
     @classmethod
     def parse(cls, text: str | None, failed: bool = False) -> CellSelector:
         """``'column=ceo'``, ``'row=Acme Robotics'``, ``'column=ceo,column=founded;row=X'``."""
-        columns, rows = [], []
+        columns: list[str] = []
+        rows: list[str] = []
         for part in (p.strip() for p in (text or "").replace(";", ",").split(",")):
             if not part:
                 continue
@@ -212,9 +213,9 @@ async def run_cells(
 def _outcome_of(fut: asyncio.Future):
     try:
         return fut.result()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return CellOutcome(status=CellStatus.FAILED, error="timeout: cell exceeded run.cell_timeout_s")
-    except Exception as exc:  # a bug or a dead actor: this cell fails, the job goes on
+    except Exception as exc:  # noqa: BLE001 - a bug or a dead actor: this cell fails (recorded), the job goes on
         return CellOutcome(status=CellStatus.FAILED, error=f"internal: {type(exc).__name__}: {str(exc)[:300]}")
 
 

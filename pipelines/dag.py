@@ -164,7 +164,7 @@ class CellDAG:
         n_cols = len(self._cols)
         terminal: list[tuple[int, int]] = []
         for cell, status in statuses.items():
-            state = _TERMINAL_IN.get(status)
+            state = _TERMINAL_IN.get(CellStatus(status)) if status in _TERMINAL_IN else None
             row = self._row_index.get(cell[0])
             col = self._col_index.get(cell[1])
             if state is not None and row is not None and col is not None:

@@ -121,7 +121,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
     started = time.perf_counter()
     try:
         page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
-    except Exception as exc:  # trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
+    except Exception as exc:  # noqa: BLE001 - trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
         page.status, page.reason = PageStatus.SKIPPED, f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
         return page
     finally:

@@ -25,8 +25,8 @@ from pipelines.ranking import rank_chunks
 from pipelines.reasons import split_reason
 from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
-from pipelines.urls import normalize_url, select_urls
 from pipelines.status import CellStatus, Stage
+from pipelines.urls import normalize_url, select_urls
 
 __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
@@ -61,7 +61,7 @@ class CellTask:
     context: dict[str, str]
     answer_type: str = "text"
     instructions: str | None = None
-    research: ResearchSettings = field(default_factory=ResearchSettings)
+    research: ResearchSettings = field(default_factory=lambda: ResearchSettings())
     include_domains: tuple[str, ...] = ()
     exclude_domains: tuple[str, ...] = ()
     language: str | None = None
@@ -210,7 +210,8 @@ class _Cell:
             return page, excerpts, best, True
 
         results = await asyncio.gather(*(one(u) for u in urls))
-        judged, rows = [], []
+        judged: list[tuple[ExtractedPage, list[str]]] = []
+        rows: list[dict] = []
         self.outcome.pages_fetched = len(results)
         for page, excerpts, best, state in results:
             if state is False:
@@ -231,7 +232,8 @@ class _Cell:
     async def summarize(self, judged: list[tuple[ExtractedPage, list[str]]]) -> None:
         t, o = self.task, self.outcome
         budget = t.research.max_excerpts
-        sources, by_id = [], {}
+        sources: list[prompts.SourceForSummary] = []
+        by_id: dict[str, str] = {}
         for page, excerpts in judged:
             if budget <= 0:
                 break

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from pipelines.settings import FetchSettings
 import ray
 
 from actors.fetcher import FetcherPool, fetcher_name, shard_for
+from pipelines.settings import FetchSettings
 from tests.fixtures_fetch import local_fetch_settings
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
-
 import pytest
 
 from pipelines.fetch.body import charset_of, looks_like_html, media_type, sniff_problem

@@ -1,7 +1,7 @@
 """The search gateway actor: searches through Ray, telemetry reaches the writer actor."""
 
-import ray
 import pytest
+import ray
 
 from actors.search_gateway import start_search_gateway
 from pipelines.search.config import SearchProviderConfig, SearchSettings

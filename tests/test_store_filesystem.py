@@ -15,7 +15,7 @@ from pipelines.errors import ReadOnlyQueryError, StoreError
 from pipelines.store.catalog import refresh_catalog
 from pipelines.store.filesystem import is_uri, local_state_dir, register_filesystem, remote_output
 from pipelines.store.query import query, results_table
-from pipelines.store.reader import list_jobs, previous_state, part_files, read_table
+from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.writer import StoreWriter
 from tests.fixtures_store import cell, write_demo
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.errors import StoreError
-from pipelines.store.reader import list_jobs, previous_state, part_files, read_table
+from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.schemas import SCHEMAS
 from pipelines.store.writer import StoreWriter
 from tests.fixtures_store import cell, job_record

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,14 @@ from pipelines.store.reader import find_job, list_jobs
 TABLE_ROWS_SHOWN = 1000
 
 
-class QueryFormat(str, Enum):
+class QueryFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
     parquet = "parquet"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
     jsonl = "jsonl"

@@ -8,8 +8,8 @@ which is right for ``acme.example`` / ``www.acme.com`` and merely coarser for
 
 from __future__ import annotations
 
-import logging
 import hashlib
+import logging
 from urllib.parse import urlsplit
 
 from pipelines.fetch.guard import parse_ip
@@ -19,9 +19,9 @@ __all__ = ["domain_of", "shard_index"]
 logger = logging.getLogger(__name__)
 
 try:  # pragma: no cover - depends on which helper landed first
-    from pipelines.urls import registrable_domain as _registrable_domain  # type: ignore[attr-defined]
+    from pipelines.urls import registrable_domain as _registrable_domain
 except Exception:  # noqa: BLE001 - any import problem means "use the fallback"
-    _registrable_domain = None
+    _registrable_domain = None  # type: ignore[assignment]
 
 
 def _fallback(host: str) -> str:

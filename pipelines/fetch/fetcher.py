@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -35,7 +36,7 @@ from yarl import URL
 from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, sniff_problem
 from pipelines.fetch.domains import domain_of
 from pipelines.fetch.failures import classify_exception
-from pipelines.fetch.guard import AddressGuard, parse_ip, address_problem
+from pipelines.fetch.guard import AddressGuard, address_problem, parse_ip
 from pipelines.fetch.page_store import PageStore, StoredPage
 from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
@@ -161,7 +162,7 @@ class PageFetcher:
         except (ValueError, TypeError) as exc:
             return FetchResult(url=url, final_url=url, status="failed", reason=f"invalid_url: {exc}")
         seen: set[str] = set()
-        for hop in range(self.settings.max_redirects + 1):
+        for _hop in range(self.settings.max_redirects + 1):
             current = current.with_fragment(None)
             seen.add(str(current))
             if hops is not None:
@@ -220,7 +221,7 @@ class PageFetcher:
                         return FetchResult(url=url, final_url=final, status="failed", reason="bad_redirect", http_status=status)
                 ctype_header = resp.headers.get("Content-Type")
                 ctype = media_type(ctype_header)
-                base = dict(url=url, final_url=final, http_status=status, content_type=ctype)
+                base: dict[str, Any] = dict(url=url, final_url=final, http_status=status, content_type=ctype)
                 if status in (429, 503) and not robots_mode:
                     wait = parse_retry_after(resp.headers.get("Retry-After"))
                     if wait is not None and wait <= self.settings.retry_after_max_s and may_wait:

@@ -10,10 +10,10 @@ the API key.
 
 from __future__ import annotations
 
-import logging
 import asyncio
 import functools
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,14 +21,7 @@ from dataclasses import dataclass
 import httpx2 as httpx  # the HTTP client the openai SDK itself uses (a pinned dependency of it)
 import openai
 
-from pipelines.errors import (
-    AuthError,
-    BadRequestError,
-    RateLimitedError,
-    TimeoutError_,
-    TrawlError,
-    UnavailableError,
-)
+from pipelines.errors import AuthError, BadRequestError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
 from pipelines.llm.config import ProviderConfig
 from pipelines.retry_after import retry_after_from_headers
 
@@ -160,7 +153,7 @@ class ProviderClient:
         except openai.APIStatusError as exc:
             self._on_headers(_headers_of(exc))
             raise convert_openai_error(exc, self.provider.name, self._key) from None
-        except (openai.OpenAIError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (openai.OpenAIError, TimeoutError) as exc:
             raise convert_openai_error(exc, self.provider.name, self._key) from None
         self._on_headers({k.lower(): v for k, v in response.headers.items()})
         try:

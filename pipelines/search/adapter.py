@@ -18,26 +18,16 @@ call, and is scrubbed from every error message.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import aiohttp
 
-from pipelines.errors import (
-    AuthError,
-    BadRequestError,
-    ContentError,
-    RateLimitedError,
-    TimeoutError_,
-    TrawlError,
-    UnavailableError,
-)
+from pipelines.errors import AuthError, BadRequestError, ContentError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
 from pipelines.retry_after import parse_retry_after  # re-exported: providers import it from here
 from pipelines.search.config import SearchProviderConfig
 from pipelines.search.types import SearchHit, SearchRequest
@@ -179,7 +169,7 @@ class SearchAdapter:
             ) as resp:
                 body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
                 status, headers = resp.status, dict(resp.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError_(f"search provider '{self.name}' timed out after {self.config.timeout_s:g}s") from None
         except aiohttp.ClientError as err:
             raise UnavailableError(

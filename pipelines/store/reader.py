@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
 from pipelines.reasons import error_column, split_reason
+from pipelines.status import CellStatus
 from pipelines.store.filesystem import RemoteOutput, remote_output
 from pipelines.store.schemas import CELL_STATUSES, KEYS, SCHEMAS
-from pipelines.status import CellStatus
 
 __all__ = [
     "partition_dir",
@@ -83,7 +83,7 @@ def part_files(output_dir: str | os.PathLike[str], table: str, job_id: str | Non
     """
     check_table(table)
     jobs = [job_id] if job_id is not None else job_ids_on_disk(output_dir, table)
-    files: list[Path] = []
+    files: list = []  # Paths, or str paths inside a URI output's filesystem
     remote = remote_output(output_dir)
     for jid in jobs:
         if remote is not None:
@@ -106,7 +106,7 @@ def dedup_latest(table: pa.Table, keys: Iterable[str]) -> pa.Table:
     return table.take(pc.take(last, pc.sort_indices(last)))
 
 
-def _read_files(files: list[Path], table: str, remote: RemoteOutput | None = None) -> pa.Table:
+def _read_files(files: list, table: str, remote: RemoteOutput | None = None) -> pa.Table:
     schema = SCHEMAS[table]
     parts = []
     for path in files:
@@ -176,7 +176,7 @@ def list_jobs(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
             counts.setdefault(jid, {})[status] = n
     out = []
     for job in jobs:
-        by_status = {s: 0 for s in CELL_STATUSES}
+        by_status: dict[str, int] = {s: 0 for s in CELL_STATUSES}
         by_status.update(counts.get(job["job_id"], {}))
         planned = job.get("cells") or 0
         recorded = sum(by_status.values())
