@@ -124,7 +124,7 @@ class ExtractBatcher:
             for fut, page in zip(futures, pages):
                 if not fut.done():
                     fut.set_result(page)
-        except Exception as exc:  # the task failed after its retries: fail these pages, not the job
+        except Exception as exc:  # noqa: BLE001 - the task failed after its retries: fail these pages, not the job
             for fut in futures:
                 if not fut.done():
                     fut.set_exception(exc)

@@ -13,6 +13,7 @@ time, never a duplicate row.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -20,11 +21,13 @@ import ray
 from ray.util import metrics
 
 from pipelines.errors import SpecError
-from pipelines.fetch import FetchResult, PageFetcher, knob, shard_index
+from pipelines.fetch import FetchResult, PageFetcher, shard_index
 from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.settings import FetchSettings
 
 __all__ = ["FetcherActor", "FetcherPool", "shard_for", "fetcher_name"]
+
+logger = logging.getLogger(__name__)
 
 
 def shard_for(url: str, shards: int) -> int:
@@ -58,8 +61,8 @@ class FetcherActor:
         try:
             self._pages.inc(1, tags={"status": result.status, "reason": result.reason_slug or ""})
             self._latency.observe(result.fetch_ms / 1000.0)
-        except Exception:  # noqa: BLE001 - metrics must never fail a fetch
-            pass
+        except Exception as exc:  # noqa: BLE001 - metrics must never fail a fetch
+            logger.warning("fetch metrics not recorded: %r", exc)
         return result
 
     async def stats(self) -> dict[str, Any]:
@@ -86,9 +89,9 @@ class FetcherPool:
             raise SpecError(problems)
         self.settings = settings
         self.namespace = f"trawl.{job_id or uuid.uuid4().hex[:12]}"
-        concurrency = int(knob(settings, "max_concurrency"))
+        concurrency = int(settings.max_concurrency)
         self.actors = [
-            FetcherActor.options(
+            FetcherActor.options(  # type: ignore[attr-defined]  # an @ray.remote class
                 name=fetcher_name(i),
                 namespace=self.namespace,
                 get_if_exists=False,
@@ -113,6 +116,6 @@ class FetcherPool:
         for actor in self.actors:
             try:
                 ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already dead is fine
-                pass
+            except Exception as exc:  # noqa: BLE001 - already dead is fine
+                logger.debug("fetcher already gone at kill: %r", exc)
         self.actors = []

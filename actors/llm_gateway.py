@@ -16,13 +16,11 @@ fire-and-forget; ``flush()`` waits until the writer has everything.
 
 from __future__ import annotations
 
-
 import ray
 from ray.util import metrics
 
 from actors.placement import on_this_node
 from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
-
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
 from pipelines.llm.profiles import check_api_keys, resolve_settings

@@ -13,13 +13,11 @@ error / cache_hit), ``trawl_search_failures_total`` (by error type) and
 
 from __future__ import annotations
 
-
 import ray
 from ray.util import metrics
 
 from actors.placement import on_this_node
 from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
-
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchHit, SearchRequest
@@ -78,12 +76,13 @@ class SearchGatewayActor:
 
 def start_search_gateway(
     settings: SearchSettings, *, writer, cache_dir: str | None, name: str = "trawl.search_gateway"
-) -> "ray.actor.ActorHandle":
+) -> ray.actor.ActorHandle:
     """Start the gateway actor under ``name``, replacing a previous actor of that name (its settings may differ).
 
     Concurrent jobs on one cluster should pass distinct names (e.g. with the job id).
     """
     free_actor_name(name)
     concurrency = max(16, sum(p.max_concurrency for p in settings.providers))
-    return SearchGatewayActor.options(name=name, max_concurrency=concurrency, scheduling_strategy=on_this_node()).remote(
+    return SearchGatewayActor.options(  # type: ignore[attr-defined]  # an @ray.remote class
+        name=name, max_concurrency=concurrency, scheduling_strategy=on_this_node()).remote(
         settings, writer, cache_dir)

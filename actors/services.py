@@ -2,75 +2,80 @@
 
 ``RayServices`` implements ``pipelines.research.Services``: LLM and search
 calls go to their gateway actors, pages come from the sharded fetchers
-through the extraction batcher, records go to the writer in batches. Page
-fan-in lives here: every cell of the job that needs a URL awaits the same
-future, so the URL is fetched and extracted once per job.
+through the extraction batcher, records go to the writer in batches. The
+policies are plain classes in ``pipelines`` and unit-tested without Ray:
+page fan-in (``pipelines.fan_in.FanIn``), record batching
+(``pipelines.record_batcher``, sent by ``actors.writer.BatchedRecordSink``)
+and the retry while a gateway is away (``pipelines.actor_away.AwayPolicy``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
-from collections import OrderedDict, defaultdict
 
-import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.extract import ExtractBatcher
 from actors import objects
+from actors.extract import ExtractBatcher
 from actors.metrics import JobMetrics
+from actors.writer import BatchedRecordSink
+from pipelines.actor_away import AwayPolicy
 from pipelines.errors import PermanentError, TrawlError, UnavailableError
 from pipelines.extract import ExtractedPage, page_record
 from pipelines.extract_store import ExtractedStore
+from pipelines.fan_in import PAGE_MEMO_SIZE, FanIn
 from pipelines.llm.cache_reader import CacheReader
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.search.gateway import SearchGateway
 from pipelines.search.types import SearchHit, SearchRequest
+from pipelines.status import PageStatus, Stage
 
-__all__ = ["RayServices"]
+__all__ = ["RayServices", "DRIVER_RECORD_BATCH", "DRIVER_RECORD_LINGER_S", "PAGE_ATTEMPTS"]
+
+logger = logging.getLogger(__name__)
+
+# The driver sends many small records (keywords, hits, excerpts, cells): 500 per append keeps the writer's
+# calls to a few per second on a large job, and half a second keeps the live tables close to live.
+DRIVER_RECORD_BATCH = 500
+DRIVER_RECORD_LINGER_S = 0.5
+# Tries of one page whose fetcher or extraction worker was lost (fetching and extracting are idempotent).
+PAGE_ATTEMPTS = 3
 
 
 class RayServices:
+    """``Services`` over Ray for one job (see ``pipelines.research.Services`` for each call's contract).
+
+    ``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
+    ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
+    ``start_workers``: called once, on the first call none of those can answer; returns the
+    (llm gateway, search gateway, fetchers) that were not given up front.
+    Raises nothing of its own: failures reach the caller as ``TrawlError`` subclasses.
+    """
+
     def __init__(self, *, job_id: str, llm_gateway, search_gateway, fetchers, writer, batcher: ExtractBatcher,
-                 progress, metrics: JobMetrics | None = None, page_memo_size: int = 4096,
-                 record_batch: int = 500, record_linger_s: float = 0.5, actor_wait_s: float = 120.0,
-                 page_attempts: int = 3, llm_cache: CacheReader | None = None,
-                 search_cache: SearchGateway | None = None, extracted: ExtractedStore | None = None,
-                 host_allowed=lambda host, port: False, start_workers=None, python_cache=None,
-                 render_tier=None) -> None:
-        """``llm_cache``/``search_cache``: read-only views of the gateways' caches, so hits skip the actor hop.
-        ``extracted``: pages extracted before (``host_allowed`` is the job's allow-list for private hops).
-        ``start_workers``: called once, on the first call none of those can answer; returns the
-        (llm gateway, search gateway, fetchers) that were not given up front.
-        ``python_cache``: results of ``kind: python`` functions (``pipelines.tasks.python_cache``).
-        ``render_tier``: ``actors.renderer.RenderTier`` for pages built by JavaScript (None: static pages only)."""
-        self.python_cache = python_cache
-        self.render_tier = render_tier
-        self._start_workers = start_workers
-        self.extracted = extracted
-        self.host_allowed = host_allowed
-        self._stores: set[asyncio.Future] = set()
+                 progress, metrics: JobMetrics | None = None, page_memo_size: int = PAGE_MEMO_SIZE,
+                 record_batch: int = DRIVER_RECORD_BATCH, record_linger_s: float = DRIVER_RECORD_LINGER_S,
+                 actor_wait_s: float = AwayPolicy.wait_s, page_attempts: int = PAGE_ATTEMPTS,
+                 llm_cache: CacheReader | None = None, search_cache: SearchGateway | None = None,
+                 extracted: ExtractedStore | None = None, host_allowed=lambda host, port: False,
+                 start_workers=None, python_cache=None, render_tier=None) -> None:
+        # python_cache: results of ``kind: python`` functions (pipelines.tasks.python_cache);
+        # render_tier: actors.renderer.RenderTier for pages built by JavaScript (None: static pages only).
+        self.python_cache, self.render_tier = python_cache, render_tier
         self.job_id = job_id
-        self.llm_cache = llm_cache
-        self.search_cache = search_cache
-        self.actor_wait_s = actor_wait_s
+        self.llm_gateway, self.search_gateway, self.fetchers = llm_gateway, search_gateway, fetchers
+        self._start_workers = start_workers
+        self.llm_cache, self.search_cache = llm_cache, search_cache
+        self.extracted, self.host_allowed = extracted, host_allowed
+        self.batcher, self.progress, self.metrics = batcher, progress, metrics
+        self.away = AwayPolicy(wait_s=actor_wait_s)
         self.page_attempts = page_attempts
-        self.llm_gateway = llm_gateway
-        self.search_gateway = search_gateway
-        self.fetchers = fetchers
-        self.writer = writer
-        self.batcher = batcher
-        self.progress = progress
-        self.metrics = metrics
-        self._pages: OrderedDict[str, asyncio.Future] = OrderedDict()
-        self._page_memo_size = page_memo_size
-        self._pending: dict[str, list[dict]] = defaultdict(list)
-        self._pending_n = 0
-        self._last_flush = time.monotonic()
-        self._record_batch = record_batch
-        self._record_linger_s = record_linger_s
-        self._writes: list[ray.ObjectRef] = []
+        self.pages: FanIn[ExtractedPage] = FanIn(page_memo_size)
+        self.records = BatchedRecordSink(writer, max_records=record_batch, linger_s=record_linger_s)
+        self._stores: set[asyncio.Future] = set()
         # The judge ranks chunks on this event loop; bm25s/numpy take ~0.4 s to import, so import them now,
         # off the loop, while the first cells are still waiting for their keywords.
         threading.Thread(target=_warm_ranking, name="trawl.warm-ranking", daemon=True).start()
@@ -80,30 +85,24 @@ class RayServices:
     async def _remote(self, stage: str, call):
         """Await ``call()``'s ObjectRef; while the gateway is away (killed, or its node lost) send it again.
 
-        The gateways restart by themselves (``max_restarts=-1``), but Ray's own
-        task retries can run out while a lost node is still being detected and
-        the actor rebuilt elsewhere. Re-sending is safe: call ids are
-        deterministic and the gateway's cache answers a call that already
-        finished. After ``actor_wait_s`` the call fails with a recorded reason.
+        A provider error from a live gateway is raised as the ``TrawlError`` it was (its reason kept);
+        a gateway away for longer than the policy's wait raises ``UnavailableError(<stage>_actor_died)``.
         """
         started = time.perf_counter()
-        deadline = time.monotonic() + self.actor_wait_s
-        backoff = 0.25
+        backoff = self.away.start()
         try:
             while True:
                 try:
                     return await objects.get_object(call())
                 except RayTaskError as exc:
-                    if isinstance(exc.cause, TrawlError):  # the original keeps its reason, retry_after and message
-                        raise exc.cause from None
-                    raise UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error") from None
+                    raise _task_error(stage, exc) from None
                 except RayActorError as exc:
-                    if time.monotonic() + backoff > deadline:
-                        raise UnavailableError(f"{stage} actor unavailable for {self.actor_wait_s:g}s: {str(exc)[:200]}",
+                    delay = backoff.next_delay()
+                    if delay is None:
+                        raise UnavailableError(f"{stage} actor unavailable for {self.away.wait_s:g}s: {str(exc)[:200]}",
                                                reason=f"{stage}_actor_died") from None
                     self.count("actor_retries")
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    await asyncio.sleep(delay)
         finally:
             if self.metrics:
                 self.metrics.observe(stage, time.perf_counter() - started)
@@ -122,7 +121,7 @@ class RayServices:
             self.record("search_calls", records)
             return hits
         self._ensure_workers()
-        return await self._remote("search", lambda: self.search_gateway.search.remote(req))
+        return await self._remote(Stage.SEARCH, lambda: self.search_gateway.search.remote(req))
 
     async def run_python(self, target: str, version: str, kwargs: dict[str, str]):
         """A ``kind: python`` cell's function, run in a Ray task (``actors.python_task``); a lost worker is re-sent."""
@@ -140,20 +139,13 @@ class RayServices:
             self._start_workers = None  # only once it worked: a failure fails this call, the next one tries again
             self.count("workers_started")
 
+    # --- pages ----------------------------------------------------------------
+
     async def page(self, url: str) -> ExtractedPage:
-        fut = self._pages.get(url)
-        if fut is not None:
-            self._pages.move_to_end(url)
+        page, shared = await self.pages.get(url, lambda: self._fetch_and_extract(url))
+        if shared:
             self.count("page_fan_in")
-            return await asyncio.shield(fut)
-        fut = asyncio.ensure_future(self._fetch_and_extract(url))
-        self._pages[url] = fut
-        while len(self._pages) > self._page_memo_size:
-            old_url, old = next(iter(self._pages.items()))
-            if not old.done():
-                break
-            del self._pages[old_url]
-        return await asyncio.shield(fut)
+        return page
 
     async def _fetch_and_extract(self, url: str) -> ExtractedPage:
         started = time.perf_counter()
@@ -165,36 +157,36 @@ class RayServices:
                 self.count("pages_from_extract_store")
                 return self._finish_page(page, started)
         page = await self._fetch_and_extract_remote(url)
-        if self.extracted is not None and page.status == "ok":
+        if self.extracted is not None and page.status == PageStatus.OK:
             # kept in the background: the cell does not wait for the disk
             self._stores.add(fut := asyncio.ensure_future(asyncio.to_thread(self.extracted.put, page)))
             fut.add_done_callback(self._stores.discard)
         return self._finish_page(page, started)
 
     async def _fetch_and_extract_remote(self, url: str) -> ExtractedPage:
+        """Fetch and extract ``url``; a fetcher or worker lost after Ray's own retries (its node went away)
+        fails the whole batch that waited on it, so the page is tried again, up to ``page_attempts``."""
         self._ensure_workers()
-        # A fetcher or extraction worker lost after Ray's own retries (its node went away) fails the whole
-        # batch that waited on it; fetching and extracting are idempotent, so the page is simply tried again.
         for attempt in range(1, self.page_attempts + 1):
             try:
                 fetched = self.fetchers.fetch(url)
                 page = await self.batcher.extract(url, fetched)
                 if self.render_tier is not None:  # the browser is given the fetched document: no second request
                     page = await self.render_tier.after_static(page, fetched)
-                break
+                return page
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
-                page = ExtractedPage(url=url, final_url=url, status="failed",
-                                     reason=f"internal: {type(exc).__name__}: {str(exc)[:200]}")
+                failure = exc
                 if attempt < self.page_attempts:
                     self.count("page_retries")
                     await asyncio.sleep(0.5 * attempt)
-        return page
+        return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED,
+                             reason=f"internal: {type(failure).__name__}: {str(failure)[:200]}")
 
     def _finish_page(self, page: ExtractedPage, started: float) -> ExtractedPage:
         if self.metrics:
-            self.metrics.observe("page", time.perf_counter() - started)
+            self.metrics.observe(Stage.PAGE, time.perf_counter() - started)
             if page.extract_ms:
-                self.metrics.observe("extract", page.extract_ms / 1000.0)
+                self.metrics.observe(Stage.EXTRACT, page.extract_ms / 1000.0)
         self.progress.count("extract_ms", int(round(page.extract_ms)))
         self.count(f"pages_{page.status}")
         self.record("pages", [page_record(page, self.job_id)])
@@ -203,23 +195,11 @@ class RayServices:
     # --- records and counters -------------------------------------------------
 
     def record(self, table: str, records: list[dict]) -> None:
-        if not records:
-            return
-        self._pending[table].extend(records)
-        self._pending_n += len(records)
-        if self._pending_n >= self._record_batch or time.monotonic() - self._last_flush > self._record_linger_s:
-            self.flush_records()
+        self.records.record(table, records)
 
     def flush_records(self) -> None:
-        if self._pending_n:
-            batches = [(t, recs) for t, recs in self._pending.items() if recs]
-            self._writes.append(self.writer.append_many.remote(batches))
-            self._pending = defaultdict(list)
-            self._pending_n = 0
-        self._last_flush = time.monotonic()
-        if len(self._writes) > 32:  # bound un-acknowledged writes (backpressure on the writer)
-            done, self._writes = ray.wait(self._writes, num_returns=len(self._writes) - 16)
-            ray.get(done)
+        """Send buffered records now, without waiting for the writer."""
+        self.records.send()
 
     def count(self, counter: str, n: int = 1) -> None:
         self.progress.count(counter, n)
@@ -227,13 +207,21 @@ class RayServices:
             self.metrics.count(counter, n)
 
     async def drain(self) -> None:
-        """Send every buffered record and wait until the writer has them (and the extract store its pages)."""
+        """Send every buffered record and wait until the writer has them (and the extract store its pages).
+
+        Raises the first failed append (the run must not report records it lost)."""
         if self._stores:
             await asyncio.gather(*list(self._stores), return_exceptions=True)
-        self.flush_records()
-        if self._writes:
-            await asyncio.gather(*(objects.get_object(w) for w in self._writes))
-            self._writes = []
+        failed = await self.records.flush()
+        if failed:
+            raise failed[0]
+
+
+def _task_error(stage: str, exc: RayTaskError) -> TrawlError:
+    """The ``TrawlError`` a gateway raised (reason, retry_after and message kept), or one naming the stage."""
+    if isinstance(exc.cause, TrawlError):
+        return exc.cause
+    return UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error")
 
 
 def _warm_ranking() -> None:
@@ -241,5 +229,5 @@ def _warm_ranking() -> None:
 
     try:
         rank_chunks("warm up", ["warm up the ranking"], 1)
-    except Exception:  # noqa: BLE001 - only a warm-up; the first real call will report any problem
-        pass
+    except Exception as exc:  # noqa: BLE001 - only a warm-up; the first real call will report any problem
+        logger.debug("ranking warm-up failed (the first real call will report it): %r", exc)

@@ -9,15 +9,20 @@ and serializing them is what makes "one writer" true.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 import ray
 
+from actors import objects
 from actors.placement import on_this_node
+from pipelines.record_batcher import RecordBatcher
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "BatchedRecordSink", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
+__all__ = ["WriterActor", "BatchedRecordSink", "MAX_UNACKED_WRITES", "UNACKED_AFTER_WAIT", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
+
+logger = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -71,53 +76,82 @@ def writer_handle(writer):
 
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
-    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)
+    return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)  # type: ignore[attr-defined]  # an @ray.remote class
+
+
+# Backpressure on the writer: with more than MAX_UNACKED_WRITES appends sent and not acknowledged, the
+# sender waits until UNACKED_AFTER_WAIT remain, so a slow disk slows the senders instead of filling memory.
+MAX_UNACKED_WRITES = 32
+UNACKED_AFTER_WAIT = 16
 
 
 class BatchedRecordSink:
-    """A gateway's telemetry sink: ``observe`` (metrics) for every record, records to the writer in batches.
+    """Records to the writer in batches (``pipelines.record_batcher.RecordBatcher``), ``observe`` called per record.
 
-    A batch goes out at 64 records or after a second, whichever comes first;
-    a quiet tail still reaches the writer within a second (a timer on the
-    actor's event loop). ``flush()`` sends what is buffered and waits for it.
+    The driver (``RayServices``, every table) and both gateways (one table:
+    call the sink with a list of records) send through it. A batch goes out at
+    ``max_records`` records or after ``linger_s``; a quiet tail still goes out
+    within ``linger_s`` (a timer on the running event loop). ``flush()`` sends
+    what is buffered and waits until the writer has it. ``writer=None`` only
+    observes (a gateway without an output folder).
     """
 
-    BATCH_RECORDS = 64
-    BATCH_SECONDS = 1.0
-
-    def __init__(self, writer, table: str, observe: Callable[[dict], None]) -> None:
+    def __init__(self, writer, table: str | None = None, observe: Callable[[dict], None] | None = None, *,
+                 max_records: int = 64, linger_s: float = 1.0) -> None:
         self._writer = writer
         self._table = table
         self._observe = observe
-        self._buffer: list[dict] = []
-        self._sent_at = time.monotonic()
+        self.batcher = RecordBatcher(max_records, linger_s)
         self._pending: list = []
         self._timer: asyncio.TimerHandle | None = None
 
     def __call__(self, records: list[dict]) -> None:
-        for record in records:
-            self._observe(record)
-        if self._writer is None:
+        if self._table is None:
+            raise TypeError("this sink has no default table: use record(table, records)")
+        self.record(self._table, records)
+
+    def record(self, table: str, records: list[dict]) -> None:
+        if self._observe is not None:
+            for record in records:
+                self._observe(record)
+        if self._writer is None or not records:
             return
-        self._buffer.extend(records)
-        if len(self._buffer) >= self.BATCH_RECORDS or time.monotonic() - self._sent_at >= self.BATCH_SECONDS:
-            self.send()
+        batch = self.batcher.add(table, records)
+        if batch:
+            self._send(batch)
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.BATCH_SECONDS, self.send)
+            self._start_timer()
+
+    def _start_timer(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: the next record or flush() sends it
+            return
+        self._timer = loop.call_later(self.batcher.seconds_until_due(), self.send)
 
     def send(self) -> None:
+        """Send what is buffered now (without waiting for the writer)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._buffer and self._writer is not None:
-            self._pending.append(self._writer.append.remote(self._table, self._buffer))
-            self._buffer = []
-        self._sent_at = time.monotonic()
-        if len(self._pending) > 32:  # forget acknowledged appends
-            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)
+        batch = self.batcher.take()
+        if batch and self._writer is not None:
+            self._send(batch)
 
-    async def flush(self) -> None:
+    def _send(self, batch) -> None:
+        self._pending.append(self._writer.append_many.remote(batch))
+        if len(self._pending) > MAX_UNACKED_WRITES:
+            _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)  # forget acknowledged
+        if len(self._pending) > MAX_UNACKED_WRITES:
+            done, self._pending = ray.wait(self._pending, num_returns=len(self._pending) - UNACKED_AFTER_WAIT)
+            ray.get(done)
+
+    async def flush(self) -> list[BaseException]:
+        """Send what is buffered and wait for every append so far; returns the appends that failed."""
         self.send()
         pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        results = await asyncio.gather(*(objects.get_object(ref) for ref in pending), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            logger.warning("%d of %d record appends failed; first: %r", len(failed), len(results), failed[0])
+        return failed

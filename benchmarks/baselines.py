@@ -172,7 +172,7 @@ class LocalServices:
             return ExtractedPage(url=url, final_url=url, status="blocked", reason="robots_disallowed")
         try:
             status, ctype, body, final = await self._get(url, urllib.parse.urlsplit(url).hostname)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return ExtractedPage(url=url, final_url=url, status="failed", reason=f"fetch: {type(exc).__name__}")
         if status != 200:
             return ExtractedPage(url=url, final_url=final, status="failed", reason=f"http_{status}", http_status=status)

@@ -26,9 +26,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import (  # noqa: E402
-    BENCH_COLUMNS, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results,
-)
+from benchmarks.harness import BENCH_COLUMNS, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
 
 
 def _between(output: str, job_id: str, table: str, since: float, until: float | None) -> list[dict]:

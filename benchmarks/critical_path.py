@@ -32,10 +32,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import (  # noqa: E402
-    BENCH_COLUMNS, bench_spec, critical_path, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray,
-    write_results,
-)
+from benchmarks.harness import BENCH_COLUMNS, bench_spec, critical_path, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray, write_results  # noqa: E402
 
 TUNED = {"fetch": {"per_domain_concurrency": 16}, "llm_provider": {"max_concurrency": 256},
          "search_provider": {"max_concurrency": 64}}
@@ -64,10 +61,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from pipelines.spec import parse_job
-    from pipelines.world import WorldConfig, start_world
     from benchmarks.baselines import run_asyncio, run_sequential
     from benchmarks.harness import ROOT
+    from pipelines.spec import parse_job
+    from pipelines.world import WorldConfig, start_world
 
     columns = _columns(args.columns)
     start_ray()

@@ -50,7 +50,7 @@ def _sdk_create_client():
         async def complete(self, body: dict) -> c.Reply:
             try:
                 raw = await self._sdk().chat.completions.with_raw_response.create(**body)
-            except (openai.OpenAIError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, openai.OpenAIError) as exc:
                 raise c.convert_openai_error(exc, self.provider.name, self._key) from None
             self._on_headers({k.lower(): v for k, v in raw.headers.items()})
             completion = raw.parse()
@@ -76,8 +76,7 @@ def _requests(n: int, offset: int):
 
 
 def _measure(variant: str, base_url: str, calls: int, concurrency: int, offset: int) -> dict:
-    from pipelines.llm import client as c
-    from pipelines.llm import gateway as g
+    from pipelines.llm import client as c, gateway as g
     from pipelines.llm.config import LLMSettings, ProviderConfig
 
     provider = ProviderConfig(name="world", base_url=base_url, model="trawl-extractive", max_concurrency=max(concurrency, 8))

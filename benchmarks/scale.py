@@ -31,10 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import (  # noqa: E402
-    BENCH_COLUMNS, CPUAccounting, MemorySampler, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray,
-    write_results,
-)
+from benchmarks.harness import BENCH_COLUMNS, CPUAccounting, MemorySampler, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
 
 
 def _extract_timed(item: tuple) -> tuple[bool, float]:

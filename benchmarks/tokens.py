@@ -28,10 +28,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import (  # noqa: E402
-    BENCH_COLUMNS, bench_spec, llm_calls_of, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray,
-    write_results,
-)
+from benchmarks.harness import BENCH_COLUMNS, bench_spec, llm_calls_of, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray, write_results  # noqa: E402
 
 VARIANTS = {  # name -> (chunk_chars, chunks_per_page, long-page filler or None)
     "ranked": (800, 3, None),

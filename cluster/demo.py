@@ -35,6 +35,15 @@ def accuracy(output: str, job_id: str, truth_path: str) -> dict:
     return score_results(cells, load_truth(truth_path))
 
 
+def _accuracy_line(output: str, job_id: str, truth_path: str) -> str:
+    try:
+        score = accuracy(output, job_id, truth_path)
+    except Exception as exc:  # noqa: BLE001 - scoring is a bonus; never fail the demo over it
+        return f"(could not score against the planted facts: {exc})"
+    overall = score["overall"]
+    return f"Accuracy against the world's planted facts: {overall['correct']}/{overall['total']} ({100 * score['accuracy']:.0f}%)"
+
+
 def run_demo(*, companies: int, output: str, seed: int, hold: bool, quiet: bool, execute, console: Console) -> None:
     from pipelines.spec import load_job
     from pipelines.world import WorldConfig, start_world
@@ -54,14 +63,7 @@ def run_demo(*, companies: int, output: str, seed: int, hold: bool, quiet: bool,
         job = load_job(spec_path)
         result = execute(job, "run", address=None, dashboard=True, quiet=quiet)
         console.print(results_table(output, job.job_id))
-        try:
-            score = accuracy(output, job.job_id, world.ground_truth_path)
-            console.print(
-                f"Accuracy against the world's planted facts: {score['overall']['correct']}/{score['overall']['total']} "
-                f"({100 * score['accuracy']:.0f}%)"
-            )
-        except Exception as exc:  # scoring is a bonus; never fail the demo over it
-            console.print(f"(could not score against the planted facts: {exc})")
+        console.print(_accuracy_line(output, job.job_id, world.ground_truth_path))
     console.print(
         "\n[bold]Next[/]\n"
         f"  SQL:       trawl query \"SELECT company, ceo, founded FROM results\" --output {output}\n"

@@ -10,6 +10,8 @@ import ray
 
 __all__ = ["Connection", "connect"]
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -21,7 +23,8 @@ class Connection:
 def _dashboard_url() -> str | None:
     try:
         url = ray._private.worker.global_worker.node.address_info.get("webui_url")  # noqa: SLF001
-    except Exception:  # not every connection mode exposes it (e.g. Ray Client)
+    except Exception as exc:  # noqa: BLE001 - not every connection mode exposes it (e.g. Ray Client)
+        logger.debug("no dashboard URL from this Ray connection: %r", exc)
         return None
     if url and not url.startswith("http"):
         url = f"http://{url}"

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.coordinator import Progress
+from pipelines.status import CellStatus
 
 __all__ = ["ProgressView", "summary_table"]
 
@@ -17,7 +18,7 @@ __all__ = ["ProgressView", "summary_table"]
 def _stage_table(p: Progress) -> Table:
     c = p.counters
     elapsed = max(time.time() - p.started, 1e-6)
-    finished = sum(p.cells[s] for s in ("done", "failed", "skipped", "budget_exhausted")) + p.already_done
+    finished = sum(p.cells[s] for s in CellStatus if s not in (CellStatus.PENDING, CellStatus.RUNNING)) + p.already_done
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("stage", "progress", "detail"):
         t.add_column(col)

@@ -7,40 +7,39 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import ray
-
 from actors.extract import ExtractBatcher
-from actors.fetcher import FetcherPool
-from actors.renderer import RenderTier
-from actors.llm_gateway import start_llm_gateway
 from actors.metrics import JobMetrics
-from actors.search_gateway import start_search_gateway
+from actors.renderer import RenderTier
 from actors.services import RayServices
-from actors.writer import start_writer, writer_name
+from cluster.job_workers import JobWorkers, WorkerPaths
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
-from pipelines.extract_store import ExtractedStore
-from pipelines.fetch import knob
-from pipelines.fetch.guard import AddressGuard
-from pipelines.llm.cache_reader import CacheReader
 from pipelines.errors import SpecError
+from pipelines.extract_store import ExtractedStore
 from pipelines.fetch.checks import fetch_settings_problems
+from pipelines.fetch.guard import AddressGuard
 from pipelines.llm.budget import check_cost_cap_priced
+from pipelines.llm.cache_reader import CacheReader
 from pipelines.llm.profiles import check_api_keys, resolve_settings
 from pipelines.search.gateway import SearchGateway
-from pipelines.tasks.python_cache import PythonResultCache
+from pipelines.status import JobStatus
 from pipelines.store.filesystem import is_uri, local_state_dir
-from pipelines.store.reader import read_table
+from pipelines.store.reader import previous_state, read_table
+from pipelines.tasks.python_cache import PythonResultCache
+from pipelines.version import __version__
 
-__all__ = ["RunResult", "run_job", "previous_state"]
+__all__ = ["RunResult", "JobRun", "run_job", "previous_state"]
 
-TRAWL_VERSION = "0.1.0"
+TRAWL_VERSION = __version__  # recorded in every jobs row
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,26 +55,9 @@ class RunResult:
     interrupted: bool = False
 
 
-def previous_state(output: str, job_id: str) -> tuple[dict, dict]:
-    """Statuses of every recorded cell, and the answers of done cells (row -> column -> answer)."""
-    try:
-        table = read_table(output, "cells", job_id=job_id)
-    except Exception:  # nothing written yet
-        return {}, {}
-    statuses, answers = {}, {}
-    for rec in table.select(["row_key", "column", "status", "answer"]).to_pylist():
-        statuses[(rec["row_key"], rec["column"])] = rec["status"]
-        if rec["status"] == "done":
-            answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
-    return statuses, answers
-
-
 def _spent(output: str, job_id: str) -> tuple[int, float]:
     """Tokens and cost of every uncached LLM attempt recorded for the job so far."""
-    try:
-        calls = read_table(output, "llm_calls", job_id=job_id)
-    except Exception:  # nothing recorded yet
-        return 0, 0.0
+    calls = read_table(output, "llm_calls", job_id=job_id)  # empty when nothing was recorded yet
     tokens, cost = 0, 0.0
     for rec in calls.select(["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "cost_usd", "cache_hit"]).to_pylist():
         if not rec["cache_hit"]:
@@ -101,7 +83,7 @@ def _job_record(job, status: str, created: datetime) -> dict:
     }
 
 
-def _cache_views(job, llm_settings, llm_cache_dir: str, search_cache_dir: str):
+def _cache_views(job, llm_settings, paths: WorkerPaths):
     """Read-only views of the gateways' caches for the driver (same folders, on this node, where the gateways run).
 
     A call either view can answer never reaches a gateway actor; a re-run of a
@@ -109,20 +91,139 @@ def _cache_views(job, llm_settings, llm_cache_dir: str, search_cache_dir: str):
     """
     llm_view = search_view = None
     try:
-        llm_view = CacheReader(llm_settings, llm_cache_dir)
-    except Exception:  # noqa: BLE001
-        pass
+        llm_view = CacheReader(llm_settings, paths.llm_cache_dir)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("LLM cache not readable on the driver (every call goes to the gateway): %r", exc)
     try:
-        search_view = SearchGateway(job.search, cache_dir=search_cache_dir)
-    except Exception:  # noqa: BLE001
-        pass
+        search_view = SearchGateway(job.search, cache_dir=paths.search_cache_dir)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("search cache not readable on the driver (every search goes to the gateway): %r", exc)
     return llm_view, search_view
 
 
 def _extract_store(job, state_dir: str) -> ExtractedStore:
     """Extracted pages next to the page store, under the page store's TTL."""
     return ExtractedStore(os.path.join(state_dir, "extracted"), chunk_chars=job.research.chunk_chars,
-                          ttl_s=knob(job.fetch, "page_store_ttl_s"))
+                          ttl_s=job.fetch.page_store_ttl_s)
+
+
+class JobRun:
+    """One run of a job, as small steps: ``plan``, ``start``, ``execute``, ``finish``, ``result``.
+
+    Owns the run's workers (``cluster.job_workers.JobWorkers``), its progress
+    counters and its Ray metrics. ``mode``: run (all cells), resume
+    (unfinished cells) or rerun (selected cells and their dependents).
+    """
+
+    def __init__(self, job, *, mode: str = "run", eager: bool = False) -> None:
+        self.job, self.mode, self.eager = job, mode, eager
+        # A URI output (s3://bucket/prefix) is written by the writer through pyarrow; caches and the
+        # page store then stay on local disk of the node that uses them.
+        output = job.output if is_uri(job.output) else os.path.abspath(job.output)
+        state_dir = local_state_dir(output)
+        os.makedirs(state_dir, exist_ok=True)
+        self.paths = WorkerPaths.for_job(job, output, state_dir)
+        self.run_id = f"{mode}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.progress = Progress()
+        self.interrupted = False
+        self.created = datetime.now(timezone.utc)
+        self.workers: JobWorkers | None = None
+
+    def plan(self, selector: CellSelector | None) -> None:
+        """The DAG of this run: earlier statuses kept (resume/rerun), chosen cells and their dependents reopened."""
+        job, mode = self.job, self.mode
+        statuses, self.answers = previous_state(self.paths.output, job.job_id) if mode != "run" else ({}, {})
+        rerun = cells_to_rerun(job, statuses, selector) if mode == "rerun" and selector else set()
+        self.dag, self.skipped = build_dag(job, statuses if mode != "run" else None, rerun)
+        for row, column in rerun:
+            self.answers.get(row, {}).pop(column, None)
+
+    def start(self, providers_file: str | None) -> None:
+        """Report what a worker would only hit later (missing API keys, bad fetch settings), then start the writer.
+
+        Raises ``SpecError``/``TrawlError`` before any actor exists."""
+        job = self.job
+        self.llm_settings = resolve_settings(job.llm, providers_file)
+        check_api_keys(self.llm_settings)
+        check_cost_cap_priced(self.llm_settings.providers, job.budget)  # a cost cap needs every provider's price
+        problems = fetch_settings_problems(job.fetch)
+        if problems:
+            raise SpecError(problems)
+        spent = _spent(self.paths.output, job.job_id) if self.mode != "run" else (0, 0.0)  # a resumed job's budget counts earlier runs
+        self.workers = JobWorkers(job, self.paths, self.llm_settings, spent)
+        self.workers.start_writer()
+        self.workers.record_job(_job_record(job, JobStatus.RUNNING, self.created))
+        if self.eager:
+            self.workers.start()
+        self.metrics = JobMetrics(job.job_id)
+
+    def execute(self, view) -> None:
+        """Research until the DAG is finished, inside ``view`` (a context manager, or None); Ctrl-C ends it early."""
+        try:
+            if view is None:
+                asyncio.run(self.drive())
+            else:
+                with view:
+                    asyncio.run(self.drive())
+        except KeyboardInterrupt:
+            self.interrupted = True
+
+    async def drive(self) -> None:
+        job = self.job
+        batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars,
+                                 batch_size=job.run.extract_batch_size, warm_up=self.eager, pdf=job.fetch.pdf)
+        caches = _cache_views(job, self.llm_settings, self.paths)
+        render_tier = RenderTier(job.fetch, batcher=batcher, job_id=job.job_id)
+        services = self._services(batcher, caches, render_tier)
+        try:
+            await run_cells(
+                job, services, self.dag, answers=self.answers, skipped=self.skipped, run_id=self.run_id,
+                progress=self.progress, max_in_flight=job.run.max_cells_in_flight, cell_timeout_s=job.run.cell_timeout_s,
+            )
+        finally:
+            await services.drain()
+            await render_tier.aclose()  # every browser closed before the job ends
+            await batcher.aclose()
+            for cache in caches:
+                if cache is not None:
+                    await cache.aclose()
+
+    def _services(self, batcher: ExtractBatcher, caches, render_tier: RenderTier) -> RayServices:
+        workers = self.workers
+
+        def start_on_first_miss():
+            handles = workers.start()
+            batcher.warm_up()  # after the fetchers: Ray's SPREAD skips nodes whose CPUs the warm-up tasks already hold
+            return handles
+
+        llm_cache, search_cache = caches
+        return RayServices(
+            job_id=self.job.job_id, llm_gateway=workers.llm, search_gateway=workers.search, fetchers=workers.fetchers,
+            start_workers=None if workers.started else start_on_first_miss, writer=workers.writer, batcher=batcher,
+            progress=self.progress, metrics=self.metrics, llm_cache=llm_cache, search_cache=search_cache,
+            extracted=_extract_store(self.job, self.paths.state_dir),
+            host_allowed=AddressGuard(self.job.fetch.allow_hosts).host_allowed,
+            python_cache=PythonResultCache(self.paths.python_cache_dir), render_tier=render_tier,
+        )
+
+    def finish(self) -> None:
+        """Close the output with the job's final status, then kill every actor of the run."""
+        if self.workers is None or self.workers.writer is None:
+            return
+        try:
+            status = JobStatus.INTERRUPTED if self.interrupted else JobStatus.DONE
+            self.workers.close(_job_record(self.job, status, self.created))
+        finally:
+            self.workers.kill()
+
+    def result(self, connection: Connection, wall_s: float) -> RunResult:
+        final, _ = previous_state(self.paths.output, self.job.job_id)
+        counts: dict[str, int] = {}
+        for status in final.values():
+            counts[status] = counts.get(status, 0) + 1
+        return RunResult(job_id=self.job.job_id, run_id=self.run_id, mode=self.mode, output=self.paths.output,
+                         progress=self.progress, wall_s=wall_s, connection=connection, statuses=counts,
+                         interrupted=self.interrupted)
 
 
 def run_job(
@@ -145,126 +246,16 @@ def run_job(
     that the driver cannot answer from the job's caches and stores (at once,
     in a first run); ``eager=True`` starts them before ``on_start`` instead
     (the benchmarks use it to time start-up apart from research).
+    Raises ``SpecError``/``TrawlError`` for problems found before anything starts.
     """
     connection = connect(address, dashboard=dashboard)
-    # A URI output (s3://bucket/prefix) is written by the writer through pyarrow; caches and the
-    # page store then stay on local disk of the node that uses them.
-    output = job.output if is_uri(job.output) else os.path.abspath(job.output)
-    state_dir = local_state_dir(output)
-    os.makedirs(state_dir, exist_ok=True)
-    run_id = f"{mode}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-    statuses, answers = previous_state(output, job.job_id) if mode != "run" else ({}, {})
-    rerun = cells_to_rerun(job, statuses, selector) if mode == "rerun" and selector else set()
-    dag, skipped = build_dag(job, statuses if mode != "run" else None, rerun)
-    for row, column in rerun:
-        answers.get(row, {}).pop(column, None)
-
-    # Problems a worker would only hit later are reported before anything starts: missing API keys, bad fetch settings.
-    llm_settings = resolve_settings(job.llm, providers_file)
-    check_api_keys(llm_settings)
-    check_cost_cap_priced(llm_settings.providers, job.budget)  # a cost cap needs every provider's price
-    problems = fetch_settings_problems(job.fetch)
-    if problems:
-        raise SpecError(problems)
-    writer = start_writer(output, job_id=job.job_id)
-    created = datetime.now(timezone.utc)
-    ray.get(writer.append.remote("jobs", [_job_record(job, "running", created)]))
-    cache_root = os.path.join(state_dir, "cache")
-    llm_cache_dir = job.llm.cache_dir or os.path.join(cache_root, "llm")
-    spent = _spent(output, job.job_id) if mode != "run" else (0, 0.0)  # a resumed job's budget counts earlier runs
-
-    def start_workers():
-        """The gateways and fetchers (with warm extraction workers: see drive), started on the first cache miss.
-
-        A first run misses at once (its first keyword expansion), so nothing
-        waits longer than it would have; a re-run that its caches and stores
-        answer entirely never starts them.
-        """
-        llm = start_llm_gateway(  # the settings resolved (profile read, keys checked) before anything started
-            llm_settings, budget=job.budget, writer=writer_name(job.job_id),
-            cache_dir=llm_cache_dir, name=f"trawl.llm_gateway[{job.job_id}]",
-            spent={job.job_id: spent} if spent[0] or spent[1] else None,
-        )
-        search = start_search_gateway(
-            job.search, writer=writer_name(job.job_id), cache_dir=os.path.join(cache_root, "search"),
-            name=f"trawl.search_gateway[{job.job_id}]",
-        )
-        fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(state_dir, "page-store"), job_id=job.job_id)
-        workers.update(llm=llm, search=search, fetchers=fetchers)
-        return llm, search, fetchers
-
-    workers: dict = {}
-    if eager:
-        start_workers()
-    progress = Progress()
-    metrics = JobMetrics(job.job_id)
+    run = JobRun(job, mode=mode, eager=eager)
+    run.plan(selector)
     started = time.time()
-    interrupted = False
-
-    async def drive() -> None:
-        batcher = ExtractBatcher(job_id=job.job_id, chunk_chars=job.research.chunk_chars,
-                                 batch_size=job.run.extract_batch_size, warm_up=eager, pdf=job.fetch.pdf)
-        llm_cache, search_cache = _cache_views(job, llm_settings, llm_cache_dir, os.path.join(cache_root, "search"))
-
-        def start_on_first_miss():
-            handles = start_workers()
-            # after the fetchers: Ray's SPREAD skips nodes whose CPUs the warm-up tasks already hold
-            batcher.warm_up()
-            return handles
-
-        services = RayServices(
-            job_id=job.job_id, llm_gateway=workers.get("llm"), search_gateway=workers.get("search"),
-            fetchers=workers.get("fetchers"), start_workers=None if eager else start_on_first_miss, writer=writer,
-            batcher=batcher, progress=progress, metrics=metrics, llm_cache=llm_cache, search_cache=search_cache,
-            extracted=_extract_store(job, state_dir), host_allowed=AddressGuard(job.fetch.allow_hosts).host_allowed,
-            python_cache=PythonResultCache(os.path.join(cache_root, "python")),
-            render_tier=(render_tier := RenderTier(job.fetch, batcher=batcher, job_id=job.job_id)),
-        )
-        try:
-            await run_cells(
-                job, services, dag, answers=answers, skipped=skipped, run_id=run_id, progress=progress,
-                max_in_flight=job.run.max_cells_in_flight, cell_timeout_s=job.run.cell_timeout_s,
-            )
-        finally:
-            await services.drain()
-            await render_tier.aclose()  # every browser closed before the job ends
-            await batcher.aclose()
-            for view in (llm_cache, search_cache):
-                if view is not None:
-                    await view.aclose()
-
-    view = on_start(progress, connection) if on_start else None
     try:
-        if view is not None:
-            with view:
-                asyncio.run(drive())
-        else:
-            asyncio.run(drive())
-    except KeyboardInterrupt:
-        interrupted = True
+        run.start(providers_file)
+        started = time.time()
+        run.execute(on_start(run.progress, connection) if on_start else None)
     finally:
-        final_status = "interrupted" if interrupted else "done"
-        gateways = [workers[k] for k in ("llm", "search") if k in workers]
-        try:
-            for gateway in gateways:  # their telemetry records must reach the writer before it closes
-                try:
-                    ray.get(gateway.flush.remote(), timeout=30)
-                except Exception:  # an older gateway without flush(), or one that died: its records are best effort
-                    pass
-            ray.get(writer.append.remote("jobs", [_job_record(job, final_status, created)]))
-            ray.get(writer.close.remote())
-        finally:
-            for handle in [*gateways, writer]:
-                ray.kill(handle, no_restart=True)
-            if "fetchers" in workers:
-                workers["fetchers"].kill()
-
-    final, _ = previous_state(output, job.job_id)
-    counts: dict[str, int] = {}
-    for status in final.values():
-        counts[status] = counts.get(status, 0) + 1
-    return RunResult(
-        job_id=job.job_id, run_id=run_id, mode=mode, output=output, progress=progress,
-        wall_s=time.time() - started, connection=connection, statuses=counts, interrupted=interrupted,
-    )
+        run.finish()
+    return run.result(connection, time.time() - started)

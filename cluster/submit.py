@@ -118,7 +118,7 @@ def _client(address: str):
         logging.getLogger(name).setLevel(logging.WARNING)  # one INFO line per uploaded package is noise here
     try:
         return JobSubmissionClient(address)
-    except Exception as exc:  # connection refused, auth missing, not a Ray dashboard
+    except Exception as exc:  # noqa: BLE001 - connection refused, auth missing, not a Ray dashboard: one clean error
         raise TrawlError(f"cannot reach the Ray Jobs API at {address}: {_first_line(exc)}") from None
 
 
@@ -134,7 +134,7 @@ def submit_job(spec_path: str | os.PathLike, address: str, *, output: str | None
         metadata = {"job_name": f"trawl {job.name}", "trawl_job_id": job.job_id, "trawl_output": final_output}
         try:  # the working_dir and py_modules are uploaded during this call, so the folder may go afterwards
             client.submit_job(entrypoint=entrypoint, submission_id=sid, runtime_env=runtime_env, metadata=metadata)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Ray's client raises many types; the CLI shows one clean error
             raise TrawlError(f"submitting to {address} failed: {_first_line(exc)}") from None
     return Submission(sid, job.job_id, job.name, address, final_output, runtime_env)
 
@@ -144,7 +144,7 @@ def job_status(address: str, submission_id: str) -> dict:
     client = _client(address)
     try:
         info = client.get_job_info(submission_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - converted to one clean error
         raise TrawlError(f"no submission {submission_id!r} at {address}: {_first_line(exc)}") from None
     return {
         "submission_id": info.submission_id,
@@ -179,7 +179,7 @@ def job_logs(address: str, submission_id: str, *, follow: bool = False, poll_s: 
             time.sleep(poll_s)
     except TrawlError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - converted to one clean error
         raise TrawlError(f"cannot read logs of {submission_id!r} at {address}: {_first_line(exc)}") from None
 
 
@@ -188,7 +188,7 @@ def stop_job(address: str, submission_id: str) -> bool:
         return bool(_client(address).stop_job(submission_id))
     except TrawlError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - converted to one clean error
         raise TrawlError(f"cannot stop {submission_id!r} at {address}: {_first_line(exc)}") from None
 
 

@@ -90,8 +90,8 @@ def coerce(answer: str, answer_type: str) -> tuple[object | None, str | None]:
             return False, None
         return None, f"type_mismatch: yes/no expected, got {text[:80]!r}"
     if answer_type == "date":
-        value = _date(text)
-        return (value, None) if value else (None, f"type_mismatch: date expected, got {text[:80]!r}")
+        day = _date(text)
+        return (day, None) if day else (None, f"type_mismatch: date expected, got {text[:80]!r}")
     if answer_type == "url":
         m = re.search(r"https?://[^\s<>\"']+", text)
         return (m.group(0).rstrip(".,)"), None) if m else (None, f"type_mismatch: URL expected, got {text[:80]!r}")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from pipelines.dag import CellDAG
 from pipelines.research import CellOutcome, CellTask, Services, cell_record
+from pipelines.status import FINISHED, RERUN_ON_FAILED, CellStatus
 from pipelines.tasks import effective_sources, run_cell
 
 __all__ = ["Progress", "CellSelector", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
 
 Cell = tuple[str, str]  # (row_key, column)
-FINISHED = ("done", "failed", "skipped")
 
 
 @dataclass
@@ -49,7 +49,8 @@ class CellSelector:
     @classmethod
     def parse(cls, text: str | None, failed: bool = False) -> CellSelector:
         """``'column=ceo'``, ``'row=Acme Robotics'``, ``'column=ceo,column=founded;row=X'``."""
-        columns, rows = [], []
+        columns: list[str] = []
+        rows: list[str] = []
         for part in (p.strip() for p in (text or "").replace(";", ",").split(",")):
             if not part:
                 continue
@@ -61,7 +62,7 @@ class CellSelector:
 
     def matches(self, cell: Cell, status: str | None) -> bool:
         row, column = cell
-        if self.failed and status in ("failed", "budget_exhausted"):
+        if self.failed and status in RERUN_ON_FAILED:
             return (not self.columns or column in self.columns) and (not self.rows or row in self.rows)
         if not self.columns and not self.rows:
             return False
@@ -108,7 +109,7 @@ def build_dag(job, statuses: dict[Cell, str] | None = None, rerun: set[Cell] | N
     skipped = []
     if statuses:
         keep = {cell: s for cell, s in statuses.items() if s in FINISHED and cell not in (rerun or set())}
-        skipped = [(cell, reason) for cell, reason in dag.restore(keep) if statuses.get(cell) != "skipped"]
+        skipped = [(cell, reason) for cell, reason in dag.restore(keep) if statuses.get(cell) != CellStatus.SKIPPED]
     return dag, skipped
 
 
@@ -167,7 +168,7 @@ async def run_cells(
             task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
             rec = cell_record(task, _skipped(reason), now, now)
             services.record("cells", [rec])
-            progress.cells["skipped"] += 1
+            progress.cells[CellStatus.SKIPPED] += 1
             services.count("cells_skipped")
 
     record_skips(skipped or [])
@@ -190,10 +191,10 @@ async def run_cells(
             services.record("cells", [cell_record(task, outcome, started, time.time())])
             progress.cells[outcome.status] += 1
             services.count(f"cells_{outcome.status}")
-            if outcome.status == "done":
+            if outcome.status == CellStatus.DONE:
                 answers.setdefault(cell[0], {})[cell[1]] = outcome.answer or ""
                 dag.mark_done(cell)
-            elif outcome.status == "budget_exhausted":
+            elif outcome.status == CellStatus.BUDGET_EXHAUSTED:
                 budget_out = True
             else:
                 record_skips(dag.mark_failed(cell, outcome.error or "failed"))
@@ -203,7 +204,7 @@ async def run_cells(
         for row, column in left:
             task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
             services.record("cells", [cell_record(task, _budget(), now, now)])
-        progress.cells["budget_exhausted"] += len(left)
+        progress.cells[CellStatus.BUDGET_EXHAUSTED] += len(left)
     progress.in_flight = 0
     return progress
 
@@ -211,15 +212,15 @@ async def run_cells(
 def _outcome_of(fut: asyncio.Future):
     try:
         return fut.result()
-    except asyncio.TimeoutError:
-        return CellOutcome(status="failed", error="timeout: cell exceeded run.cell_timeout_s")
-    except Exception as exc:  # a bug or a dead actor: this cell fails, the job goes on
-        return CellOutcome(status="failed", error=f"internal: {type(exc).__name__}: {str(exc)[:300]}")
+    except TimeoutError:
+        return CellOutcome(status=CellStatus.FAILED, error="timeout: cell exceeded run.cell_timeout_s")
+    except Exception as exc:  # noqa: BLE001 - a bug or a dead actor: this cell fails (recorded), the job goes on
+        return CellOutcome(status=CellStatus.FAILED, error=f"internal: {type(exc).__name__}: {str(exc)[:300]}")
 
 
 def _skipped(reason: str):
-    return CellOutcome(status="skipped", error=reason)
+    return CellOutcome(status=CellStatus.SKIPPED, error=f"upstream_failed: {reason}")
 
 
 def _budget():
-    return CellOutcome(status="budget_exhausted", error="budget_exhausted: job budget reached before this cell started")
+    return CellOutcome(status=CellStatus.BUDGET_EXHAUSTED, error="budget_exhausted: job budget reached before this cell started")

@@ -19,13 +19,15 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pipelines.status import CellStatus
+
 __all__ = ["Cell", "CellDAG", "plan_summary"]
 
 Cell = tuple[str, str]  # (row_key, column)
 
 _PENDING, _READY, _RUNNING, _DONE, _FAILED, _SKIPPED = range(6)
-_NAMES = ("pending", "ready", "running", "done", "failed", "skipped")
-_TERMINAL_IN = {"done": _DONE, "failed": _FAILED, "skipped": _SKIPPED}
+_NAMES = (CellStatus.PENDING, "ready", CellStatus.RUNNING, CellStatus.DONE, CellStatus.FAILED, CellStatus.SKIPPED)
+_TERMINAL_IN = {CellStatus.DONE: _DONE, CellStatus.FAILED: _FAILED, CellStatus.SKIPPED: _SKIPPED}
 
 
 class CellDAG:
@@ -162,7 +164,7 @@ class CellDAG:
         n_cols = len(self._cols)
         terminal: list[tuple[int, int]] = []
         for cell, status in statuses.items():
-            state = _TERMINAL_IN.get(status)
+            state = _TERMINAL_IN.get(CellStatus(status)) if status in _TERMINAL_IN else None
             row = self._row_index.get(cell[0])
             col = self._col_index.get(cell[1])
             if state is not None and row is not None and col is not None:

@@ -128,6 +128,7 @@ class RateLimitedError(RetryableError):
 
 class UnavailableError(RetryableError):
     reason = "unavailable"
+    retry_after: float | None = None  # seconds, when the server said when to come back (a 503 with Retry-After)
 
 
 class TimeoutError_(RetryableError):  # noqa: N801 - avoid shadowing the builtin

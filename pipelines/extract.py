@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.status import PageStatus
+
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
@@ -19,9 +21,19 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 
 @dataclass
 class ExtractedPage:
+    """A fetched URL after extraction: what the judge reads and what the ``pages`` table records.
+
+    ``url`` as asked (normalized) and ``final_url`` after redirects; ``status`` one of
+    ``PageStatus`` with ``reason`` ("<slug>: <message>") when not ok; ``bytes`` of the body;
+    ``fetch_ms``/``extract_ms`` in milliseconds; ``text`` the main text (trafilatura) and
+    ``chunks`` its ranked-to-be pieces of about ``research.chunk_chars`` characters each;
+    ``fetched_at`` UTC; ``fetcher``/``node_id`` name who fetched it. Never raised: a page that
+    cannot be used is an ``ExtractedPage`` with a reason.
+    """
+
     url: str
     final_url: str
-    status: str  # ok | skipped | failed | blocked
+    status: str  # one of PageStatus
     reason: str | None = None
     http_status: int | None = None
     content_type: str | None = None
@@ -106,7 +118,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
     body = getattr(fetched, "body", None)
     if page.status != "ok" or not body:
         if page.status == "ok":
-            page.status, page.reason = "skipped", "empty_body"
+            page.status, page.reason = PageStatus.SKIPPED, "empty_body"
         return page
     started = time.perf_counter()
     from pipelines.extract_pdf import extract_pdf_into, is_pdf  # late: extract_pdf reuses chunk_text from here
@@ -115,8 +127,8 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
         return extract_pdf_into(page, body, chunk_chars=chunk_chars, settings=pdf, started=started)
     try:
         page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
-    except Exception as exc:  # trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
-        page.status, page.reason = "skipped", f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
+    except Exception as exc:  # noqa: BLE001 - trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
+        page.status, page.reason = PageStatus.SKIPPED, f"extract_error: {type(exc).__name__}: {str(exc)[:200]}"
         return page
     finally:
         page.extract_ms = (time.perf_counter() - started) * 1000
@@ -124,7 +136,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
 
     page.needs_render = static_text_too_short(body, page.text, page.content_type)
     if not page.text.strip():
-        page.status, page.reason = "skipped", "no_text: no main text found"
+        page.status, page.reason = PageStatus.SKIPPED, "no_text: no main text found"
         return page
     page.chunks = chunk_text(page.text, chunk_chars)
     return page

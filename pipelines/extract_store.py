@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -32,6 +33,8 @@ from pipelines.extract import ExtractedPage
 from pipelines.fetch.page_store import write_gzip_atomically
 
 __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
+
+logger = logging.getLogger(__name__)
 
 # Bump the trawl part whenever extract_page's output for the same body can change.
 EXTRACT_VERSION = f"trawl-extract-1/trafilatura-{metadata.version('trafilatura')}"
@@ -56,7 +59,10 @@ class ExtractedStore:
                 return None
             fetched_at = datetime.fromisoformat(entry["fetched_at"])
             private = [(str(h), p) for h, p in entry["private_hosts"]]
-        except (OSError, EOFError, ValueError, KeyError, TypeError, gzip.BadGzipFile):
+        except FileNotFoundError:  # not extracted before: the common miss
+            return None
+        except (OSError, EOFError, ValueError, KeyError, TypeError, gzip.BadGzipFile) as exc:
+            logger.debug("extract store entry for %s unreadable, treated as a miss: %r", url, exc)
             return None
         if self.ttl_s is not None and ((now or datetime.now(timezone.utc)) - fetched_at).total_seconds() > self.ttl_s:
             return None

@@ -24,7 +24,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 __all__ = ["RankedChunk", "rank_chunks", "detect_language", "LANGUAGES", "MIN_STOPWORD_SHARE"]
 
@@ -49,7 +49,7 @@ class RankedChunk:
     score: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stopwords(language: str) -> frozenset[str]:
     from bm25s.tokenization import _infer_stopwords  # the lists bm25s itself uses for stopwords=<name>
 

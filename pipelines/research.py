@@ -25,14 +25,24 @@ from pipelines.extract import ExtractedPage
 from pipelines.llm.prices import add_costs
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
 from pipelines.ranking import rank_chunks
+from pipelines.reasons import split_reason
 from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
+from pipelines.status import CellStatus, Stage
 from pipelines.urls import normalize_url, select_urls
 
 __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
 
 class Services(Protocol):
+    """What a cell needs from the outside world (``actors.services.RayServices`` on Ray; fakes in tests).
+
+    ``llm``/``search`` raise ``pipelines.errors.TrawlError`` subclasses (never third-party errors);
+    ``page`` never raises: a page that cannot be used comes back with a non-ok ``status``;
+    ``record(table, records)`` queues rows for an output table (``pipelines.store.schemas``);
+    ``count(counter, n)`` bumps a progress counter (``pages_ok``, ``llm_calls``, ``tokens``...).
+    """
+
     async def llm(self, req: LLMRequest) -> LLMResult: ...
     async def search(self, req: SearchRequest) -> list[SearchHit]: ...
     async def page(self, url: str) -> ExtractedPage: ...
@@ -42,6 +52,11 @@ class Services(Protocol):
 
 @dataclass
 class CellTask:
+    """One cell to research: ``question`` with row fields and upstream answers filled in, ``context``
+    the row's fields and upstream answers by name, ``answer_type`` the column's type (text, integer,
+    number, boolean, date, url, list), ``research`` the column's effective settings, the search
+    filters of the job, and ``run_id`` naming the run (first run, resume, rerun)."""
+
     job_id: str
     row_key: str
     column: str
@@ -49,7 +64,7 @@ class CellTask:
     context: dict[str, str]
     answer_type: str = "text"
     instructions: str | None = None
-    research: ResearchSettings = field(default_factory=ResearchSettings)
+    research: ResearchSettings = field(default_factory=lambda: ResearchSettings())
     include_domains: tuple[str, ...] = ()
     exclude_domains: tuple[str, ...] = ()
     language: str | None = None
@@ -62,7 +77,13 @@ class CellTask:
 
 @dataclass
 class CellOutcome:
-    status: str  # done | failed | budget_exhausted
+    """What researching a cell produced: ``status`` (a ``CellStatus``), the ``answer`` text and its
+    typed ``value`` (JSON-able; None when it did not fit the type), ``confidence`` 0..1, ``citations``
+    (URLs fetched for this cell), ``error`` as "<reason_slug>: <message>" (split into the ``reason``
+    and ``message`` columns when written), counts of each step, and tokens and ``cost_usd`` (USD) of
+    its uncached LLM calls."""
+
+    status: str  # one of CellStatus: done | failed | skipped | budget_exhausted
     answer: str | None = None
     value: object | None = None
     confidence: float | None = None
@@ -88,7 +109,7 @@ class _Cell:
     def __init__(self, task: CellTask, services: Services) -> None:
         self.task = task
         self.services = services
-        self.outcome = CellOutcome(status="done")
+        self.outcome = CellOutcome(status=CellStatus.DONE)
         self.ctx = CallContext(task.job_id, task.row_key, task.column)
         self.judge_errors: list[TrawlError] = []
         self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
@@ -126,7 +147,7 @@ class _Cell:
     async def expand(self) -> list[str]:
         t, k = self.task, self.task.research.keywords_per_cell
         try:
-            keywords = await self.ask("expand", prompts.expand_messages(t.question, t.context, k), lambda s: prompts.parse_keywords(s, k))
+            keywords = await self.ask(Stage.EXPAND, prompts.expand_messages(t.question, t.context, k), lambda s: prompts.parse_keywords(s, k))
         except UnparseableOutputError:
             keywords = [t.question]  # rules suffice: the question itself is a fine query
         self.services.record(
@@ -179,7 +200,7 @@ class _Cell:
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
         # An unparseable reply (after the repair retry) propagates: the page could not be judged, which is not
         # "not relevant" (pages_and_excerpts records it as judge_failed with the LLM's reason).
-        excerpts = await self.ask("judge", msg, prompts.parse_judgement)
+        excerpts = await self.ask(Stage.JUDGE, msg, prompts.parse_judgement)
         # A judge may only quote the page: drop "excerpts" that are not grounded in the text it was shown.
         shown_words = set(_words(" ".join(shown)))
         grounded = [e for e in excerpts if _grounded(e, shown_words)]
@@ -203,7 +224,8 @@ class _Cell:
             return page, excerpts, best, True
 
         results = await asyncio.gather(*(one(u) for u in urls))
-        judged, rows = [], []
+        judged: list[tuple[ExtractedPage, list[str]]] = []
+        rows: list[dict] = []
         self.outcome.pages_fetched = len(results)
         for page, excerpts, best, state in results:
             if state is False:
@@ -226,7 +248,8 @@ class _Cell:
     async def summarize(self, judged: list[tuple[ExtractedPage, list[str]]]) -> None:
         t, o = self.task, self.outcome
         budget = t.research.max_excerpts
-        sources, by_id = [], {}
+        sources: list[prompts.SourceForSummary] = []
+        by_id: dict[str, str] = {}
         for page, page_excerpts in judged:
             for url, excerpts in sources_by_page(page.url, page_excerpts, page.chunks, page.chunk_pages):  # a PDF: one per page
                 if budget <= 0:
@@ -236,7 +259,7 @@ class _Cell:
                 by_id[sid] = url
                 budget -= len(excerpts[:budget])
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
-        summary = await self.ask("summarize", msg, prompts.parse_summary)
+        summary = await self.ask(Stage.SUMMARIZE, msg, prompts.parse_summary)
         fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
         pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages for u in (p.url, normalize_url(p.final_url))}
         for cite in summary.citations:
@@ -250,7 +273,7 @@ class _Cell:
             elif url not in o.citations:
                 o.citations.append(url)
         if summary.answer is None:
-            o.status, o.error = "failed", f"no_answer: {len(judged)} relevant page(s) did not answer the question"
+            o.status, o.error = CellStatus.FAILED, f"no_answer: {len(judged)} relevant page(s) did not answer the question"
             return
         if not o.citations:  # an answer must rest on a fetched page; fall back to the sources it was given
             o.citations = [page.url for page, _ in judged]
@@ -264,10 +287,15 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
+# Share of an excerpt's words that must occur in the chunks the judge was shown: high enough that an invented
+# sentence fails, low enough that re-punctuation, a dropped hyphen or a fixed typo in a quote still passes.
+GROUNDED_WORD_SHARE = 0.8
+
+
 def _grounded(excerpt: str, shown_words: set[str]) -> bool:
     """Most of an excerpt's words must occur in what the judge was shown (tolerates re-punctuation, not invention)."""
     words = _words(excerpt)
-    return bool(words) and sum(w in shown_words for w in words) / len(words) >= 0.8
+    return bool(words) and sum(w in shown_words for w in words) / len(words) >= GROUNDED_WORD_SHARE
 
 
 async def research_cell(task: CellTask, services: Services) -> CellOutcome:
@@ -278,22 +306,22 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
         keywords = await cell.expand()
         urls = await cell.search(keywords)
         if not urls:
-            o.status, o.error = "failed", no_results_error(len(keywords), cell.search_errors)
+            o.status, o.error = CellStatus.FAILED, no_results_error(len(keywords), cell.search_errors)
             return o
         judged = await cell.pages_and_excerpts(urls)
         if not judged and cell.judge_errors:  # the LLM failed, not the pages: say so, so the user reruns the cell
             last = cell.judge_errors[-1]
-            o.status = "failed"
+            o.status = CellStatus.FAILED
             o.error = f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
             return o
         if not judged:
-            o.status, o.error = "failed", no_pages_error(o.pages_fetched, cell.unread)
+            o.status, o.error = CellStatus.FAILED, no_pages_error(o.pages_fetched, cell.unread)
             return o
         await cell.summarize(judged)
     except BudgetExhaustedError as exc:
-        o.status, o.error = "budget_exhausted", f"budget_exhausted: {exc}"
+        o.status, o.error = CellStatus.BUDGET_EXHAUSTED, f"budget_exhausted: {exc}"
     except TrawlError as exc:
-        o.status, o.error = "failed", f"{exc.reason}: {exc}"
+        o.status, o.error = CellStatus.FAILED, f"{exc.reason}: {exc}"
     return o
 
 
@@ -310,7 +338,7 @@ def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: 
         "confidence": outcome.confidence,
         "citations": outcome.citations,
         "dropped_citations": outcome.dropped_citations,
-        "error": outcome.error,
+        **dict(zip(("reason", "message"), split_reason(outcome.error))),
         "question": task.question,
         "keywords": outcome.keywords,
         "search_results": outcome.search_results,

@@ -87,7 +87,7 @@ class FetchSettings(Strict):
     page_store_ttl_s: float | None = Field(604_800.0, gt=0, description="Page store entries older than this are refetched; None keeps them forever.")
 
     @model_validator(mode="after")
-    def _hosts_and_addresses_are_valid(self) -> "FetchSettings":
+    def _hosts_and_addresses_are_valid(self) -> FetchSettings:
         from pipelines.fetch.checks import fetch_settings_problems  # only ipaddress; no cycle at import time
 
         problems = fetch_settings_problems(self)

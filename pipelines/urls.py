@@ -236,14 +236,14 @@ class SelectedHit:
 
     keyword_index: int  # which keyword's result list the hit came from
     position: int  # 0-based position in that list
-    hit: "SearchHit"
+    hit: SearchHit
     url: str | None  # normalized; None when the provider's URL is unusable
     selected: bool
     reason: str | None = None  # invalid_url | excluded_domain | not_included | duplicate | over_cap
 
 
 def select_urls(
-    hits_by_keyword: list[list["SearchHit"]],
+    hits_by_keyword: list[list[SearchHit]],
     *,
     include: list[str] | tuple[str, ...] = (),
     exclude: list[str] | tuple[str, ...] = (),
@@ -269,7 +269,7 @@ def select_urls(
             hit = hits[position]
             url = normalize_url(hit.url)
             reason = _rejection(url, seen, include, exclude, len(selected) >= cap)
-            if reason is None:
+            if reason is None and url is not None:
                 seen.add(url)
                 selected.append(url)
             verdicts[(keyword_index, position)] = SelectedHit(

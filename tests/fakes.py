@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pipelines.errors import UnavailableError
 from pipelines.extract import extract_page
 from pipelines.llm.types import LLMResult
+from pipelines.reasons import join_reason
 from pipelines.search.types import SearchHit
 from pipelines.world.extractive import complete
 
@@ -103,7 +104,9 @@ class FakeServices:
         self.counters[counter] += n
 
     def cells(self) -> dict[tuple[str, str], dict]:
-        return {(r["row_key"], r["column"]): r for r in self.records.get("cells", [])}
+        """Recorded cells by (row, column), with the ``error`` column the store's readers add (``reason: message``)."""
+        return {(r["row_key"], r["column"]): {**r, "error": join_reason(r.get("reason"), r.get("message"))}
+                for r in self.records.get("cells", [])}
 
 
 class FakeTime:

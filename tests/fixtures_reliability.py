@@ -1,6 +1,5 @@
 """Shared pieces of the reliability and security battery (tests/test_reliability_*.py, tests/test_security_*.py).
 
-- ``ray_reliability``: one local Ray per test module (2 CPUs, no dashboard).
 - ``LoopbackServer``: a real HTTP server on 127.0.0.1 (a thread of the test
   process) that counts every request. It answers ``/search`` in the SearXNG
   JSON shape from a ``results(query)`` callable (optionally behind a bearer
@@ -35,16 +34,6 @@ from pipelines.store.reader import part_files
 from pipelines.store.schemas import KEYS
 
 __all__ = ["LoopbackServer", "raw_duplicates", "world_job_spec", "RssSampler", "kill_ray_under", "searxng_results"]
-
-
-@pytest.fixture(scope="module")
-def ray_reliability():
-    import ray
-
-    # address="local": a new instance even when a `ray start` cluster runs on this machine (ray.init would join it)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def searxng_results(urls: list[str], query: str = "") -> dict:

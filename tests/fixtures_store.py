@@ -44,7 +44,7 @@ def write_demo(output_dir):
         w.append("cells", [cell("Acme Robotics", c, v) for c, v in ACME.items()])
         w.append("cells", [
             cell("Beta Foods", "ceo", None, status="failed", error="timeout: no answer"),
-            cell("Beta Foods", "site", None, status="skipped", error="upstream ceo failed: timeout"),
+            cell("Beta Foods", "site", None, status="skipped", error="upstream_failed: upstream ceo failed: timeout"),
             cell("Beta Foods", "founded", 2004),
             cell("Beta Foods", "founded_on", "2004"),
             cell("Beta Foods", "public", False),

@@ -22,14 +22,7 @@ from pipelines.spec import load_job, parse_job
 from pipelines.store.reader import read_table
 from pipelines.world.llm_server import start_llm_server
 from tests.fixtures_reliability import LoopbackServer
-from tests.fixtures_search import (
-    BRAVE_ERROR_BODY,
-    SEARXNG_SUSPENDED,
-    SEARXNG_TIMED_OUT,
-    SERPER_ERROR_BODY,
-    TAVILY_ERROR_BODY,
-    ReplayServer,
-)
+from tests.fixtures_search import BRAVE_ERROR_BODY, SEARXNG_SUSPENDED, SEARXNG_TIMED_OUT, SERPER_ERROR_BODY, TAVILY_ERROR_BODY, ReplayServer
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import ray
 import yaml
 from typer.testing import CliRunner
 
@@ -11,13 +10,6 @@ from cluster.cli import app
 from pipelines.store.reader import read_table
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture()

@@ -212,14 +212,10 @@ def test_submit_runs_the_job_on_the_cluster_to_the_end(ray_start_cluster, world,
 
 
 def test_every_cluster_command_is_documented_with_help_and_an_example():
-    import typer.main
-
-    from cluster.cli import app
+    from cluster.cli.cluster_cmd import COMMANDS
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "cluster.md").read_text()
-    commands = {c.name: c for c in typer.main.get_command(app).commands.values()}
-    for name in ("submit", "status", "logs", "stop"):
+    for name in COMMANDS:  # help and README rows: tests/test_cli_docs.py
         assert f"trawl {name} " in docs, f"docs/cluster.md shows no `trawl {name}`"
-        assert "Example: trawl " + name in (commands[name].help or "")
     for path in re.findall(r"`((?:cluster|tests|docs)/[\w./-]+\.(?:yaml|py|md)|ray-cluster\.yaml|cluster/launcher/Dockerfile)`", docs):
         assert (Path(__file__).resolve().parent.parent / path).exists(), path

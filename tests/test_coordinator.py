@@ -49,7 +49,7 @@ def test_failed_upstream_skips_dependents_with_reason():
     cells = services.cells()
     assert cells[("Beta Labs", "ceo")]["status"] == "failed"
     skipped = cells[("Beta Labs", "ceo_previous")]
-    assert skipped["status"] == "skipped" and "ceo" in skipped["error"]
+    assert skipped["status"] == "skipped" and skipped["reason"] == "upstream_failed" and "ceo" in skipped["message"]
     assert cells[("Acme Robotics", "ceo_previous")]["status"] == "done"
 
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from pipelines.settings import FetchSettings
 import ray
 
 from actors.fetcher import FetcherPool, fetcher_name, shard_for
+from pipelines.settings import FetchSettings
 from tests.fixtures_fetch import local_fetch_settings
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
 
 
 def test_pool_routes_by_domain(ray_local, fetch_server):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
-
 import pytest
 
-from pipelines.fetch.body import charset_of, looks_like_html, media_type, retry_after_seconds, sniff_problem
+from pipelines.fetch.body import charset_of, looks_like_html, media_type, sniff_problem
 
 
 @pytest.mark.parametrize(
@@ -38,12 +35,3 @@ def test_sniffing():
     assert sniff_problem("<html>wide</html>".encode("utf-16"), "utf-16") is None
     assert sniff_problem(b"%PDF-1.4 ...", None).startswith("binary_body: starts with")
     assert looks_like_html(b"  <!DOCTYPE html><html>") and not looks_like_html(b"plain words")
-
-
-def test_retry_after():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
-    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
-

@@ -10,11 +10,10 @@ import asyncio
 
 import pytest
 
-from pipelines.settings import FetchSettings
-
 from pipelines.fetch import AddressGuard, PageFetcher, address_problem
 from pipelines.fetch.guard import parse_host_pattern
 from pipelines.fetch.resolver import BlockedAddressError, GuardedResolver, StaticHostMap
+from pipelines.settings import FetchSettings
 from tests.fixtures_fetch import local_fetch_settings
 
 # Fetches below aim at private and metadata addresses on purpose; the net makes a guard bug fail the test
@@ -178,9 +177,9 @@ def test_every_redirect_hop_is_guarded(fetch_server, target, reason):
 
 
 def test_settings_problems_are_listed_with_their_paths():
-    from pipelines.fetch.checks import fetch_settings_problems
-
     from pydantic import ValidationError
+
+    from pipelines.fetch.checks import fetch_settings_problems
 
     bad = dict(allow_hosts=["*.example", "*", "h:99999"], resolve={"a.test": "nope", "b.test:80": "127.0.0.1"})
     with pytest.raises(ValidationError):  # FetchSettings itself refuses them...

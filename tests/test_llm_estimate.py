@@ -1,8 +1,8 @@
 """`trawl estimate`: a job's LLM bill and shortest duration, planned and from recorded averages, without running it."""
 
 import json
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import yaml

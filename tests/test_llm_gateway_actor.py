@@ -12,21 +12,13 @@ from pipelines.store.schemas import SCHEMAS
 from tests.fixtures_llm import error_body, provider, settings_for
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    # address="local": always a fresh instance, even while another process on this machine runs a Ray of its own
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
 @ray.remote(num_cpus=0)
 class FakeWriter:
     def __init__(self) -> None:
         self.appended: list[tuple[str, list[dict]]] = []
 
-    def append(self, table: str, records: list[dict]) -> None:
-        self.appended.append((table, records))
+    def append_many(self, batches: list[tuple[str, list[dict]]]) -> None:  # the WriterActor method the record sink calls
+        self.appended.extend(batches)
 
     def records(self) -> list[tuple[str, list[dict]]]:
         return self.appended

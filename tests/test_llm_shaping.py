@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from pipelines import prompts
 from pipelines.errors import BadRequestError
 from pipelines.llm.adapt import adaptation_for, describe
-from pipelines.llm.capabilities import Capabilities, capabilities_for, family_row
 from pipelines.llm.canonical import request_body, request_hash, shape_messages
+from pipelines.llm.capabilities import Capabilities, capabilities_for, family_row
 from pipelines.llm.config import ProviderConfig
 from pipelines.llm.replies import read_message, split_reasoning
 from pipelines.llm.types import LLMRequest

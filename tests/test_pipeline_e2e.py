@@ -21,13 +21,6 @@ from pipelines.world.truth import load_truth, score_results
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="trawl", log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _spec(world, output, **changes):
     spec = copy.deepcopy(world.job_spec(output=str(output)))
     for key, value in changes.items():

@@ -160,7 +160,7 @@ def test_a_cache_hit_is_served_on_the_driver_and_recorded():
     services = _services(llm=gateway, llm_cache=_Reader((_OK, record)))
     assert asyncio.run(services.llm(_REQ)) == _OK
     assert gateway.complete.calls == 0
-    assert services._pending["llm_calls"] == [record]
+    assert services.records.batcher.buffered("llm_calls") == [record]
 
 
 def test_a_cache_miss_goes_to_the_gateway():
@@ -169,7 +169,7 @@ def test_a_cache_miss_goes_to_the_gateway():
     services = _services(llm=gateway, llm_cache=reader)
     assert asyncio.run(services.llm(_REQ)) == _OK
     assert reader.asked == [_REQ] and gateway.complete.calls == 1
-    assert not services._pending["llm_calls"]
+    assert not services.records.batcher.buffered("llm_calls")
 
 
 def test_a_cached_search_is_served_on_the_driver_and_recorded():
@@ -180,4 +180,4 @@ def test_a_cached_search_is_served_on_the_driver_and_recorded():
     services = _services(search_cache=_SearchView((hits, records)))
     services.search_gateway = None  # a hop would raise AttributeError
     assert asyncio.run(services.search(SearchRequest(query="acme ceo"))) == hits
-    assert services._pending["search_calls"] == records
+    assert services.records.batcher.buffered("search_calls") == records

@@ -75,7 +75,7 @@ def _cells(output, job_id):
     return {(c["row_key"], c["column"]): c for c in read_table(output, "cells", job_id=job_id).to_pylist()}
 
 
-def test_flaky_providers_with_fallbacks_complete_the_job(ray_reliability, healthy, tmp_path):
+def test_flaky_providers_with_fallbacks_complete_the_job(ray_local, healthy, tmp_path):
     world = healthy
     world.set_faults("llm", FLAKY_LLM)
     world.set_faults("search", FLAKY_SEARCH)
@@ -108,7 +108,7 @@ def test_flaky_providers_with_fallbacks_complete_the_job(ray_reliability, health
     ("search", SearchFaults(rate_500=1.0, seed=2), ("http_500", "search")),
 ])
 def test_without_fallback_cells_fail_with_reason_and_rerun_failed_completes_them(
-        ray_reliability, healthy, tmp_path, service, faults, reason_words):
+        ray_local, healthy, tmp_path, service, faults, reason_words):
     world = healthy
     spec = world_job_spec(world, tmp_path / "out", name=f"down-{service}", companies=2, columns=("ceo", "ceo_previous"))
     _fast_retries(spec)
@@ -133,7 +133,7 @@ def test_without_fallback_cells_fail_with_reason_and_rerun_failed_completes_them
     assert all(n == 0 for n in raw_duplicates(first.output, job.job_id).values())
 
 
-def test_a_judge_outage_is_reported_as_such_not_as_irrelevant_pages(ray_reliability, healthy, tmp_path):
+def test_a_judge_outage_is_reported_as_such_not_as_irrelevant_pages(ray_local, healthy, tmp_path):
     """Expand and summarize work, every judge call fails: the cell must say the judge failed, with the reason."""
     world = healthy
     with start_llm_server(LLMFaults(rate_500=1.0)) as judge_llm:

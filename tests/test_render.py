@@ -20,7 +20,7 @@ import pytest
 from pipelines.extract import ExtractedPage, extract_page
 from pipelines.fetch.result import FetchResult
 from pipelines.render.browser import PageRenderer
-from pipelines.render.decision import RENDER_BELOW_TEXT_CHARS, browser_problem, visible_text_chars, should_render, static_text_too_short
+from pipelines.render.decision import RENDER_BELOW_TEXT_CHARS, browser_problem, should_render, static_text_too_short, visible_text_chars
 from pipelines.render.tier import render_if_needed
 from pipelines.settings import FetchSettings, RenderSettings
 from tests.fixtures_reliability import LoopbackServer

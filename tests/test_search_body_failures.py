@@ -14,14 +14,7 @@ from pipelines.search.tavily import TavilyAdapter
 from pipelines.search.types import SearchRequest
 from pipelines.settings import ResearchSettings
 from tests.fakes import FakeServices
-from tests.fixtures_search import (
-    BRAVE_ERROR_BODY,
-    SEARXNG_SUSPENDED,
-    SEARXNG_TIMED_OUT,
-    SERPER_ERROR_BODY,
-    TAVILY_ERROR_BODY,
-    call_adapter,
-)
+from tests.fixtures_search import BRAVE_ERROR_BODY, SEARXNG_SUSPENDED, SEARXNG_TIMED_OUT, SERPER_ERROR_BODY, TAVILY_ERROR_BODY, call_adapter
 from tests.test_search_gateway import OK, run, searxng, settings
 
 REQ = SearchRequest("acme ceo", count=1, job_id="j1", row_key="acme", column="ceo")

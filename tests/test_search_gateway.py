@@ -4,7 +4,6 @@ import asyncio
 import time
 
 import pyarrow as pa
-import pytest
 
 from pipelines.errors import AuthError, UnavailableError
 from pipelines.search.config import SearchProviderConfig, SearchSettings

@@ -1,7 +1,7 @@
 """The search gateway actor: searches through Ray, telemetry reaches the writer actor."""
 
-import ray
 import pytest
+import ray
 
 from actors.search_gateway import start_search_gateway
 from pipelines.search.config import SearchProviderConfig, SearchSettings
@@ -10,26 +10,20 @@ from pipelines.search.types import SearchRequest
 OK = {"results": [{"url": "https://acme.example/", "title": "Acme", "content": "CEO Jane", "score": 1.0}]}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
 @ray.remote(num_cpus=0)
 class FakeWriter:
     def __init__(self):
         self.rows = []
 
-    def append(self, table, records):
-        self.rows.extend((table, r) for r in records)
+    def append_many(self, batches):  # the WriterActor method the record sink calls
+        for table, records in batches:
+            self.rows.extend((table, r) for r in records)
 
     def get(self):
         return self.rows
 
 
-def test_actor_searches_and_records_reach_the_writer(ray_session, search_replay, tmp_path):
+def test_actor_searches_and_records_reach_the_writer(ray_local, search_replay, tmp_path):
     search_replay.default.json = OK
     search_replay.reply(503, text="down")
     writer = FakeWriter.remote()
@@ -52,7 +46,7 @@ def test_actor_searches_and_records_reach_the_writer(ray_session, search_replay,
     ray.kill(replacement, no_restart=True)
 
 
-def test_errors_cross_the_actor_boundary_as_trawl_errors(ray_session):
+def test_errors_cross_the_actor_boundary_as_trawl_errors(ray_local):
     from pipelines.errors import AuthError
 
     settings = SearchSettings(

@@ -71,7 +71,7 @@ def _world_hits(world, query_text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def hostile_run(world, ray_reliability, tmp_path_factory):
+def hostile_run(world, ray_local, tmp_path_factory):
     """One job of 2 companies whose every search also returns the traps; run once, asserted below."""
     output = tmp_path_factory.mktemp("hostile")
     with LoopbackServer(routes=_hostile_routes()) as hostile:
@@ -153,7 +153,7 @@ def _guard_job(world, output, search, target, allow_hosts, name):
     return parse_job(spec)
 
 
-def test_private_addresses_and_redirects_there_are_blocked_unless_the_job_allows_them(world, ray_reliability, tmp_path):
+def test_private_addresses_and_redirects_there_are_blocked_unless_the_job_allows_them(world, ray_local, tmp_path):
     with LoopbackServer(routes={"/secret": (200, HTML, b"<html><body><p>internal secret</p></body></html>")}) as target:
         t = target.port
         to = lambda url: (302, {"Location": url}, b"")  # noqa: E731

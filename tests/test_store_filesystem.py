@@ -15,7 +15,7 @@ from pipelines.errors import ReadOnlyQueryError, StoreError
 from pipelines.store.catalog import refresh_catalog
 from pipelines.store.filesystem import is_uri, local_state_dir, register_filesystem, remote_output
 from pipelines.store.query import query, results_table
-from pipelines.store.reader import cell_statuses, list_jobs, part_files, read_table
+from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.writer import StoreWriter
 from tests.fixtures_store import cell, write_demo
 
@@ -44,7 +44,7 @@ def test_uri_output_answers_the_same_sql_as_a_local_folder(uri, tmp_path):
     assert query(uri, "SELECT count(*) AS n FROM cells WHERE status = 'done'").to_pylist() == [{"n": 10}]
     assert results_table(uri, "demo companies").num_rows == 2
     assert [j["job_id"] for j in list_jobs(uri)] == ["demo-abc"]
-    assert cell_statuses(uri, "demo-abc")[("Beta Foods", "ceo")] == "failed"
+    assert previous_state(uri, "demo-abc")[0][("Beta Foods", "ceo")] == "failed"
 
 
 def test_uri_output_has_no_catalog_file_and_no_temporary_leftovers(tmp_path):

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.errors import StoreError
-from pipelines.store.reader import cell_statuses, list_jobs, part_files, read_table
+from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.schemas import SCHEMAS
 from pipelines.store.writer import StoreWriter
 from tests.fixtures_store import cell, job_record
@@ -18,11 +18,11 @@ def test_round_trip_keeps_values_and_schema(tmp_path):
     with StoreWriter(tmp_path) as w:
         w.append("cells", [record])
     table = read_table(tmp_path, "cells")
-    assert table.schema == SCHEMAS["cells"]
+    assert table.drop_columns(["error"]).schema == SCHEMAS["cells"]  # error: computed from reason and message
     row = table.to_pylist()[0]
     assert row["answer"] == "Ada" and row["value_json"] == '"Ada"' and row["confidence"] == 0.9
     assert row["citations"] == ["https://acme.example/team"] and row["started_at"] == now and row["llm_calls"] == 3
-    assert row["error"] is None
+    assert row["reason"] is None and row["message"] is None and row["error"] is None
 
 
 def test_appends_are_buffered_not_one_file_per_row(tmp_path):
@@ -50,7 +50,7 @@ def test_same_key_twice_leaves_one_row_latest_wins(tmp_path):
     assert len(part_files(tmp_path, "cells")) == 2
     rows = read_table(tmp_path, "cells").to_pylist()
     assert [(r["status"], r["answer"]) for r in rows] == [("done", "Ada Park")]
-    assert cell_statuses(tmp_path, "demo-abc") == {("Acme", "ceo"): "done"}
+    assert previous_state(tmp_path, "demo-abc")[0] == {("Acme", "ceo"): "done"}
 
 
 def test_close_compacts_each_partition_to_one_row_per_key(tmp_path):
@@ -115,7 +115,7 @@ def test_list_jobs_counts_cells_by_status_and_unwritten_cells_as_pending(demo_ou
 
 def test_reading_an_empty_folder_gives_empty_tables(tmp_path):
     assert read_table(tmp_path, "llm_calls").num_rows == 0
-    assert list_jobs(tmp_path) == [] and cell_statuses(tmp_path, "x") == {}
+    assert list_jobs(tmp_path) == [] and previous_state(tmp_path, "x") == ({}, {})
 
 
 def test_many_flushes_are_compacted_along_the_way(tmp_path):

@@ -56,7 +56,7 @@ def test_every_kind_answers_every_row_right(kinds_run, world):
     assert [k for k, c in cells.items() if c["status"] != "done"] == [], {k: c["error"] for k, c in cells.items() if c["status"] != "done"}
     truth = load_truth(world.ground_truth_path)["by_company"]
     for row in job.row_keys():
-        facts, answer = truth[row], (lambda column: cells[(row, column)]["answer"])
+        facts, answer = truth[row], (lambda column, row=row: cells[(row, column)]["answer"])
         for column, field in (("ceo", "ceo"), ("employees", "employees"), ("product", "product"), ("founded", "founded"),
                               ("hq_city", "hq_city")):
             assert score_answer(field, answer(column), facts[field]), (row, column, answer(column), facts[field])

@@ -6,17 +6,7 @@ import json
 
 import pytest
 
-from pipelines.prompts import (
-    PageForJudge,
-    SourceForSummary,
-    expand_messages,
-    judge_messages,
-    parse_judgement,
-    parse_keywords,
-    parse_summary,
-    summarize_messages,
-    with_repair_hint,
-)
+from pipelines.prompts import PageForJudge, SourceForSummary, expand_messages, judge_messages, parse_judgement, parse_keywords, parse_summary, summarize_messages, with_repair_hint
 from pipelines.world.extractive import complete
 
 CTX = {"company": "Acme Robotics", "domain": "acme-robotics.example"}

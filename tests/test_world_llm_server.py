@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 import asyncio
 import urllib.error
 import urllib.request
+
 import openai
 import pytest
 

@@ -21,16 +21,7 @@ import pytest
 import trafilatura
 from openai import OpenAI
 
-from pipelines.prompts import (
-    PageForJudge,
-    SourceForSummary,
-    expand_messages,
-    judge_messages,
-    parse_judgement,
-    parse_keywords,
-    parse_summary,
-    summarize_messages,
-)
+from pipelines.prompts import PageForJudge, SourceForSummary, expand_messages, judge_messages, parse_judgement, parse_keywords, parse_summary, summarize_messages
 from pipelines.world import COLUMN_TRUTH, DEFAULT_COLUMNS
 from pipelines.world.textutil import terms
 from pipelines.world.truth import load_truth, score_results

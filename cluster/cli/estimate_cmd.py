@@ -10,12 +10,12 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from cluster.cli.common import ProvidersOption, fail, fail_spec
 from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import SpecError, TrawlError
 
-__all__ = ["register", "duration_text", "estimate_for"]
+__all__ = ["COMMANDS", "duration_text", "estimate_for"]
 
-PROVIDERS_HELP = "LLM provider profiles file (default: $TRAWL_PROVIDERS, then ~/.config/trawl/providers.yaml)."
 
 
 def duration_text(seconds: float | None) -> str:
@@ -73,7 +73,7 @@ def estimate(
     spec: Path = typer.Argument(..., help="Job spec YAML file.", metavar="JOB.yaml"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output folder whose recorded llm_calls refine the "
                                          "estimate; default: the spec's output."),
-    providers: Optional[str] = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
+    providers: ProvidersOption = None,
     fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
     """Estimate a job's LLM calls, tokens and cost per stage, and the shortest time its providers' rpm/tpm allow.
@@ -87,13 +87,9 @@ def estimate(
     try:
         job, est, source = estimate_for(spec, output, providers)
     except SpecError as exc:
-        typer.echo(f"{spec}: {len(exc.problems)} problem(s)", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from None
+        fail_spec(spec, exc)
     except TrawlError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(exc)
     if fmt == TableFormat.json:
         sys.stdout.write(json.dumps({"job_id": job.job_id, "recorded_from": source, **est.to_dict()}, indent=2) + "\n")
         return
@@ -116,5 +112,4 @@ def estimate(
         say(f"budget: {problem}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("estimate", help=estimate.__doc__)(estimate)
+COMMANDS = {"estimate": estimate}

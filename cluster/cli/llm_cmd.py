@@ -6,14 +6,10 @@ from typing import Optional
 
 import typer
 
+from cluster.cli.common import OutputOption, fail
 from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _seconds(value: float | None) -> str:
@@ -53,41 +49,42 @@ STATS_COLUMNS = [
 ]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("llm-stats")
-    def llm_stats(
-        job: Optional[str] = typer.Argument(None, help="Job id or name; default: every job in the folder."),
-        output: str = typer.Option(DEFAULT_OUTPUT, "--output", "-o", envvar="TRAWL_OUTPUT", help="Output folder of the jobs."),
-        fmt: TableFormat = FORMAT_OPTION,
-        as_json: bool = typer.Option(False, "--json", hidden=True, help="Same as --format json (kept for scripts)."),
-    ):
-        """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens (cached, reasoning), cost, cache hit rate.
+def llm_stats(
+    job: Optional[str] = typer.Argument(None, help="Job id or name; default: every job in the folder."),
+    output: OutputOption = DEFAULT_OUTPUT,
+    fmt: TableFormat = FORMAT_OPTION,
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="Same as --format json (kept for scripts)."),
+):
+    """Per provider and model: calls, fallbacks, failures by type, p50/p95 latency, tokens (cached, reasoning), cost, cache hit rate.
 
-        A cost of "unknown" means some calls had no known price (see docs/llm-gateway.md#cost).
+    A cost of "unknown" means some calls had no known price (see docs/llm-gateway.md#cost).
 
-        Example: trawl llm-stats companies --output ./trawl-data --format csv
-        """
-        from pipelines.llm.stats import llm_call_stats
-        from pipelines.store.reader import find_job
+    Example: trawl llm-stats companies --output ./trawl-data --format csv
+    """
+    from pipelines.llm.stats import llm_call_stats
+    from pipelines.store.reader import find_job
 
-        job_id = None
-        try:
-            if job:
-                try:
-                    job_id = find_job(output, job)["job_id"]
-                except TrawlError:
-                    job_id = job  # llm_calls written before (or without) a jobs row still count
-            rows = llm_call_stats(output, job_id)
-        except TrawlError as exc:
-            _fail(exc)
-        fmt = TableFormat.json if as_json else fmt
-        if not rows and fmt == TableFormat.table:
-            typer.echo(f"no LLM calls recorded in {output}" + (f" for job {job}" if job else ""))
-            return
-        for row in rows:
-            row["failures_text"] = _failures(row)
-        cols = STATS_COLUMNS if fmt == TableFormat.table else [c for c in STATS_COLUMNS if c.key != "failures_text"]
-        if fmt != TableFormat.table:
-            rows = [{k: v for k, v in r.items() if k != "failures_text"} for r in rows]
-            cols = cols + [Col("failures_by_type", "failures_by_type"), Col("failures", "failures")]
-        emit(rows, cols, fmt, title=f"LLM calls{' of ' + job_id if job_id else ''} in {output}")
+    job_id = None
+    try:
+        if job:
+            try:
+                job_id = find_job(output, job)["job_id"]
+            except TrawlError:
+                job_id = job  # llm_calls written before (or without) a jobs row still count
+        rows = llm_call_stats(output, job_id)
+    except TrawlError as exc:
+        fail(exc)
+    fmt = TableFormat.json if as_json else fmt
+    if not rows and fmt == TableFormat.table:
+        typer.echo(f"no LLM calls recorded in {output}" + (f" for job {job}" if job else ""))
+        return
+    for row in rows:
+        row["failures_text"] = _failures(row)
+    cols = STATS_COLUMNS if fmt == TableFormat.table else [c for c in STATS_COLUMNS if c.key != "failures_text"]
+    if fmt != TableFormat.table:
+        rows = [{k: v for k, v in r.items() if k != "failures_text"} for r in rows]
+        cols = cols + [Col("failures_by_type", "failures_by_type"), Col("failures", "failures")]
+    emit(rows, cols, fmt, title=f"LLM calls{' of ' + job_id if job_id else ''} in {output}")
+
+
+COMMANDS = {"llm-stats": llm_stats}

@@ -5,20 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 import yaml
 from rich.console import Console
 
+from cluster.cli.common import AddressOption, DashboardOption, OutputOption, ProvidersOption, QuietOption, fail, fail_spec
 from pipelines.errors import SpecError, TrawlError
+from pipelines.spec import DEFAULT_OUTPUT
+from pipelines.status import CellStatus
 
 console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1):
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 def _load(spec: Path):
@@ -27,10 +25,7 @@ def _load(spec: Path):
     try:
         return load_job(str(spec))
     except SpecError as exc:
-        err.print(f"[red]{spec}: {len(exc.problems)} problem(s):[/]")
-        for problem in exc.problems:
-            err.print(f"  - {problem}")
-        raise typer.Exit(1) from None
+        fail_spec(spec, exc)
 
 
 def _job_from_ref(ref: str, output: str):
@@ -41,24 +36,21 @@ def _job_from_ref(ref: str, output: str):
     from pipelines.store.reader import read_table
 
     try:
-        jobs = read_table(output, "jobs").to_pylist()
-    except Exception:
-        jobs = []
+        jobs = read_table(output, "jobs").to_pylist()  # empty when the folder has no jobs yet
+    except TrawlError as exc:
+        fail(f"cannot read the jobs of {output}: {exc}")
     matches = [j for j in jobs if ref in (j["job_id"], j["name"])]
     if not matches:
         known = ", ".join(sorted({j["job_id"] for j in jobs})) or "none"
-        _fail(f"no job or spec file {ref!r} (jobs in {output}: {known})")
+        fail(f"no job or spec file {ref!r} (jobs in {output}: {known})")
     rec = max(matches, key=lambda j: j["created_at"])
     base = os.path.dirname(rec["spec_path"]) if rec.get("spec_path") else None
     try:
         job = parse_job(yaml.safe_load(rec["spec_yaml"]), base_dir=base, source=rec.get("spec_path") or rec["job_id"])
     except SpecError as exc:
-        _fail(f"stored spec of {rec['job_id']} no longer validates: {exc}")
+        fail(f"stored spec of {rec['job_id']} no longer validates: {exc}")
     job.output = output  # the folder we found it in, even if the spec said a relative path
     return job
-
-
-PROVIDERS_HELP = "LLM provider profiles file (default: $TRAWL_PROVIDERS, then ~/.config/trawl/providers.yaml)."
 
 
 def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: bool = True, quiet: bool = False,
@@ -75,7 +67,7 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
         result = run_job(job, mode=mode, selector=selector, address=address, dashboard=dashboard,
                          providers_file=providers, on_start=view)
     except TrawlError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     s = result.statuses
     total = len(job.rows) * len(job.columns)
     line = " · ".join(f"{n} {status}" for status, n in sorted(s.items()))
@@ -84,84 +76,90 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
         f"{line or 'nothing to do'} of {total} cells."
     )
     console.print(f"Results: {result.output}  (trawl query \"SELECT * FROM results\" --output {result.output})")
-    if s.get("failed") or s.get("budget_exhausted"):
+    if s.get(CellStatus.FAILED) or s.get(CellStatus.BUDGET_EXHAUSTED):
+        why = f"SELECT reason, count(*) AS cells FROM cells WHERE job_id = '{result.job_id}' AND reason IS NOT NULL GROUP BY reason"
+        console.print(f"Why they failed: trawl query \"{why}\" --output {result.output}")
         console.print(f"Retry failed cells: trawl rerun {result.job_id} --failed --output {result.output}")
     return result
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def run(
-        spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="Job spec YAML."),
-        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address; default: a local Ray."),
-        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
-        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress view."),
-    ):
-        """Research every cell of a job.
+JobRefArgument = Annotated[str, typer.Argument(help="Spec file, job id or job name.")]
 
-        Example: trawl run examples/companies.yaml
-        """
-        _execute(_load(spec), "run", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
 
-    @app.command()
-    def resume(
-        job_ref: str = typer.Argument(..., help="Spec file, job id or job name."),
-        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
-        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
-        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
-        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
-        quiet: bool = typer.Option(False, "--quiet", "-q"),
-    ):
-        """Continue an interrupted job: cells already done, failed or skipped are not recomputed.
+def run(
+    spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="Job spec YAML."),
+    address: AddressOption = None,
+    dashboard: DashboardOption = True,
+    providers: ProvidersOption = None,
+    quiet: QuietOption = False,
+):
+    """Research every cell of a job.
 
-        Example: trawl resume demo-companies-1a2b3c4d
-        """
-        job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
-        _execute(job, "resume", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
+    Example: trawl run examples/companies.yaml
+    """
+    _execute(_load(spec), "run", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
 
-    @app.command()
-    def rerun(
-        job_ref: str = typer.Argument(..., help="Spec file, job id or job name."),
-        cells: str = typer.Option(None, "--cells", help="Cells to recompute: 'column=ceo', 'row=Acme Robotics', or both."),
-        failed: bool = typer.Option(False, "--failed", help="Recompute failed (and over-budget) cells."),
-        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder holding the job."),
-        address: str = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="Ray cluster address."),
-        dashboard: bool = typer.Option(True, help="Start the Ray dashboard with a local Ray."),
-        providers: str = typer.Option(None, "--providers", envvar="TRAWL_PROVIDERS", help=PROVIDERS_HELP),
-        quiet: bool = typer.Option(False, "--quiet", "-q"),
-    ):
-        """Recompute chosen cells and every cell that depends on them.
 
-        Example: trawl rerun demo-companies-1a2b3c4d --cells column=ceo
-        """
-        from pipelines.coordinator import CellSelector
+def resume(
+    job_ref: JobRefArgument,
+    output: OutputOption = DEFAULT_OUTPUT,
+    address: AddressOption = None,
+    dashboard: DashboardOption = True,
+    providers: ProvidersOption = None,
+    quiet: QuietOption = False,
+):
+    """Continue an interrupted job: cells already done, failed or skipped are not recomputed.
 
-        if not cells and not failed:
-            _fail("say which cells: --cells 'column=NAME' and/or --failed")
-        try:
-            selector = CellSelector.parse(cells, failed=failed)
-        except ValueError as exc:
-            _fail(str(exc))
-        job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
-        unknown = [c for c in selector.columns if c not in job.columns]
-        if unknown:
-            _fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
-        _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet, providers=providers)
+    Example: trawl resume demo-companies-1a2b3c4d
+    """
+    job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
+    _execute(job, "resume", address=address, dashboard=dashboard, quiet=quiet, providers=providers)
 
-    @app.command()
-    def demo(
-        companies: int = typer.Option(5, min=1, max=10_000, help="Companies in the generated world (rows)."),
-        output: str = typer.Option("./trawl-data", "--output", "-o", help="Output folder."),
-        seed: int = typer.Option(7, help="World seed."),
-        hold: bool = typer.Option(None, "--hold/--no-hold", help="Keep Ray and its dashboard up until Enter (default: when interactive)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q"),
-    ):
-        """Start the local world, research its companies, print the results table.
 
-        Example: trawl demo --companies 5
-        """
-        from cluster.demo import run_demo
+def rerun(
+    job_ref: JobRefArgument,
+    cells: str = typer.Option(None, "--cells", help="Cells to recompute: 'column=ceo', 'row=Acme Robotics', or both."),
+    failed: bool = typer.Option(False, "--failed", help="Recompute failed (and over-budget) cells."),
+    output: OutputOption = DEFAULT_OUTPUT,
+    address: AddressOption = None,
+    dashboard: DashboardOption = True,
+    providers: ProvidersOption = None,
+    quiet: QuietOption = False,
+):
+    """Recompute chosen cells and every cell that depends on them.
 
-        run_demo(companies=companies, output=output, seed=seed, hold=sys.stdin.isatty() if hold is None else hold,
-                 quiet=quiet, execute=_execute, console=console)
+    Example: trawl rerun demo-companies-1a2b3c4d --cells column=ceo
+    """
+    from pipelines.coordinator import CellSelector
+
+    if not cells and not failed:
+        fail("say which cells: --cells 'column=NAME' and/or --failed")
+    try:
+        selector = CellSelector.parse(cells, failed=failed)
+    except ValueError as exc:
+        fail(exc)
+    job = _job_from_ref(job_ref, output) if not os.path.exists(job_ref) else _load(Path(job_ref))
+    unknown = [c for c in selector.columns if c not in job.columns]
+    if unknown:
+        fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
+    _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet, providers=providers)
+
+
+def demo(
+    companies: int = typer.Option(5, min=1, max=10_000, help="Companies in the generated world (rows)."),
+    output: OutputOption = DEFAULT_OUTPUT,
+    seed: int = typer.Option(7, help="World seed."),
+    hold: bool = typer.Option(None, "--hold/--no-hold", help="Keep Ray and its dashboard up until Enter (default: when interactive)."),
+    quiet: QuietOption = False,
+):
+    """Start the local world, research its companies, print the results table.
+
+    Example: trawl demo --companies 5
+    """
+    from cluster.demo import run_demo
+
+    run_demo(companies=companies, output=output, seed=seed, hold=sys.stdin.isatty() if hold is None else hold,
+             quiet=quiet, execute=_execute, console=console)
+
+
+COMMANDS = {"run": run, "resume": resume, "rerun": rerun, "demo": demo}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from cluster.cli.common import fail_spec
 from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.dag import plan_summary
 from pipelines.errors import SpecError
@@ -27,10 +28,7 @@ def validate(
     try:
         job = load_job(spec)
     except SpecError as err:
-        typer.echo(f"{spec}: {len(err.problems)} problem(s)", err=True)
-        for problem in err.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from None
+        fail_spec(spec, err)
     plan = plan_summary(job)
     if fmt != TableFormat.table:
         _print_plan_data(job, plan, fmt)
@@ -103,5 +101,4 @@ def _print_estimate(job) -> None:
         typer.echo(f"  budget: {problem}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("validate", help=validate.__doc__)(validate)
+COMMANDS = {"validate": validate}

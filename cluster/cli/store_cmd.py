@@ -6,13 +6,14 @@ import datetime as dt
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import typer
 
+from cluster.cli.common import OutFileOption, OutputOption, fail
 from cluster.cli.tables import FORMAT_OPTION, Col, TableFormat, emit
 from pipelines.errors import TrawlError
 from pipelines.spec import DEFAULT_OUTPUT, slugify
@@ -20,26 +21,20 @@ from pipelines.store.filesystem import is_uri
 from pipelines.store.query import query, results_table
 from pipelines.store.reader import find_job, list_jobs
 
-OUTPUT_OPTION = typer.Option(DEFAULT_OUTPUT, "--output", "-o", envvar="TRAWL_OUTPUT", help="Output folder of the jobs.")
 TABLE_ROWS_SHOWN = 1000
 
 
-class QueryFormat(str, Enum):
+class QueryFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
     parquet = "parquet"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
     jsonl = "jsonl"
-
-
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
 
 
 def _plain(value: Any) -> Any:
@@ -108,9 +103,9 @@ def _print_table(table: pa.Table) -> None:
 
 def query_cmd(
     sql: str = typer.Argument(..., help="SQL (SELECT only). Views: results, results_<job>, jobs, cells, keywords, search_results, pages, excerpts, llm_calls, search_calls."),
-    output: str = OUTPUT_OPTION,
+    output: OutputOption = DEFAULT_OUTPUT,
     fmt: QueryFormat = typer.Option(QueryFormat.table, "--format", "-f", help="table (for people), csv, json, or parquet (needs --out)."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+    out: OutFileOption = None,
 ) -> None:
     """Run read-only SQL over the output folder.
 
@@ -124,12 +119,12 @@ def query_cmd(
         else:
             _write(table, "csv" if fmt == QueryFormat.table else fmt.value, out)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
 
 
 def export_cmd(
     job: str = typer.Argument(..., help="Job id, or job name (the newest job with that name)."),
-    output: str = OUTPUT_OPTION,
+    output: OutputOption = DEFAULT_OUTPUT,
     fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, parquet or jsonl."),
     out: Path | None = typer.Option(None, "--out", help="File to write; default stdout (csv, jsonl) or <job>-results.parquet."),
 ) -> None:
@@ -145,7 +140,7 @@ def export_cmd(
         if out is not None:
             typer.echo(f"wrote {table.num_rows:,} rows to {out}", err=True)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
 
 
 JOBS_COLUMNS = [
@@ -159,7 +154,7 @@ JOBS_COLUMNS = [
 ]
 
 
-def jobs_cmd(output: str = OUTPUT_OPTION, fmt: TableFormat = FORMAT_OPTION) -> None:
+def jobs_cmd(output: OutputOption = DEFAULT_OUTPUT, fmt: TableFormat = FORMAT_OPTION) -> None:
     """List the jobs in the output folder with their status and cells by status.
 
     Example:  trawl jobs --output ./trawl-data
@@ -170,7 +165,7 @@ def jobs_cmd(output: str = OUTPUT_OPTION, fmt: TableFormat = FORMAT_OPTION) -> N
             raise TrawlError(f"no output folder at {output} (run a job first, or pass --output)")
         jobs = list_jobs(output)
     except TrawlError as err:
-        _fail(err)
+        fail(err)
     if not jobs and fmt == TableFormat.table:
         typer.echo(f"no jobs in {output}")
         return
@@ -178,7 +173,4 @@ def jobs_cmd(output: str = OUTPUT_OPTION, fmt: TableFormat = FORMAT_OPTION) -> N
     emit(rows, JOBS_COLUMNS, fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("query", help=query_cmd.__doc__)(query_cmd)
-    app.command("export", help=export_cmd.__doc__)(export_cmd)
-    app.command("jobs", help=jobs_cmd.__doc__)(jobs_cmd)
+COMMANDS = {"query": query_cmd, "export": export_cmd, "jobs": jobs_cmd}

@@ -18,7 +18,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -34,7 +34,7 @@ _COLUMN_CHROME = 3
 FOLD_MIN_WIDTH = 16
 
 
-class TableFormat(str, Enum):
+class TableFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"

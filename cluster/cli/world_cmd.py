@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import typer
 
+from cluster.cli.common import fail
 from pipelines.world import DEFAULT_PORTS, WorldConfig, start_world, stop_detached
+
+logger = logging.getLogger(__name__)
 
 world_app = typer.Typer(help="The local world: fictional company sites, SearXNG-style search and an extractive LLM on loopback.",
                         no_args_is_help=True)
@@ -47,32 +51,36 @@ def up(
                          llm_port=port_base + 2, site_latency_s=lat.get("site", 0.0),
                          search_latency_s=lat.get("search", 0.0), llm_latency_s=lat.get("llm", 0.0))
     if (world_dir / "world.json").exists():
-        typer.echo(f"a detached world may still be running from {world_dir}; run `trawl world down --dir {world_dir}` first",
-                   err=True)
-        raise typer.Exit(1)
+        fail(f"a detached world may still be running from {world_dir}; run `trawl world down --dir {world_dir}` first")
     try:
         world = start_world(config, world_dir, detached=detach)
     except RuntimeError as err:
-        typer.echo(f"could not start the local world: {err}", err=True)
-        raise typer.Exit(1) from None
-    spec_path = world.write_job_spec(spec or world_dir / "job.yaml", output=output)
+        fail(f"could not start the local world: {err}")
+    _print_world(world, world.write_job_spec(spec or world_dir / "job.yaml", output=output), seed)
+    if detach:
+        typer.echo(f"stop with: trawl world down --dir {world_dir}")
+        return
+    _serve_until_interrupted(world, world_dir)
+
+
+def _print_world(world, spec_path: Path, seed: int) -> None:
     example = world.companies[0]["domain"]
-    typer.echo(f"local world up: {companies} companies, seed {seed}")
+    typer.echo(f"local world up: {len(world.companies)} companies, seed {seed}")
     typer.echo(f"  site     http://127.0.0.1:{world.site_port}   (every *.example host, e.g. http://{example}:{world.site_port}/about)")
     typer.echo(f"  search   {world.search_base_url}/search?q=...&format=json")
     typer.echo(f"  llm      {world.llm_base_url}   (model trawl-extractive)")
     typer.echo(f"  job spec {spec_path}")
     typer.echo(f"  truth    {world.ground_truth_path}   (for scoring only)")
-    if detach:
-        typer.echo(f"stop with: trawl world down --dir {world_dir}")
-        return
+
+
+def _serve_until_interrupted(world, world_dir: Path) -> None:
     typer.echo("Ctrl-C stops the world.")
     try:
         while world.alive():
             time.sleep(0.5)
         typer.echo("a world server exited; stopping the others", err=True)
     except KeyboardInterrupt:
-        pass
+        logger.info("world stopped by Ctrl-C")
     finally:
         world.stop()
         (world_dir / "world.json").unlink(missing_ok=True)
@@ -85,8 +93,7 @@ def down(world_dir: Path = typer.Option(Path(".trawl-world"), "--dir", help="The
     Example:  trawl world down
     """
     if not (world_dir / "world.json").exists():
-        typer.echo(f"no detached world recorded in {world_dir}", err=True)
-        raise typer.Exit(1)
+        fail(f"no detached world recorded in {world_dir}")
     pids = stop_detached(world_dir)
     typer.echo(f"stopped {len(pids)} world server(s)")
 
@@ -110,8 +117,7 @@ def index(
     from pipelines.world.index import SearchIndex, folder_documents, url_documents
 
     if not source.exists():
-        typer.echo(f"{source}: no such file or folder", err=True)
-        raise typer.Exit(1)
+        fail(f"{source}: no such file or folder")
     started = time.perf_counter()
     sock = None
     if serve and source.is_dir() and not base_url:  # the folder's files are served here, so hits must name this port
@@ -144,6 +150,5 @@ def index(
         serve_app(app, "127.0.0.1", port, detached=True, sock=sock)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(world_app, name="world")
-    app.command("index", help=index.__doc__)(index)
+COMMANDS = {"index": index}
+GROUPS = {"world": world_app}

@@ -7,7 +7,6 @@ Public surface: ``PageFetcher`` (plain asyncio, one per fetcher actor),
 from pipelines.fetch.domains import domain_of, shard_index
 from pipelines.fetch.fetcher import PageFetcher
 from pipelines.fetch.guard import AddressGuard, address_problem
-from pipelines.fetch.knobs import KNOB_DEFAULTS, knob
 from pipelines.fetch.page_store import PageStore
 from pipelines.fetch.result import FetchResult, reason_slug
 
@@ -20,6 +19,4 @@ __all__ = [
     "domain_of",
     "shard_index",
     "reason_slug",
-    "knob",
-    "KNOB_DEFAULTS",
 ]

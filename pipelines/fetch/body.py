@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 
@@ -20,7 +18,6 @@ __all__ = [
     "media_type",
     "charset_of",
     "sniff_problem",
-    "retry_after_seconds",
     "looks_like_html",
 ]
 
@@ -107,19 +104,3 @@ def sniff_problem(body: bytes, charset: str | None) -> str | None:
     if not wide and b"\x00" in head:
         return "binary_body: NUL bytes"
     return None
-
-
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now (delta-seconds or HTTP-date); None if absent or unparseable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())

@@ -9,16 +9,19 @@ which is right for ``acme.example`` / ``www.acme.com`` and merely coarser for
 from __future__ import annotations
 
 import hashlib
+import logging
 from urllib.parse import urlsplit
 
 from pipelines.fetch.guard import parse_ip
 
 __all__ = ["domain_of", "shard_index"]
 
+logger = logging.getLogger(__name__)
+
 try:  # pragma: no cover - depends on which helper landed first
-    from pipelines.urls import registrable_domain as _registrable_domain  # type: ignore[attr-defined]
+    from pipelines.urls import registrable_domain as _registrable_domain
 except Exception:  # noqa: BLE001 - any import problem means "use the fallback"
-    _registrable_domain = None
+    _registrable_domain = None  # type: ignore[assignment]
 
 
 def _fallback(host: str) -> str:
@@ -45,8 +48,8 @@ def domain_of(url_or_host: str) -> str:
             found = _registrable_domain(host)
             if found:
                 return str(found).lower()
-        except Exception:  # noqa: BLE001 - a helper bug must not break fetching
-            pass
+        except Exception as exc:  # noqa: BLE001 - a helper bug must not break fetching
+            logger.warning("registrable domain of %r failed, using the fallback: %r", host, exc)
     return _fallback(host)
 
 

@@ -29,22 +29,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, retry_after_seconds, sniff_problem
+from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, sniff_problem
 from pipelines.fetch.domains import domain_of
 from pipelines.fetch.failures import classify_exception
-from pipelines.fetch.guard import AddressGuard, parse_ip, address_problem
-from pipelines.fetch.knobs import knob
+from pipelines.fetch.guard import AddressGuard, address_problem, parse_ip
 from pipelines.fetch.page_store import PageStore, StoredPage
 from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
 from pipelines.fetch.result import FetchResult, utc_now
 from pipelines.fetch.robots import RobotsCache, RobotsResponse
 from pipelines.pdf import PDF_TYPES, is_pdf
+from pipelines.retry_after import parse_retry_after
 from pipelines.settings import FetchSettings
 
 __all__ = ["PageFetcher", "FetchResult"]
@@ -68,17 +69,17 @@ class PageFetcher:
         self.limiter = DomainLimiter(
             settings.per_domain_concurrency,
             settings.per_domain_delay_s,
-            max_delay_s=knob(settings, "max_crawl_delay_s"),
+            max_delay_s=settings.max_crawl_delay_s,
             clock=clock,
             sleep=sleep,
         )
         self.robots = RobotsCache(
             settings.user_agent,
-            max_entries=knob(settings, "robots_cache_size"),
-            ttl_s=knob(settings, "robots_ttl_s"),
-            unreachable_ttl_s=knob(settings, "robots_unreachable_ttl_s"),
+            max_entries=settings.robots_cache_size,
+            ttl_s=settings.robots_ttl_s,
+            unreachable_ttl_s=settings.robots_unreachable_ttl_s,
         )
-        self.store = PageStore(page_store_dir, ttl_s=knob(settings, "page_store_ttl_s")) if page_store_dir else None
+        self.store = PageStore(page_store_dir, ttl_s=settings.page_store_ttl_s) if page_store_dir else None
         self._timeout = aiohttp.ClientTimeout(total=settings.total_timeout_s, sock_connect=settings.connect_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Future[FetchResult]] = {}
@@ -166,7 +167,7 @@ class PageFetcher:
         except (ValueError, TypeError) as exc:
             return FetchResult(url=url, final_url=url, status="failed", reason=f"invalid_url: {exc}")
         seen: set[str] = set()
-        for hop in range(self.settings.max_redirects + 1):
+        for _hop in range(self.settings.max_redirects + 1):
             current = current.with_fragment(None)
             seen.add(str(current))
             if hops is not None:
@@ -226,10 +227,10 @@ class PageFetcher:
                         return FetchResult(url=url, final_url=final, status="failed", reason="bad_redirect", http_status=status)
                 ctype_header = resp.headers.get("Content-Type")
                 ctype = media_type(ctype_header)
-                base = dict(url=url, final_url=final, http_status=status, content_type=ctype)
+                base: dict[str, Any] = dict(url=url, final_url=final, http_status=status, content_type=ctype)
                 if status in (429, 503) and not robots_mode:
-                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                    if wait is not None and wait <= knob(self.settings, "retry_after_max_s") and may_wait:
+                    wait = parse_retry_after(resp.headers.get("Retry-After"))
+                    if wait is not None and wait <= self.settings.retry_after_max_s and may_wait:
                         return wait
                 if not 200 <= status < 300:
                     return FetchResult(**base, status="failed", reason=f"http_{status}")
@@ -299,7 +300,7 @@ class PageFetcher:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 resolver=self._resolver,
-                limit=knob(self.settings, "max_connections"),
+                limit=self.settings.max_connections,
                 limit_per_host=self.settings.per_domain_concurrency,
                 ttl_dns_cache=60,
             )

@@ -23,9 +23,8 @@ suffix itself), each optionally with ``:port`` (``127.0.0.1:8080``,
 
 from __future__ import annotations
 
-import re
-
 import ipaddress
+import re
 from dataclasses import dataclass
 
 __all__ = ["AddressGuard", "address_problem", "parse_ip", "HostPattern", "parse_host_pattern", "ALLOWED_SCHEMES"]

@@ -19,7 +19,7 @@ import socket
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from pipelines.fetch.guard import AddressGuard, HostPattern, parse_ip, address_problem, parse_host_pattern
+from pipelines.fetch.guard import AddressGuard, HostPattern, address_problem, parse_host_pattern, parse_ip
 
 __all__ = ["GuardedResolver", "BlockedAddressError", "StaticHostMap"]
 

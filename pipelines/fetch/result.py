@@ -17,16 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pipelines.errors import (
-    BadRequestError,
-    BlockedError,
-    ContentError,
-    PermanentError,
-    RateLimitedError,
-    TimeoutError_,
-    TrawlError,
-    UnavailableError,
-)
+from pipelines.errors import BadRequestError, BlockedError, ContentError, PermanentError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
 
 __all__ = ["FetchResult", "reason_slug", "utc_now"]
 
@@ -107,6 +98,6 @@ class FetchResult:
             return BadRequestError(message, reason=slug)
         return PermanentError(message, reason=slug)
 
-    def without_body(self) -> "FetchResult":
+    def without_body(self) -> FetchResult:
         """A copy safe to send to the driver: same metadata, no body."""
         return FetchResult(**{**self.__dict__, "body": None})

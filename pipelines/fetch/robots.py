@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 from urllib.robotparser import RobotFileParser
 
 __all__ = ["RobotsCache", "RobotsRules", "RobotsResponse", "crawl_delay_for"]

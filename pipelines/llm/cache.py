@@ -62,7 +62,10 @@ class ResponseCache:
         self._db.execute(_SCHEMA)
 
     def get(self, request_hash: str) -> CachedReply | None:
+        """The cached reply, or ``None`` (not cached, expired, or the cache is closed)."""
         with self._lock:
+            if self._db is None:
+                return None
             row = self._db.execute(
                 "SELECT request_hash, provider, request_model, response_model, text, input_tokens, output_tokens, created_at "
                 "FROM responses WHERE request_hash = ?",
@@ -76,7 +79,10 @@ class ResponseCache:
         return entry
 
     def put(self, entry: CachedReply, meta: dict | None = None) -> None:
+        """Keep ``entry`` (a closed cache keeps nothing)."""
         with self._lock:
+            if self._db is None:
+                return
             self._db.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -91,14 +97,6 @@ class ResponseCache:
                     json.dumps(meta or {}),
                 ),
             )
-
-    def purge_expired(self) -> int:
-        """Delete entries older than the TTL; returns how many."""
-        if self.ttl_s is None:
-            return 0
-        with self._lock:
-            cur = self._db.execute("DELETE FROM responses WHERE created_at < ?", (time.time() - self.ttl_s,))
-        return cur.rowcount
 
     def __len__(self) -> int:
         with self._lock:

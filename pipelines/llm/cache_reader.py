@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from pipelines.llm.cache import CachedReply, ResponseCache
 from pipelines.llm.canonical import apply_stop, request_body, request_hash
@@ -47,7 +48,15 @@ def candidates(settings: LLMSettings, req: LLMRequest, learned: Callable[[Provid
     return out
 
 
-def logical_key(cands: list[Candidate]) -> str:
+class _Hashed(Protocol):
+    @property
+    def request_hash(self) -> str: ...
+
+
+_C = TypeVar("_C", bound=_Hashed)  # Candidate here, the gateway's own candidate type there
+
+
+def logical_key(cands: Sequence[_Hashed]) -> str:
     """The call's identity across providers: in-flight merging and record ids use it."""
     return hashlib.sha256("|".join(c.request_hash for c in cands).encode()).hexdigest()
 
@@ -68,7 +77,7 @@ def hit_result(req: LLMRequest, cand: Candidate, text: str, model: str | None, d
     return LLMResult(text=text, provider=cfg.name, model=model or "", cache_hit=True, attempts=0, duration_s=duration_s)
 
 
-def first_hit(cache: ResponseCache, cands: list[Candidate]) -> tuple[Candidate, CachedReply] | None:
+def first_hit(cache: ResponseCache, cands: Sequence[_C]) -> tuple[_C, CachedReply] | None:
     # Any provider's exact request counts: a re-run whose first run fell back still costs nothing.
     for cand in cands:
         entry = cache.get(cand.request_hash)

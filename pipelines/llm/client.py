@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,19 +21,15 @@ from dataclasses import dataclass
 import httpx2 as httpx  # the HTTP client the openai SDK itself uses (a pinned dependency of it)
 import openai
 
-from pipelines.errors import (
-    AuthError,
-    BadRequestError,
-    RateLimitedError,
-    TimeoutError_,
-    TrawlError,
-    UnavailableError,
-)
+from pipelines.errors import AuthError, BadRequestError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
 from pipelines.llm.config import ProviderConfig
 from pipelines.llm.replies import read_message
 from pipelines.llm.usage import UsageDetails, output_tokens_of, usage_details
+from pipelines.retry_after import retry_after_from_headers
 
-__all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub", "retry_after_seconds"]
+__all__ = ["Reply", "ProviderClient", "convert_openai_error", "scrub"]
+
+logger = logging.getLogger(__name__)
 
 _KEYLIKE = re.compile(r"\b(sk|rk|pk|key)-[A-Za-z0-9_\-*]{6,}")
 _CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|too many tokens|context window", re.I)
@@ -57,22 +54,11 @@ def scrub(message: str, secret: str | None = None, limit: int = 500) -> str:
     return _KEYLIKE.sub("[redacted]", message)[:limit]
 
 
-def retry_after_seconds(headers: dict[str, str]) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after`` in seconds)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw:
-            try:
-                return max(0.0, float(raw) * scale)
-            except ValueError:
-                continue  # an HTTP date: rare for LLM APIs, treat as unknown
-    return None
-
-
 def _headers_of(exc: openai.APIStatusError) -> dict[str, str]:
     try:
         return {k.lower(): v for k, v in exc.response.headers.items()}
-    except Exception:  # noqa: BLE001 - a malformed response must not hide the real error
+    except Exception as err:  # noqa: BLE001 - a malformed response must not hide the real error
+        logger.debug("no headers readable on %s: %r", type(exc).__name__, err)
         return {}
 
 
@@ -91,7 +77,7 @@ def convert_openai_error(exc: BaseException, provider: str, secret: str | None =
         if status == 429:
             if code == "insufficient_quota":  # retrying an empty account never helps
                 return AuthError(msg, reason="insufficient_quota")
-            return RateLimitedError(msg, retry_after=retry_after_seconds(_headers_of(exc)), reason="http_429")
+            return RateLimitedError(msg, retry_after=retry_after_from_headers(_headers_of(exc)), reason="http_429")
         if status == 408:
             return TimeoutError_(msg, reason="http_408")
         if status == 409 or status >= 500:
@@ -175,7 +161,7 @@ class ProviderClient:
         except openai.APIStatusError as exc:
             self._on_headers(_headers_of(exc))
             raise convert_openai_error(exc, self.provider.name, self._key) from None
-        except (openai.OpenAIError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (openai.OpenAIError, TimeoutError) as exc:
             raise convert_openai_error(exc, self.provider.name, self._key) from None
         self._on_headers({k.lower(): v for k, v in response.headers.items()})
         try:

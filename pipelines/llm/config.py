@@ -7,10 +7,11 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pipelines.settings import Strict
+from pipelines.status import LLM_STAGES, LLMStageName
 
 __all__ = ["ProviderConfig", "CapabilityOverrides", "LLMSettings", "ProviderProfile", "STAGES"]
 
-STAGES = ("expand", "judge", "summarize", "transform")  # transform: the llm column kind (pipelines.tasks.llm_kind)
+STAGES = LLM_STAGES  # transform: the llm column kind (pipelines.tasks.llm_kind)
 
 
 Effort = Literal["none", "minimal", "low", "medium", "high"]
@@ -89,7 +90,7 @@ class ProviderConfig(Strict):
 class LLMSettings(Strict):
     profile: str | None = Field(None, description="Name of a profile in ~/.config/trawl/providers.yaml (or --providers).")
     providers: list[ProviderConfig] = Field(default_factory=list, description="Inline providers, used when no profile is named.")
-    chains: dict[Literal["expand", "judge", "summarize", "transform", "default"], list[str]] = Field(
+    chains: dict[LLMStageName | Literal["default"], list[str]] = Field(
         default_factory=dict,
         description="Ordered fallback chain of provider names per stage; 'default' applies to stages not listed; "
         "with no chains, providers are tried in the order declared.",
@@ -140,6 +141,6 @@ class ProviderProfile(Strict):
     """One entry of the profile file: ``{profile-name: {providers: [...], chains: {...}}}``."""
 
     providers: list[ProviderConfig] = Field(..., min_length=1, description="Providers of this profile.")
-    chains: dict[Literal["expand", "judge", "summarize", "transform", "default"], list[str]] = Field(
+    chains: dict[LLMStageName | Literal["default"], list[str]] = Field(
         default_factory=dict, description="Ordered fallback chain per stage, as in LLMSettings.chains."
     )

@@ -29,9 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.errors import (
-    AuthError, BadRequestError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError,
-)
+from pipelines.errors import AuthError, BadRequestError, PermanentError, RateLimitedError, RetryableError, TrawlError, UnavailableError
 from pipelines.llm.adapt import adaptation_for, describe
 from pipelines.llm.budget import BudgetTracker, check_cost_cap_priced
 from pipelines.llm.cache import CachedReply, ResponseCache

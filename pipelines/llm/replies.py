@@ -28,9 +28,10 @@ from pipelines.errors import RefusedError, TrawlError, TruncatedOutputError
 __all__ = ["ReplyParts", "read_message", "split_reasoning", "reply_problem"]
 
 _TAGS = ("think", "thinking", "reasoning", "thought")
-_BLOCK = re.compile(r"<(%s)\b[^>]*>(.*?)</\1\s*>" % "|".join(_TAGS), re.S | re.I)
-_OPEN = re.compile(r"<(%s)\b[^>]*>" % "|".join(_TAGS), re.I)
-_CLOSE = re.compile(r"</(%s)\s*>" % "|".join(_TAGS), re.I)
+_TAG_NAMES = "|".join(_TAGS)
+_BLOCK = re.compile(rf"<({_TAG_NAMES})\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
+_OPEN = re.compile(rf"<({_TAG_NAMES})\b[^>]*>", re.I)
+_CLOSE = re.compile(rf"</({_TAG_NAMES})\s*>", re.I)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,18 @@ class CallContext:
 
 @dataclass(frozen=True)
 class LLMRequest:
-    stage: str  # expand | judge | summarize
+    """One logical LLM call, as the pipeline asks it.
+
+    ``stage``: one of ``pipelines.status.LLM_STAGES`` (picks the provider chain);
+    ``messages``: OpenAI chat messages ``[{"role": "system"|"user"|"assistant", "content": str}]``;
+    ``prompt_version`` is part of the cache key (a new prompt never reads an old answer);
+    ``max_tokens``: output token cap, ``None`` for the provider's ``max_output_tokens``;
+    ``stop``: stop sequences (dropped for providers without support).
+    The gateway raises a ``pipelines.errors.TrawlError`` subclass when every provider failed
+    (``BudgetExhaustedError`` when the job's budget is spent).
+    """
+
+    stage: str  # one of LLM_STAGES
     messages: list[dict[str, str]]
     context: CallContext = field(default_factory=CallContext)
     prompt_version: str = ""
@@ -37,6 +48,11 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class LLMResult:
+    """The reply: ``text`` (the answer text, reasoning removed); ``provider``/``model`` that answered
+    (``gen_ai.provider.name``/``gen_ai.response.model``); tokens as billed; ``cost_usd`` from the
+    configured prices (0 for a cache hit); ``attempts`` over every provider; ``duration_s`` wall
+    seconds of the whole call, retries included."""
+
     text: str
     provider: str
     model: str  # gen_ai.response.model

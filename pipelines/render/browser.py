@@ -126,7 +126,7 @@ class PageRenderer:
                 # the page's own steps stop themselves within timeout_s (see _render); this is the hard wall
                 result = await asyncio.wait_for(self._render(browser, url, document),
                                                 self.settings.render.timeout_s + _HARD_WALL_EXTRA_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 result = FetchResult(url=url, final_url=url, status="failed",
                                      reason=f"render_timeout: over {self.settings.render.timeout_s:g}s")
             except Exception as exc:  # noqa: BLE001 - a browser crash fails this page, not the job

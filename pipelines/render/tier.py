@@ -14,7 +14,7 @@ Outcomes, in the page's ``reason`` (slug first, as every page reason):
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from pipelines.extract import ExtractedPage
 from pipelines.render.decision import browser_problem, should_render

@@ -20,27 +20,17 @@ call, and is scrubbed from every error message.
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import html
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import aiohttp
 
-from pipelines.errors import (
-    AuthError,
-    BadRequestError,
-    ContentError,
-    RateLimitedError,
-    TimeoutError_,
-    TrawlError,
-    UnavailableError,
-)
+from pipelines.errors import AuthError, BadRequestError, ContentError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
+from pipelines.retry_after import parse_retry_after  # re-exported: providers import it from here
 from pipelines.search.config import SearchProviderConfig
 from pipelines.search.types import SearchHit, SearchRequest
 
@@ -60,24 +50,6 @@ class HTTPRequest:
     params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     json_body: dict[str, Any] | None = None
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def site_filter_query(query: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> str:
@@ -217,7 +189,7 @@ class SearchAdapter:
             ) as resp:
                 body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
                 status, headers = resp.status, dict(resp.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError_(f"search provider '{self.name}' timed out after {self.config.timeout_s:g}s") from None
         except aiohttp.ClientError as err:
             raise UnavailableError(

@@ -46,8 +46,8 @@ class BraveAdapter(SearchAdapter):
             params["country"] = req.region.upper()
         if req.language:
             params["search_lang"] = req.language.lower()
-        if self.time_range(req):
-            params["freshness"] = _FRESHNESS[self.time_range(req)]
+        if time_range := self.time_range(req):
+            params["freshness"] = _FRESHNESS[time_range]
         params.update(self.options())
         headers = {"Accept": "application/json", "X-Subscription-Token": api_key or ""}
         return HTTPRequest("GET", f"{self.base_url}/web/search", params=params, headers=headers)

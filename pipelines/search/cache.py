@@ -61,14 +61,14 @@ class SearchCache:
         self._db: sqlite3.Connection | None = None
         if self.path:
             try:
-                self._db = self._open(cache_dir)
+                self._db = self._open(str(cache_dir))
             except (OSError, sqlite3.Error) as err:  # an unusable folder costs the cache, not the job
                 log.warning("search cache at %s unusable (%s); caching in memory only", self.path, err)
                 self._db = None
 
     def _open(self, cache_dir: str) -> sqlite3.Connection:
         os.makedirs(cache_dir, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(os.path.join(cache_dir, CACHE_FILE), timeout=10, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS search_cache ("

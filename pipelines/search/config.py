@@ -37,7 +37,7 @@ class SearchProviderConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _searxng_needs_url(self) -> "SearchProviderConfig":
+    def _searxng_needs_url(self) -> SearchProviderConfig:
         if self.kind == "searxng" and not self.base_url:
             raise ValueError("searxng needs base_url (the instance root, e.g. http://127.0.0.1:8888)")
         return self

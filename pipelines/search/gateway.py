@@ -27,8 +27,8 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -114,7 +114,8 @@ class SearchGateway:
         records: list[dict] = []
         try:
             hits = self._from_cache(self._with_defaults(req), records)
-        except Exception:  # noqa: BLE001 - a locked or unreadable cache: let the gateway decide
+        except Exception as exc:  # noqa: BLE001 - a locked or unreadable cache: let the gateway decide
+            log.warning("search cache not readable on the driver, asking the gateway: %r", exc)
             return None
         return (hits, records) if hits is not None else None
 

@@ -76,8 +76,8 @@ class SearxngAdapter(SearchAdapter):
         language = _language(req.language, req.region)
         if language:
             params["language"] = language
-        if self.time_range(req):
-            params["time_range"] = self.time_range(req)
+        if time_range := self.time_range(req):
+            params["time_range"] = time_range
         params.update(self.options())
         headers = {"Accept": "application/json"}
         if api_key:

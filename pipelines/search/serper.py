@@ -42,8 +42,8 @@ class SerperAdapter(SearchAdapter):
             body["gl"] = req.region.lower()
         if req.language:
             body["hl"] = req.language.lower()
-        if self.time_range(req):
-            body["tbs"] = _TBS[self.time_range(req)]
+        if time_range := self.time_range(req):
+            body["tbs"] = _TBS[time_range]
         body.update(self.config.options)
         headers = {"X-API-KEY": api_key or "", "Content-Type": "application/json"}
         return HTTPRequest("POST", f"{self.base_url}/search", headers=headers, json_body=body)
@@ -58,7 +58,7 @@ class SerperAdapter(SearchAdapter):
             raise TypeError("response is not a JSON object")
         organic = sorted(
             (item for item in payload.get("organic") or [] if isinstance(item, dict) and item.get("link")),
-            key=lambda item: item.get("position") if isinstance(item.get("position"), int) else 10**6,
+            key=lambda item: item["position"] if isinstance(item.get("position"), int) else 10**6,
         )
         return [
             self.hit(url=item["link"], title=item.get("title"), snippet=item.get("snippet"), rank=rank)

@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.errors import StoreError
+from pipelines.reasons import ERROR_SQL
 from pipelines.store.filesystem import is_uri
 from pipelines.store.reader import job_columns, part_files, read_table
 from pipelines.store.schemas import KEYS, SCHEMAS
@@ -117,8 +118,13 @@ def results_view_name(job_name: str) -> str:
 
 def view_statements(output_dir: str | os.PathLike[str]) -> list[str]:
     """CREATE VIEW statements for every table and the results views, in dependency order."""
-    statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {table_sql(output_dir, t)}" for t in SCHEMAS]
+    statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {_with_compat(t, table_sql(output_dir, t))}" for t in SCHEMAS]
     return statements + results_view_statements(read_table(output_dir, "jobs").to_pylist())
+
+
+def _with_compat(table: str, select: str) -> str:
+    """``cells`` keeps its pre-split ``error`` column as a computed one (``reason: message``)."""
+    return f"SELECT *, {ERROR_SQL} AS error FROM ({select})" if table == "cells" else select
 
 
 def results_view_statements(jobs: list[dict[str, Any]]) -> list[str]:

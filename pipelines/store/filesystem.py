@@ -126,7 +126,10 @@ def remote_output(output: str | os.PathLike[str]) -> RemoteOutput | None:
 
 @functools.lru_cache(maxsize=32)  # resolving s3:// may ask the bucket's region over the network: once per URI
 def _resolve(text: str) -> RemoteOutput:
-    scheme = _URI.match(text).group(1).lower()
+    match = _URI.match(text)
+    if match is None:
+        raise StoreError(f"not a filesystem URI: {text!r}")
+    scheme = match.group(1).lower()
     try:
         if scheme in _REGISTERED:
             fs, root = _REGISTERED[scheme](text)

@@ -139,6 +139,8 @@ def query(output_dir: str | os.PathLike[str], sql: str, params: list[Any] | None
             for i, statement in enumerate(statements):
                 args = params if (params and i == len(statements) - 1) else None
                 result = con.sql(statement.query, params=args) if args else con.sql(statement.query)
+            if result is None:
+                raise StoreError("empty query")
             return result.to_arrow_table()
         except duckdb.PermissionException as err:
             raise ReadOnlyQueryError(f"trawl query may only read files inside {output_dir}: {_first_line(err)}") from None

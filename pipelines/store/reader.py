@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
+from pipelines.reasons import error_column, split_reason
+from pipelines.status import CellStatus
 from pipelines.store.filesystem import RemoteOutput, remote_output
 from pipelines.store.schemas import CELL_STATUSES, KEYS, SCHEMAS
 
@@ -37,7 +39,7 @@ __all__ = [
     "job_ids_on_disk",
     "dedup_latest",
     "read_table",
-    "cell_statuses",
+    "previous_state",
     "list_jobs",
     "find_job",
     "check_job_id",
@@ -81,7 +83,7 @@ def part_files(output_dir: str | os.PathLike[str], table: str, job_id: str | Non
     """
     check_table(table)
     jobs = [job_id] if job_id is not None else job_ids_on_disk(output_dir, table)
-    files: list[Path] = []
+    files: list = []  # Paths, or str paths inside a URI output's filesystem
     remote = remote_output(output_dir)
     for jid in jobs:
         if remote is not None:
@@ -104,7 +106,7 @@ def dedup_latest(table: pa.Table, keys: Iterable[str]) -> pa.Table:
     return table.take(pc.take(last, pc.sort_indices(last)))
 
 
-def _read_files(files: list[Path], table: str, remote: RemoteOutput | None = None) -> pa.Table:
+def _read_files(files: list, table: str, remote: RemoteOutput | None = None) -> pa.Table:
     schema = SCHEMAS[table]
     parts = []
     for path in files:
@@ -114,6 +116,8 @@ def _read_files(files: list[Path], table: str, remote: RemoteOutput | None = Non
             raise
         except (pa.ArrowException, OSError) as err:
             raise StoreError(f"cannot read {path}: {err}") from None
+        if table == "cells" and "error" in part.column_names and "reason" not in part.column_names:
+            part = _split_error_column(part)  # a file written before cells.error was split
         missing = [f for f in schema if f.name not in part.column_names]
         for field in missing:  # files from an older schema: absent columns read as null
             part = part.append_column(field, pa.nulls(part.num_rows, field.type))
@@ -128,13 +132,37 @@ def read_table(output_dir: str | os.PathLike[str], table: str, job_id: str | Non
         data = _read_files(part_files(output_dir, table, job_id), table, remote)
     except FileNotFoundError:  # the writer compacted a partition between listing and reading: list again
         data = _read_files(part_files(output_dir, table, job_id), table, remote)
-    return dedup_latest(data, KEYS[table])
+    data = dedup_latest(data, KEYS[table])
+    if table == "cells":  # the compatibility column, as in the DuckDB view
+        data = data.append_column("error", pa.array(error_column(data.column("reason").to_pylist(), data.column("message").to_pylist()), pa.string()))
+    return data
 
 
-def cell_statuses(output_dir: str | os.PathLike[str], job_id: str) -> dict[tuple[str, str], str]:
-    """(row_key, column) -> status of every recorded cell of a job (for resume)."""
-    cells = read_table(output_dir, "cells", job_id).select(["row_key", "column", "status"]).to_pydict()
-    return {(r, c): s for r, c, s in zip(cells["row_key"], cells["column"], cells["status"])}
+def _split_error_column(part: pa.Table) -> pa.Table:
+    pairs = [split_reason(e) for e in part.column("error").to_pylist()]
+    part = part.drop_columns(["error"])
+    part = part.append_column("reason", pa.array([r for r, _ in pairs], pa.string()))
+    return part.append_column("message", pa.array([m for _, m in pairs], pa.string()))
+
+
+def previous_state(output_dir: str | os.PathLike[str], job_id: str) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, str]]]:
+    """What earlier runs of a job left: ``{(row_key, column): status}`` of every recorded cell, and the
+    answers of done cells as ``{row_key: {column: answer}}`` (for resume and rerun).
+
+    A job with nothing written yet has ``({}, {})``. Raises ``StoreError`` naming the job when its
+    ``cells`` table exists but cannot be read: a resume must not mistake that for "nothing done".
+    """
+    try:
+        cells = read_table(output_dir, "cells", job_id)
+    except StoreError as err:
+        raise StoreError(f"cells of job {job_id} cannot be read, so it cannot be resumed: {err}") from None
+    statuses: dict[tuple[str, str], str] = {}
+    answers: dict[str, dict[str, str]] = {}
+    for rec in cells.select(["row_key", "column", "status", "answer"]).to_pylist():
+        statuses[(rec["row_key"], rec["column"])] = rec["status"]
+        if rec["status"] == CellStatus.DONE:
+            answers.setdefault(rec["row_key"], {})[rec["column"]] = rec["answer"] or ""
+    return statuses, answers
 
 
 def list_jobs(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -148,11 +176,11 @@ def list_jobs(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
             counts.setdefault(jid, {})[status] = n
     out = []
     for job in jobs:
-        by_status = {s: 0 for s in CELL_STATUSES}
+        by_status: dict[str, int] = {s: 0 for s in CELL_STATUSES}
         by_status.update(counts.get(job["job_id"], {}))
         planned = job.get("cells") or 0
         recorded = sum(by_status.values())
-        by_status["pending"] += max(planned - recorded, 0)  # cells never written yet are pending
+        by_status[CellStatus.PENDING] += max(planned - recorded, 0)  # cells never written yet are pending
         out.append({
             "job_id": job["job_id"],
             "name": job["name"],

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipelines.status import CellStatus, PageStatus
+
 __all__ = ["SCHEMAS", "KEYS", "TABLES", "CELL_STATUSES", "PAGE_STATUSES"]
 
-CELL_STATUSES = ("pending", "running", "done", "failed", "skipped", "budget_exhausted")
-PAGE_STATUSES = ("ok", "skipped", "failed", "blocked")
+CELL_STATUSES = tuple(CellStatus)
+PAGE_STATUSES = tuple(PageStatus)
 
 _ts = pa.timestamp("us", tz="UTC")
 
@@ -26,7 +28,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         [
             ("job_id", pa.string()),
             ("name", pa.string()),
-            ("status", pa.string()),  # running | done | interrupted | failed
+            ("status", pa.string()),  # one of JobStatus
             ("spec_yaml", pa.string()),  # the spec as given; holds env var NAMES, never keys
             ("spec_path", pa.string()),
             ("key_field", pa.string()),
@@ -50,7 +52,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("confidence", pa.float64()),
             ("citations", pa.list_(pa.string())),  # URLs, each one fetched for this cell
             ("dropped_citations", pa.int64()),  # citations that pointed elsewhere and were removed
-            ("error", pa.string()),  # reason slug + message for failed/skipped cells
+            ("reason", pa.string()),  # slug: no_results, judge_failed, upstream_failed, timeout... (pipelines.reasons)
+            ("message", pa.string()),  # what happened, for a person; null when the slug says it all
             ("question", pa.string()),  # the rendered question
             ("keywords", pa.int64()),
             ("search_results", pa.int64()),

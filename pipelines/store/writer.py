@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import StoreError
+from pipelines.reasons import split_error_field
 from pipelines.store.catalog import refresh_catalog
 from pipelines.store.filesystem import remote_output
 from pipelines.store.reader import PART_GLOB, _read_files, check_job_id, check_table, dedup_latest, partition_dir
@@ -79,7 +80,8 @@ def _type_ok(value: Any, expected: tuple[str, tuple[type, ...]]) -> bool:
     if not isinstance(value, types):
         return False
     if label == "a list of text":
-        return all(isinstance(v, str) or v is None for v in value)
+        items: Any = value  # a list here (checked above)
+        return all(isinstance(v, str) or v is None for v in items)
     return True
 
 
@@ -103,7 +105,7 @@ class StoreWriter:
     ) -> None:
         self._remote = remote_output(output_dir)
         if self._remote is not None:
-            self.output_dir = str(output_dir)
+            self.output_dir: Any = str(output_dir)  # a str inside a URI output's filesystem, else a Path
             self._remote.mkdir(self._remote.root)
         else:
             self.output_dir = Path(output_dir)
@@ -138,6 +140,8 @@ class StoreWriter:
             return
         fields, keys = _FIELD_TYPES[table], KEYS[table]
         by_job: dict[str, list[dict[str, Any]]] = {}
+        if table == "cells":  # writers from before the reason/message split still send error="<slug>: <message>"
+            records = [split_error_field(r) for r in records]
         for record in records:
             for name, value in record.items():
                 expected = fields.get(name)
@@ -209,15 +213,15 @@ class StoreWriter:
             return self._remote.path(table, f"job_id={check_job_id(job_id)}")
         return partition_dir(self.output_dir, table, job_id)
 
-    def _is_dir(self, folder: Path | str) -> bool:
+    def _is_dir(self, folder: Any) -> bool:
         return self._remote.is_dir(folder) if self._remote is not None else folder.is_dir()
 
-    def _parts(self, folder: Path | str) -> list:
+    def _parts(self, folder: Any) -> list:
         if self._remote is not None:
             return self._remote.files(folder, PART_GLOB)
         return sorted(folder.glob(PART_GLOB)) if folder.is_dir() else []
 
-    def _write_part(self, folder: Path | str, data: pa.Table) -> Path | str:
+    def _write_part(self, folder: Any, data: pa.Table) -> Path | str:
         if self._remote is not None:
             return self._remote.write_parquet(folder, self._part_name(), data, self.compression)
         try:

@@ -5,7 +5,7 @@ keys it accepts (``fields``), a ``build`` step (the second step of spec
 parsing for its own keys; it appends every problem it finds) and an async
 ``run`` that turns one :class:`~pipelines.research.CellTask` into one
 :class:`~pipelines.research.CellOutcome`. ``run`` never raises for a
-per-cell failure: it returns ``CellOutcome(status="failed",
+per-cell failure: it returns ``CellOutcome(status=CellStatus.FAILED,
 error="<reason_slug>: <message>")``; the coordinator turns a stray exception
 into ``internal: ...``.
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipelines.research import CellOutcome, CellTask, Services
+from pipelines.status import CellStatus
 
 __all__ = ["TaskKind", "KindSpec", "TaskServices", "failed"]
 
@@ -64,4 +65,4 @@ class TaskKind(Protocol):
 
 def failed(reason: str, message: str, **counts: Any) -> CellOutcome:
     """The outcome of a failed cell, in the ``<reason_slug>: <message>`` convention."""
-    return CellOutcome(status="failed", error=f"{reason}: {message}", **counts)
+    return CellOutcome(status=CellStatus.FAILED, error=f"{reason}: {message}", **counts)

@@ -15,6 +15,7 @@ from pipelines import prompts
 from pipelines.answers import coerce
 from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutputError
 from pipelines.research import CellOutcome, CellTask, _Cell
+from pipelines.status import CellStatus
 from pipelines.tasks.base import KindSpec, TaskServices, failed
 
 __all__ = ["LLMKind", "KIND", "STAGE", "transform_messages", "parse_transform"]
@@ -84,7 +85,7 @@ class LLMKind:
             o.status, o.error = "budget_exhausted", f"budget_exhausted: {exc}"
             return o
         except TrawlError as exc:
-            o.status, o.error = "failed", f"{exc.reason}: {exc}"
+            o.status, o.error = CellStatus.FAILED, f"{exc.reason}: {exc}"
             return o
         if summary.answer is None:
             return failed("no_answer", "the LLM found no answer in the inputs", llm_calls=o.llm_calls,

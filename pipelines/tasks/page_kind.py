@@ -14,6 +14,7 @@ import asyncio
 
 from pipelines.errors import BudgetExhaustedError, TrawlError
 from pipelines.research import CellOutcome, CellTask, _Cell
+from pipelines.status import CellStatus
 from pipelines.tasks.base import KindSpec, TaskServices, failed
 from pipelines.templates import TemplateProblem, render, template_names
 from pipelines.urls import normalize_url
@@ -64,20 +65,20 @@ class PageKind:
             if not any(p.ok and p.chunks for p in pages):
                 o.pages_fetched = len(pages)
                 shown = "; ".join(f"{p.url}: {p.status} ({p.reason or 'no text'})" for p in pages)
-                o.status, o.error = "failed", f"page_unreadable: {shown[:400]}"
+                o.status, o.error = CellStatus.FAILED, f"page_unreadable: {shown[:400]}"
                 return o
             judged = await cell.pages_and_excerpts(urls)
             if not judged and cell.judge_errors:
                 last = cell.judge_errors[-1]
-                o.status, o.error = "failed", f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
+                o.status, o.error = CellStatus.FAILED, f"judge_failed: {len(cell.judge_errors)} of {o.pages_fetched} page(s) could not be judged ({last.reason}: {last})"
             elif not judged:
-                o.status, o.error = "failed", f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
+                o.status, o.error = CellStatus.FAILED, f"no_relevant_pages: {o.pages_fetched} page(s) read, none relevant"
             else:
                 await cell.summarize(judged)
         except BudgetExhaustedError as exc:
             o.status, o.error = "budget_exhausted", f"budget_exhausted: {exc}"
         except TrawlError as exc:
-            o.status, o.error = "failed", f"{exc.reason}: {exc}"
+            o.status, o.error = CellStatus.FAILED, f"{exc.reason}: {exc}"
         return o
 
 

@@ -30,8 +30,9 @@ from importlib import metadata
 from pipelines.answers import coerce
 from pipelines.errors import PermanentError, TrawlError
 from pipelines.research import CellOutcome, CellTask
-from pipelines.tasks.python_cache import MISS
+from pipelines.status import CellStatus
 from pipelines.tasks.base import KindSpec, TaskServices, failed
+from pipelines.tasks.python_cache import MISS
 from pipelines.templates import NAME_RE
 
 __all__ = ["PythonKind", "KIND", "ENTRY_POINT_GROUP", "PythonTarget", "resolve_function", "call_function", "run_python_inline"]
@@ -198,7 +199,7 @@ class PythonKind:
         answer = " ; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
         answer = answer[:_MAX_ANSWER_CHARS]
         typed, problem = coerce(answer, task.answer_type)
-        return CellOutcome(status="done", answer=answer, value=typed, confidence=1.0, error=problem)
+        return CellOutcome(status=CellStatus.DONE, answer=answer, value=typed, confidence=1.0, error=problem)
 
 
 KIND = PythonKind()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from pipelines.research import CellOutcome, CellTask
+from pipelines.status import CellStatus
 from pipelines.tasks.base import TaskKind, TaskServices
 
 __all__ = ["register", "unregister", "get_kind", "kind_names", "run_cell", "DEFAULT_KIND"]
@@ -45,5 +46,5 @@ async def run_cell(task: CellTask, services: TaskServices) -> CellOutcome:
     """Answer one cell with its column's kind. An unknown kind fails the cell (the spec check should have caught it)."""
     kind = _KINDS.get(task.kind)
     if kind is None:
-        return CellOutcome(status="failed", error=f"unknown_kind: no task kind {task.kind!r} is registered")
+        return CellOutcome(status=CellStatus.FAILED, error=f"unknown_kind: no task kind {task.kind!r} is registered")
     return await kind.run(task, services)

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pipelines.answers import coerce
 from pipelines.research import CellOutcome, CellTask
 from pipelines.settings import Strict
+from pipelines.status import CellStatus
 from pipelines.tasks.base import KindSpec, TaskServices, failed
 from pipelines.templates import TemplateProblem, render, template_names
 
@@ -47,7 +48,7 @@ class _Regex(Strict):
         return value
 
     @model_validator(mode="after")
-    def _group_exists(self) -> "_Regex":
+    def _group_exists(self) -> _Regex:
         compiled = re.compile(self.pattern)
         ok = self.group in compiled.groupindex if isinstance(self.group, str) else 0 <= self.group <= compiled.groups
         if not ok:
@@ -67,7 +68,7 @@ class _Bands(Strict):
     labels: list[str] = Field(..., min_length=2, description="One label per band: len(edges) + 1.")
 
     @model_validator(mode="after")
-    def _shape(self) -> "_Bands":
+    def _shape(self) -> _Bands:
         if any(b <= a for a, b in zip(self.edges, self.edges[1:])):
             raise ValueError("edges must be strictly ascending")
         if len(self.labels) != len(self.edges) + 1:
@@ -82,7 +83,7 @@ class RuleSpec(Strict):
     bands: _Bands | None = Field(None, description="Put a numeric input into a labelled band.")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "RuleSpec":
+    def _exactly_one(self) -> RuleSpec:
         given = [name for name in ("regex", "map", "template", "bands") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of regex, map, template, bands (got {', '.join(given) or 'none'})")
@@ -131,7 +132,7 @@ class RuleKind:
         except _RuleMiss as miss:
             return failed(miss.reason, str(miss))
         value, problem = coerce(answer, task.answer_type)
-        return CellOutcome(status="done", answer=answer, value=value, confidence=1.0, error=problem)
+        return CellOutcome(status=CellStatus.DONE, answer=answer, value=value, confidence=1.0, error=problem)
 
 
 class _RuleMiss(Exception):

@@ -124,7 +124,7 @@ class Company:
         return f"{self.slug}.example"
 
     def truth(self) -> dict:
-        row = {"company": self.name, "domain": self.host}
+        row: dict[str, object] = {"company": self.name, "domain": self.host}
         row.update({f: getattr(self, f) for f in FACT_FIELDS})
         row["industry"] = self.industry  # for columns that classify a company (the llm kind's example)
         row["hard_cases"] = {"third_party_only": list(self.third_party_only), "former_ceo": self.former_ceo,

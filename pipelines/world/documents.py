@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["FOLDER_SUFFIXES", "folder_files", "file_document", "body_document"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines.world.spans import CUES, candidates, question_kind
-from pipelines.world.transform import parse_choices, transform
 from pipelines.world.textutil import mentions, org_names, similar_name_in, split_sentences, terms
+from pipelines.world.transform import parse_choices, transform
 
 __all__ = ["MODEL_NAME", "Request", "parse_request", "complete", "expand", "judge", "summarize"]
 

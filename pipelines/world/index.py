@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 import bm25s
@@ -114,7 +114,7 @@ async def _fetch_all(urls: list[str], concurrency: int, timeout_s: float, max_by
                     doc = body_document(url, body, ctype.split(";")[0].strip().lower() if ctype else None, resp.charset)
                     if doc:
                         out.append(doc)
-            except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError):
+            except (TimeoutError, aiohttp.ClientError, UnicodeError):
                 return  # one bad URL never stops the index build
 
     timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -157,7 +157,7 @@ class SearchIndex:
         filtered = bool(include or exclude)
         k = min(len(self.docs), max(2000, (offset + limit) * 50) if filtered else offset + limit)
         ids, scores = self.retriever.retrieve([q], k=k, show_progress=False, n_threads=1)
-        hits = []
+        hits: list = []
         for doc_id, score in zip(np.asarray(ids)[0], np.asarray(scores)[0]):
             if score <= 0 or len(hits) >= offset + limit:
                 break

@@ -8,8 +8,9 @@ around it (navigation, cookie banner, sidebar, footer, scripts) is added by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import partial
 
 from pipelines.world.corpus import DIRECTORY_HOST, NEWS_HOST, Company, Corpus, Twin, slugify
 
@@ -259,20 +260,20 @@ def third_party_pages(corpus: Corpus, host: str) -> dict[str, Callable[[], PageD
         pages["/"] = lambda: PageDoc("DailyBiz News – business news", [("Latest", [
             f"{c.name} raises {money(c.funding_amount, 1)}" for c in corpus.companies[:30]])], "DailyBiz News", kind="news")
         for c in corpus.companies:
-            pages[news_article_path(c)] = (lambda c=c: _article(corpus, c))
+            pages[news_article_path(c)] = partial(_article, corpus, c)
             if c.twin:
-                pages[f"/2024/{c.twin.slug}-expands"] = (lambda t=c.twin: _twin_article(t))
+                pages[f"/2024/{c.twin.slug}-expands"] = partial(_twin_article, c.twin)
     elif host == DIRECTORY_HOST:
         industries = sorted({c.industry for c in corpus.companies})
         pages["/"] = lambda: PageDoc("Company Directory", [("Industries", industries)], "Company Directory", kind="directory")
         for c in corpus.companies:
-            pages[f"/companies/{c.slug}"] = (lambda c=c: _profile(c))
+            pages[f"/companies/{c.slug}"] = partial(_profile, c)
             if c.twin:
-                pages[f"/companies/{c.twin.slug}"] = (lambda t=c.twin: _twin_profile(t))
+                pages[f"/companies/{c.twin.slug}"] = partial(_twin_profile, c.twin)
         for ind in industries:
             count = sum(1 for c in corpus.companies if c.industry == ind)
             for p in range(1, min(3, (count + 49) // 50) + 1):
-                pages[f"/industry/{slugify(ind)}" + (f"/page/{p}" if p > 1 else "")] = (lambda ind=ind, p=p: _industry(corpus, ind, p))
+                pages[f"/industry/{slugify(ind)}" + (f"/page/{p}" if p > 1 else "")] = partial(_industry, corpus, ind, p)
     return pages
 
 

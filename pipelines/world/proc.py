@@ -79,6 +79,7 @@ def spawn_server(name: str, module: str, args: list[str], *, timeout: float = 12
         stderr.close()
     deadline = time.monotonic() + timeout
     buf = b""
+    assert proc.stdout is not None  # spawned with stdout=PIPE
     fd = proc.stdout.fileno()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
@@ -112,7 +113,7 @@ async def _serve(app: web.Application, host: str, port: int, detached: bool, soc
     await runner.setup()
     site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # port 0 -> the port the OS picked
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # port 0 -> the port the OS picked
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

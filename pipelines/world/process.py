@@ -23,6 +23,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -161,7 +162,7 @@ def start_world(config: WorldConfig | None = None, world_dir: str | os.PathLike 
         site_faults["default"] = SiteFaults(latency_s=config.site_latency_s)
     search_faults = config.search_faults or SearchFaults(latency_s=config.search_latency_s)
     common = ["--companies", str(config.companies), "--seed", str(config.seed)]
-    kw = {"timeout": config.ready_timeout_s, "detached": detached}
+    kw: dict[str, Any] = {"timeout": config.ready_timeout_s, "detached": detached}
     log_path = str(wdir / "servers.log")
 
     def site_then_search() -> tuple[ServerProcess, ServerProcess]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import fnmatch
+import json
 import random
 from collections import Counter, OrderedDict
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipelines.world.textutil import NUMBER_RE, ORG_SUFFIXES, _digits, _MULT
+from pipelines.world.textutil import _MULT, NUMBER_RE, ORG_SUFFIXES, _digits
 
 __all__ = ["Candidate", "question_kind", "candidates", "CUES", "format_money", "STALE_RE"]
 
@@ -183,8 +183,8 @@ def candidates(kind: str, sentence: str, entity: str, person: str | None = None)
         if rounds or amounts:
             rnd = _norm_round(rounds[0]) if rounds else ""
             amt = format_money(amounts[0]) if amounts else ""
-            value = f"{rnd} ({amt})" if rnd and amt else rnd or amt
-            out.append(Candidate(value, 2.0 if rnd and amt else 1.0, sentence_stale))
+            funding = f"{rnd} ({amt})" if rnd and amt else rnd or amt
+            out.append(Candidate(funding, 2.0 if rnd and amt else 1.0, sentence_stale))
     elif kind == "product":
         for pat in _PRODUCT_PATTERNS:
             for m in pat.finditer(sentence):

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from pipelines.world.textutil import NUMBER_RE, _MULT, _digits
+from pipelines.world.textutil import _MULT, NUMBER_RE, _digits
 
 __all__ = ["load_truth", "score_answer", "score_results", "truth_value", "FIELD_KINDS", "COLUMN_TRUTH"]
 
@@ -103,7 +103,7 @@ def _cell(value):
 def _pivot(cells: list[dict], key: str) -> list[dict]:
     rows: dict[str, dict] = {}
     for cell in cells:
-        row_key = cell.get("row_key", cell.get(key))
+        row_key = str(cell.get("row_key", cell.get(key)))
         rows.setdefault(row_key, {key: row_key})[cell["column"]] = cell.get("answer")
     return list(rows.values())
 
@@ -135,7 +135,7 @@ def score_results(rows: list[dict], truth: dict, column_map: dict[str, str] | No
             if not ok:
                 misses.append({key: row.get(key), "column": column, "answer": answer, "truth": expected})
     for stats in columns.values():
-        stats["accuracy"] = stats["correct"] / stats["total"] if stats["total"] else 0.0
+        stats["accuracy"] = stats["correct"] / stats["total"] if stats["total"] else 0.0  # type: ignore[assignment]  # a share among the counts
     correct = sum(s["correct"] for s in columns.values())
     total = sum(s["total"] for s in columns.values())
     accuracy = correct / total if total else 0.0

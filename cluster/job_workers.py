@@ -1,0 +1,110 @@
+"""The Ray actors of one job run, owned by one object: writer at once, the rest lazily, then flush and kill.
+
+``JobWorkers`` is what ``cluster.runner.run_job`` drives: ``start_writer``
+before anything is recorded, ``start`` (idempotent) on the first call the
+job's caches cannot answer, ``close`` to flush the gateways' telemetry and
+close the output, and ``kill`` in every case, so no actor of the run
+outlives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+
+from actors.fetcher import FetcherPool
+from actors.llm_gateway import start_llm_gateway
+from actors.search_gateway import start_search_gateway
+from actors.writer import start_writer, writer_name
+
+__all__ = ["JobWorkers", "WorkerPaths", "GATEWAY_FLUSH_TIMEOUT_S"]
+
+logger = logging.getLogger(__name__)
+
+# How long closing waits for a gateway's last telemetry records; a gateway that is gone by then loses them.
+GATEWAY_FLUSH_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerPaths:
+    """Local folders of the run (on the driver's node, where writer and gateways run)."""
+
+    output: str  # the output folder or URI
+    state_dir: str  # caches and page store
+    llm_cache_dir: str
+    search_cache_dir: str
+    python_cache_dir: str  # results of kind: python functions (pipelines.tasks.python_cache)
+
+    @classmethod
+    def for_job(cls, job, output: str, state_dir: str) -> WorkerPaths:
+        cache_root = os.path.join(state_dir, "cache")
+        return cls(output, state_dir, job.llm.cache_dir or os.path.join(cache_root, "llm"), os.path.join(cache_root, "search"),
+                   os.path.join(cache_root, "python"))
+
+
+class JobWorkers:
+    """Writer, LLM gateway, search gateway and fetchers of one job run.
+
+    ``llm_settings``: resolved settings (profile read, keys checked);
+    ``spent``: (tokens, USD) of earlier runs of a resumed job, counted against its budget.
+    """
+
+    def __init__(self, job, paths: WorkerPaths, llm_settings, spent: tuple[int, float] = (0, 0.0)) -> None:
+        self.job, self.paths, self.llm_settings, self.spent = job, paths, llm_settings, spent
+        self.writer = None
+        self.llm = self.search = self.fetchers = None
+
+    @property
+    def started(self) -> bool:
+        return self.fetchers is not None
+
+    def start_writer(self):
+        self.writer = start_writer(self.paths.output, job_id=self.job.job_id)
+        return self.writer
+
+    def start(self):
+        """Start the gateways and fetchers once; returns (llm gateway, search gateway, fetchers)."""
+        if not self.started:
+            job, name = self.job, writer_name(self.job.job_id)
+            self.llm = start_llm_gateway(
+                self.llm_settings, budget=job.budget, writer=name, cache_dir=self.paths.llm_cache_dir,
+                name=f"trawl.llm_gateway[{job.job_id}]",
+                spent={job.job_id: self.spent} if self.spent[0] or self.spent[1] else None,
+            )
+            self.search = start_search_gateway(job.search, writer=name, cache_dir=self.paths.search_cache_dir,
+                                               name=f"trawl.search_gateway[{job.job_id}]")
+            self.fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"),
+                                        job_id=job.job_id)
+        return self.llm, self.search, self.fetchers
+
+    def record_job(self, record: dict) -> None:
+        """Write the job's row (``jobs`` table) and wait for the writer to take it."""
+        ray.get(self.writer.append.remote("jobs", [record]))
+
+    def flush_gateways(self) -> None:
+        """Wait until each gateway's telemetry records have reached the writer (best effort per gateway)."""
+        for gateway in self._gateways():
+            try:
+                ray.get(gateway.flush.remote(), timeout=GATEWAY_FLUSH_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - a dead gateway's last records are lost, not the run
+                logger.warning("a gateway's last telemetry records were not flushed: %r", exc)
+
+    def close(self, final_record: dict) -> None:
+        """Flush the gateways, write the job's final row, close the output (compaction, DuckDB views)."""
+        self.flush_gateways()
+        self.record_job(final_record)
+        ray.get(self.writer.close.remote())
+
+    def kill(self) -> None:
+        """Kill every actor of the run (without restart)."""
+        for handle in [*self._gateways(), self.writer]:
+            if handle is not None:
+                ray.kill(handle, no_restart=True)
+        if self.fetchers is not None:
+            self.fetchers.kill()
+
+    def _gateways(self) -> list:
+        return [g for g in (self.llm, self.search) if g is not None]
