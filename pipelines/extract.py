@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.fetch.decode import decode_body
+
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
@@ -30,6 +32,9 @@ class ExtractedPage:
     from_page_store: bool = False
     fetched_at: datetime | None = None
     fetcher: str | None = None
+    encoding: str | None = None  # the body's encoding (pipelines.fetch.decode), e.g. 'cp1252'
+    encoding_source: str | None = None  # bom | http | meta | detected... | default
+    canonical_url: str | None = None  # <link rel=canonical>
     title: str = ""
     text: str = ""
     chunks: list[str] = field(default_factory=list)
@@ -41,16 +46,6 @@ class ExtractedPage:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-def _decode(body: bytes, charset: str | None) -> str:
-    for enc in (charset, "utf-8"):
-        if enc:
-            try:
-                return body.decode(enc)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    return body.decode("utf-8", errors="replace")
 
 
 def chunk_text(text: str, chunk_chars: int) -> list[str]:
@@ -98,6 +93,9 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
         from_page_store=bool(getattr(fetched, "from_page_store", False)),
         fetched_at=getattr(fetched, "fetched_at", None),
         fetcher=getattr(fetched, "fetcher", None),
+        encoding=getattr(fetched, "charset", None),
+        encoding_source=getattr(fetched, "encoding_source", None),
+        canonical_url=getattr(fetched, "canonical_url", None),
         node_id=node_id,
         private_hosts=list(getattr(fetched, "private_hosts", None) or []),
     )
@@ -122,7 +120,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None)
 
 
 def _main_text(body: bytes, charset: str | None, content_type: str | None, url: str) -> tuple[str, str]:
-    text = _decode(body, charset)
+    text = decode_body(body, charset)  # the fetcher's sniffed encoding; sniffed here when it is unknown
     if content_type and content_type.startswith("text/plain"):
         return "", text.strip()
     import trafilatura  # imported lazily: heavy, and only extraction workers need it
@@ -152,6 +150,9 @@ def page_record(page: ExtractedPage, job_id: str) -> dict:
         "reason": page.reason,
         "http_status": page.http_status,
         "content_type": page.content_type,
+        "encoding": page.encoding,
+        "encoding_source": page.encoding_source,
+        "canonical_url": page.canonical_url,
         "bytes": page.bytes,
         "fetch_ms": page.fetch_ms,
         "from_page_store": page.from_page_store,

@@ -56,6 +56,11 @@ class FetchSettings(Strict):
     robots_unreachable_ttl_s: float = Field(60.0, ge=0, description="Lifetime of 'robots.txt unreachable (5xx/429/timeout): disallow all'.")
     robots_cache_size: int = Field(4096, ge=1, description="Origins whose robots.txt verdict a fetcher keeps.")
     page_store_ttl_s: float | None = Field(604_800.0, gt=0, description="Page store entries older than this are refetched; None keeps them forever.")
+    proxy: str | None = Field(
+        None,
+        description="Egress proxy for every fetch, e.g. 'http://proxy.corp:3128'. Off by default and never read from the "
+        "environment (HTTP_PROXY is ignored). Through a proxy the proxy resolves target names: see docs/real-web.md.",
+    )
 
     @model_validator(mode="after")
     def _hosts_and_addresses_are_valid(self) -> "FetchSettings":

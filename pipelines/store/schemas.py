@@ -99,6 +99,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("reason", pa.string()),  # why skipped/failed/blocked
             ("http_status", pa.int64()),
             ("content_type", pa.string()),
+            ("encoding", pa.string()),  # the body's encoding, e.g. cp1252 (pipelines/fetch/decode.py)
+            ("encoding_source", pa.string()),  # bom | http | meta | detected | detected_over_http | detected_over_meta | default
+            ("canonical_url", pa.string()),  # <link rel=canonical>
             ("bytes", pa.int64()),
             ("fetch_ms", pa.float64()),
             ("from_page_store", pa.bool_()),
