@@ -6,7 +6,7 @@ through ``FetchSettings.resolve``). Routes:
 - ``/enc/{sample}?codec=&declare=none|http|meta&label=&bom=1``: a page whose
   text is ``SAMPLES[sample]`` in ``codec``, declared (or not) with ``label``;
 - ``/moved``, ``/moved-header``, ``/moved-noscript``, ``/moved-self``,
-  ``/moved-slow``, ``/moved-chain/{n}``, ``/moved-to?u=``: meta refresh and
+  ``/moved-slow``, ``/moved-chain/{n}``, ``/moved-to?u=``, ``/refresh-loop/{a|b}``: meta refresh and
   ``Refresh`` header stubs; ``/company/about-us``: the page they point to;
 - ``/consent``: a cookie wall that sets a cookie and redirects to itself;
   ``/cookie/set-then?u=``: sets a cookie and redirects to ``u``;
@@ -98,6 +98,11 @@ async def moved_chain(request: web.Request) -> web.Response:
     return _html(_refresh_stub(f"/moved-chain/{n + 1}"))
 
 
+async def refresh_loop(request: web.Request) -> web.Response:
+    other = "b" if request.match_info["side"] == "a" else "a"
+    return _html(_refresh_stub(f"/refresh-loop/{other}"))
+
+
 async def moved_to(request: web.Request) -> web.Response:
     return _html(_refresh_stub(request.query["u"]))
 
@@ -176,6 +181,7 @@ def build_app() -> web.Application:
         app.router.add_get(path, moved)
     app.router.add_get("/moved-chain/{n}", moved_chain)
     app.router.add_get("/moved-to", moved_to)
+    app.router.add_get("/refresh-loop/{side}", refresh_loop)
     app.router.add_get("/company/about-us", about)
     app.router.add_get("/consent", consent)
     app.router.add_get("/cookie/set-then", cookie_set_then)
