@@ -16,6 +16,11 @@ from pipelines.fetch.decode import decode_body
 
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
+# Measured on the 300 pages of shared/realweb (tests/test_realweb_gate.py, benchmarks/realweb.py):
+# a main text shorter than this is retried with favor_recall (pages whose article trafilatura's default misses);
+RECALL_RETRY_CHARS = 200
+# a comments section at least this long is real discussion and kept; shorter ones are "0 comments" boilerplate.
+COMMENTS_MIN_CHARS = 500
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 
 
@@ -125,19 +130,20 @@ def _main_text(body: bytes, charset: str | None, content_type: str | None, url: 
         return "", text.strip()
     import trafilatura  # imported lazily: heavy, and only extraction workers need it
 
-    doc = trafilatura.bare_extraction(
-        text,
-        url=url,
-        include_comments=False,
-        include_tables=True,
-        favor_recall=True,
-        with_metadata=True,
-        deduplicate=False,
-    )
+    def extract(**options):
+        return trafilatura.bare_extraction(text, url=url, include_tables=True, with_metadata=True, deduplicate=False, **options)
+
+    doc = extract()  # trafilatura's balance of precision and recall, which beat favor_recall on real pages
+    if doc is None or len(doc.text or "") < RECALL_RETRY_CHARS:
+        wider = extract(favor_recall=True)
+        if wider is not None and len(wider.text or "") > len(getattr(doc, "text", None) or ""):
+            doc = wider
     if doc is None:
         return "", ""
-    title = getattr(doc, "title", None) or ""
-    return title, (getattr(doc, "text", None) or "")
+    title, body_text, comments = doc.title or "", doc.text or "", doc.comments or ""
+    if len(comments) >= COMMENTS_MIN_CHARS:
+        body_text = f"{body_text}\n{comments}"
+    return title, body_text
 
 
 def page_record(page: ExtractedPage, job_id: str) -> dict:

@@ -34,7 +34,7 @@ from pipelines.fetch.page_store import write_gzip_atomically
 __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
 
 # Bump the trawl part whenever extract_page's output for the same body can change.
-EXTRACT_VERSION = f"trawl-extract-1/trafilatura-{metadata.version('trafilatura')}"
+EXTRACT_VERSION = f"trawl-extract-2/trafilatura-{metadata.version('trafilatura')}"
 
 
 class ExtractedStore:
@@ -66,6 +66,7 @@ class ExtractedStore:
             url=url, final_url=entry["final_url"], status="ok", http_status=entry["http_status"],
             content_type=entry["content_type"], bytes=entry["bytes"], from_page_store=True, fetched_at=fetched_at,
             title=entry["title"], text=entry["text"], chunks=list(entry["chunks"]), private_hosts=private,
+            encoding=entry.get("encoding"), encoding_source=entry.get("encoding_source"), canonical_url=entry.get("canonical_url"),
         )
 
     def put(self, page: ExtractedPage) -> bool:
@@ -77,5 +78,6 @@ class ExtractedStore:
             "http_status": page.http_status, "content_type": page.content_type, "bytes": page.bytes,
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
             "chunks": page.chunks, "private_hosts": [list(hp) for hp in page.private_hosts],
+            "encoding": page.encoding, "encoding_source": page.encoding_source, "canonical_url": page.canonical_url,
         }
         return write_gzip_atomically(self.path_for(page.url), [json.dumps(entry, ensure_ascii=False).encode("utf-8")])

@@ -11,8 +11,9 @@ The order is the WHATWG HTML Standard's encoding sniffing algorithm
                 UTF-16/32 means UTF-8, because a page whose bytes could be read as
                 ASCII to find the tag cannot be UTF-16 (spec, "prescan", step 2.9);
 4. ``detected`` no declaration: bytes that are valid UTF-8 with non-ASCII in them
-                are UTF-8 (as Firefox's chardetng decides first), otherwise
-                ``chardet`` guesses (see ``detect_encoding``);
+                (or mostly so: see ``mostly_utf8``) are UTF-8, as Firefox's
+                chardetng decides first; otherwise ``chardet`` guesses (see
+                ``detect_encoding``);
 5. ``default``  windows-1252, the WHATWG default for most locales.
 
 Labels are mapped the way browsers map them (w3lib's table, after the WHATWG
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
-__all__ = ["Sniffed", "ENCODING_SOURCES", "sniff_encoding", "decode_body", "detect_encoding", "label_to_encoding"]
+__all__ = ["Sniffed", "ENCODING_SOURCES", "sniff_encoding", "decode_body", "detect_encoding", "label_to_encoding", "mostly_utf8"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,23 +93,39 @@ def detect_encoding(body: bytes) -> str | None:
     decodes wrong), and on the 9 realweb pages that are not UTF-8 it said
     windows-1250 twice where chardet said windows-1252 (see docs/real-web.md).
     """
-    sample = body[:DETECT_BYTES]
-    if sample.isascii():
+    if body.isascii():
         return None
-    if _valid_utf8(sample):
+    if _valid_utf8(body) or mostly_utf8(body):  # the whole body: pages often stay ASCII for their first tens of KB
         return "utf-8"
+    sample = body[:DETECT_BYTES]
+    if sample.isascii():  # show the detector the bytes that tell, not a head of markup
+        start = next(i for i, byte in enumerate(body) if byte >= 0x80)
+        sample = body[max(0, start - DETECT_BYTES // 2) : start + DETECT_BYTES // 2]
     import chardet  # imported lazily: only undeclared non-UTF-8 pages need it
 
     guess = chardet.detect(sample)
     return label_to_encoding(guess.get("encoding"))
 
 
-def _valid_utf8(sample: bytes) -> bool:
+def mostly_utf8(body: bytes) -> bool:
+    """More well-formed multi-byte UTF-8 characters than invalid bytes: UTF-8 with a few stray legacy bytes.
+
+    Such pages (a CMS pasting windows-1252 snippets into a UTF-8 template) read
+    best as UTF-8 with a few replacement characters; read as windows-1252,
+    every other accented letter would turn into mojibake. A windows-1252 page
+    almost never forms valid multi-byte UTF-8 by chance.
+    """
+    text = body.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    return len(text) - len(text.encode("ascii", errors="ignore")) - invalid > invalid
+
+
+def _valid_utf8(body: bytes) -> bool:
     try:
-        sample.decode("utf-8")
+        body.decode("utf-8")
         return True
     except UnicodeDecodeError as exc:
-        return exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"  # cut mid-character by the sample
+        return exc.start >= len(body) - 3 and exc.reason == "unexpected end of data"  # cut mid-character by the size cap
 
 
 def sniff_encoding(content_type: str | None, body: bytes) -> Sniffed:
@@ -128,7 +145,7 @@ def sniff_encoding(content_type: str | None, body: bytes) -> Sniffed:
     if declared is None:
         declared, source = _meta(body), "meta"
     if declared is not None:
-        if _decodes(body, declared):
+        if _decodes(body, declared) or (declared == "utf-8" and mostly_utf8(body)):
             return Sniffed(declared, source)
         guess = _detect(body)
         if guess is not None and guess != declared and _decodes(body, guess):
