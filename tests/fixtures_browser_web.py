@@ -16,6 +16,8 @@ through ``FetchSettings.resolve``). Routes:
 - ``/compressed/{br|zstd|gzip}``: a body with that Content-Encoding;
 - ``/canonical``: a page with ``<link rel=canonical>``;
 - ``/realweb/{file}``: ``$REALWEB_DIR/pages/{file}`` as ``text/html`` WITHOUT a charset;
+- ``/e2e/...`` and ``/search?q=&format=json``: one page per kind for a whole
+  job (``E2E_FACTS``) and a SearXNG-style search that returns all of them;
 - any request in absolute form (``GET http://host/path``): answered as a
   forward proxy would be asked, with a page naming the target (no forwarding).
 """
@@ -51,6 +53,15 @@ SAMPLES = {
 }
 PAGE = "<!doctype html><html><head>{head}<title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
 TARGET_TEXT = "Jane Holloway is the CEO of Acme Widgets. She joined the company in 2019."
+
+
+# The whole-job test: company -> (the URL a search result gives, the CEO its page names once read right).
+E2E_FACTS = {
+    "Acme Widgets": ("/enc/cp1252q?codec=cp1252", "Jürgen Weiß"),  # legacy-charset: undeclared windows-1252
+    "Northwind Traders": ("/e2e/moved", "Jane Holloway"),  # meta-refresh: the stub points at the page
+    "Contoso Foods": ("/e2e/consent", "Omar Haddad"),  # cookie-wall: a consent cookie, then a redirect to itself
+    "A+B Logistics": ("/register?name=A%2BB%20Logistics", "Marta Lindqvist"),  # plus-in-query: %2B must stay %2B
+}
 
 
 def _page(title: str, text: str, head: str = "") -> str:
@@ -109,6 +120,26 @@ async def moved_to(request: web.Request) -> web.Response:
 
 async def about(request: web.Request) -> web.Response:
     return _html(_page("About us", TARGET_TEXT))
+
+
+async def e2e_moved(request: web.Request) -> web.Response:
+    return _html(_refresh_stub("/e2e/northwind/about"))
+
+
+async def e2e_northwind(request: web.Request) -> web.Response:
+    return _html(_page("About Northwind Traders", "Jane Holloway is the CEO of Northwind Traders. She joined in 2019."))
+
+
+async def e2e_consent(request: web.Request) -> web.Response:
+    if request.cookies.get("consent") != "yes":
+        raise web.HTTPFound(request.path, headers={"Set-Cookie": "consent=yes; Path=/"})
+    return _html(_page("About Contoso Foods", "Omar Haddad is the CEO of Contoso Foods. He founded it in 2004."))
+
+
+async def search(request: web.Request) -> web.Response:
+    host = f"http://site.example:{request.url.port}"
+    results = [{"url": host + path, "title": name, "content": f"About {name}"} for name, (path, _) in E2E_FACTS.items()]
+    return web.json_response({"query": request.query.get("q", ""), "results": results if request.query.get("pageno", "1") == "1" else []})
 
 
 async def consent(request: web.Request) -> web.Response:
@@ -191,6 +222,10 @@ def build_app() -> web.Application:
     app.router.add_get("/compressed/{kind}", compressed)
     app.router.add_get("/canonical", canonical)
     app.router.add_get("/realweb/{file}", realweb)
+    app.router.add_get("/e2e/moved", e2e_moved)
+    app.router.add_get("/e2e/northwind/about", e2e_northwind)
+    app.router.add_get("/e2e/consent", e2e_consent)
+    app.router.add_get("/search", search)
     return app
 
 
