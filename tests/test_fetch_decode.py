@@ -102,3 +102,15 @@ def test_utf7_is_refused():
 def test_decode_body_never_raises_on_garbage():
     assert isinstance(decode_body(bytes(range(256)) * 10, "utf-8"), str)
     assert isinstance(decode_body(b"\xff\xfe\x00", None), str)
+
+
+def test_bytes_valid_in_no_likely_encoding_keep_the_declaration():
+    """Invalid everywhere a detector would look (the world's bad-encoding trap): decode as declared, as a browser does."""
+    body = _page("t", "Café Müller – naïve résumé").encode("cp1252") + b"\xff\xfe\xc3\x28\xa0\xa1\x80\x81"
+    assert sniff_encoding("text/html; charset=utf-8", body) == Sniffed("utf-8", "http")
+
+
+def test_c1_bytes_turn_an_iso_8859_guess_into_its_windows_sibling():
+    body = _page("t", "Žluťoučký kůň „úpěl“ ďábelské ódy – šťastně.").encode("cp1250")
+    sniffed = sniff_encoding("text/html", body)
+    assert sniffed.source == "detected" and "Žluťoučký kůň „úpěl“" in decode_body(body, sniffed.encoding)

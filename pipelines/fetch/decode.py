@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 from dataclasses import dataclass
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
@@ -45,6 +46,9 @@ DETECT_BYTES = 64_000  # the detector reads this much; enough for a stable guess
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
 _WIDE = ("utf-16", "utf-32")
+_ISO_TO_WINDOWS = {"iso8859-2": "cp1250", "iso8859-5": "cp1251", "iso8859-7": "cp1253", "iso8859-13": "cp1257",
+                   "iso8859-15": "cp1252", "latin-1": "cp1252", "iso8859-1": "cp1252"}
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,10 @@ def detect_encoding(body: bytes) -> str | None:
         sample = body[max(0, start - DETECT_BYTES // 2) : start + DETECT_BYTES // 2]
     import chardet  # imported lazily: only undeclared non-UTF-8 pages need it
 
-    guess = chardet.detect(sample)
-    return label_to_encoding(guess.get("encoding"))
+    guess = label_to_encoding(chardet.detect(sample).get("encoding"))
+    if guess in _ISO_TO_WINDOWS and _C1_BYTES.search(body):
+        return _ISO_TO_WINDOWS[guess]  # 0x80-0x9F are control codes in ISO-8859-x: the page is in the Windows sibling
+    return guess
 
 
 def mostly_utf8(body: bytes) -> bool:
