@@ -7,8 +7,7 @@ read the same bytes, as a server that sends ``text/html`` without a charset
 would deliver them:
 
 - ``trawl``: ``pipelines.fetch.decode.sniff_encoding`` (BOM, meta, detection)
-  then ``pipelines.extract.extract_page`` (trafilatura ``bare_extraction`` with
-  ``favor_recall``, tables, metadata);
+  then ``pipelines.extract.extract_page`` (see ``WHY`` for how it differs);
 - ``trafilatura``: ``trafilatura.extract(bytes)`` with its defaults (it decodes
   the bytes itself).
 
@@ -146,10 +145,13 @@ def measure(pages: list[dict]) -> dict:
 
 
 WHY = (
-    "trawl asks trafilatura for more than its defaults: `favor_recall=True` (keep doubtful paragraphs, "
-    "which is where most of the extra snippets come from), tables, and the metadata pass for the title "
-    "(`with_metadata=True`); it also sniffs the encoding once more before trafilatura sees the text. "
-    "Each of these costs time per page; recall is what a research crawler cannot get back later."
+    "Both run trafilatura's main-text extraction with its default balance of precision and recall. trawl "
+    "adds little: the WHATWG encoding sniff (under 1 ms a page), a second pass with `favor_recall` only for "
+    "pages whose main text is under 200 characters (1 of 300 here), and a title from og:title or "
+    "trafilatura's title rules instead of its whole metadata pass (dates, authors, categories), which took "
+    "about 40 ms a page, as much as the extraction itself. Recall is higher because long comment sections "
+    "(real discussion) are kept and the short-text retry finds articles the default misses; less boilerplate "
+    "gets in because short comment blocks (\"0 comments\", share prompts) are left out."
 )
 
 
