@@ -45,7 +45,7 @@ def reason_slug(reason: str | None) -> str | None:
 
 @dataclass
 class FetchResult:
-    url: str  # the normalized URL asked for
+    url: str  # the URL asked for, byte for byte (pipelines.urls.fetch_url)
     final_url: str  # after redirects
     status: str  # "ok" | "skipped" | "failed" | "blocked"
     reason: str | None = None

@@ -82,7 +82,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("column", pa.string()),
             ("keyword", pa.string()),
             ("rank", pa.int64()),
-            ("url", pa.string()),  # normalized
+            ("url", pa.string()),  # the URL fetched: as the provider gave it, tracking parameters removed (pipelines.urls.fetch_url)
             ("title", pa.string()),
             ("snippet", pa.string()),
             ("provider", pa.string()),
@@ -93,7 +93,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "pages": pa.schema(
         [
             ("job_id", pa.string()),
-            ("url", pa.string()),  # normalized URL, the key
+            ("url", pa.string()),  # the URL fetched (pipelines.urls.fetch_url), the key
             ("final_url", pa.string()),  # after redirects
             ("status", pa.string()),  # one of PAGE_STATUSES
             ("reason", pa.string()),  # why skipped/failed/blocked
