@@ -220,11 +220,12 @@ class _Cell:
             budget -= len(excerpts[:budget])
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
         summary = await self.ask("summarize", msg, prompts.parse_summary)
-        fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
+        # a URL cited by its text counts when it names a fetched page, in any spelling; the citation is that page's key
+        fetched = {normalize_url(u): page.url for page, _ in judged for u in (page.url, page.final_url)}
         for cite in summary.citations:
             url = by_id.get(cite) or by_id.get(cite.upper())
-            if url is None and cite.startswith("http") and normalize_url(cite) in fetched:
-                url = normalize_url(cite)
+            if url is None and cite.lower().startswith("http"):
+                url = fetched.get(normalize_url(cite))
             if url is None:
                 o.dropped_citations += 1
             elif url not in o.citations:
