@@ -12,10 +12,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.fetch.decode import decode_body
 from pipelines.status import PageStatus
 
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
+# Measured on the 300 pages of shared/realweb (tests/test_realweb_gate.py, benchmarks/realweb.py):
+# a main text shorter than this is retried with favor_recall (pages whose article trafilatura's default misses);
+RECALL_RETRY_CHARS = 200
+# a comments section at least this long is real discussion and kept; shorter ones are "0 comments" boilerplate.
+COMMENTS_MIN_CHARS = 500
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 
 
@@ -42,6 +48,9 @@ class ExtractedPage:
     from_page_store: bool = False
     fetched_at: datetime | None = None
     fetcher: str | None = None
+    encoding: str | None = None  # the body's encoding (pipelines.fetch.decode), e.g. 'cp1252'
+    encoding_source: str | None = None  # bom | http | meta | detected... | default
+    canonical_url: str | None = None  # <link rel=canonical>
     title: str = ""
     text: str = ""
     chunks: list[str] = field(default_factory=list)
@@ -55,16 +64,6 @@ class ExtractedPage:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-def _decode(body: bytes, charset: str | None) -> str:
-    for enc in (charset, "utf-8"):
-        if enc:
-            try:
-                return body.decode(enc)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    return body.decode("utf-8", errors="replace")
 
 
 def chunk_text(text: str, chunk_chars: int) -> list[str]:
@@ -112,6 +111,9 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
         from_page_store=bool(getattr(fetched, "from_page_store", False)),
         fetched_at=getattr(fetched, "fetched_at", None),
         fetcher=getattr(fetched, "fetcher", None),
+        encoding=getattr(fetched, "charset", None),
+        encoding_source=getattr(fetched, "encoding_source", None),
+        canonical_url=getattr(fetched, "canonical_url", None),
         node_id=node_id,
         private_hosts=list(getattr(fetched, "private_hosts", None) or []),
     )
@@ -143,24 +145,41 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
 
 
 def _main_text(body: bytes, charset: str | None, content_type: str | None, url: str) -> tuple[str, str]:
-    text = _decode(body, charset)
+    text = decode_body(body, charset)  # the fetcher's sniffed encoding; sniffed here when it is unknown
     if content_type and content_type.startswith("text/plain"):
         return "", text.strip()
     import trafilatura  # imported lazily: heavy, and only extraction workers need it
+    from trafilatura.utils import load_html
 
-    doc = trafilatura.bare_extraction(
-        text,
-        url=url,
-        include_comments=False,
-        include_tables=True,
-        favor_recall=True,
-        with_metadata=True,
-        deduplicate=False,
-    )
+    def extract(**options):
+        tree = load_html(text)  # a fresh tree per pass: extraction prunes the tree it is given
+        if tree is None:
+            return None, ""
+        title = _title(tree)
+        return trafilatura.bare_extraction(tree, url=url, include_tables=True, deduplicate=False, **options), title
+
+    doc, title = extract()  # trafilatura's balance of precision and recall, which beat favor_recall on real pages
+    if doc is None or len(doc.text or "") < RECALL_RETRY_CHARS:
+        wider, _ = extract(favor_recall=True)
+        if wider is not None and len(wider.text or "") > len(getattr(doc, "text", None) or ""):
+            doc = wider
     if doc is None:
-        return "", ""
-    title = getattr(doc, "title", None) or ""
-    return title, (getattr(doc, "text", None) or "")
+        return title, ""
+    body_text, comments = doc.text or "", doc.comments or ""
+    if len(comments) >= COMMENTS_MIN_CHARS:
+        body_text = f"{body_text}\n{comments}"
+    return title, body_text
+
+
+def _title(tree) -> str:
+    """og:title, else trafilatura's title rules; without its whole metadata pass (dates, authors...),
+    which took 40% of extraction time on the realweb pages (benchmarks/realweb.py)."""
+    from trafilatura.metadata import extract_title
+
+    for value in tree.xpath('//head/meta[@property="og:title"]/@content'):
+        if value.strip():
+            return " ".join(value.split())
+    return extract_title(tree) or ""
 
 
 def page_record(page: ExtractedPage, job_id: str) -> dict:
@@ -173,6 +192,9 @@ def page_record(page: ExtractedPage, job_id: str) -> dict:
         "reason": page.reason,
         "http_status": page.http_status,
         "content_type": page.content_type,
+        "encoding": page.encoding,
+        "encoding_source": page.encoding_source,
+        "canonical_url": page.canonical_url,
         "bytes": page.bytes,
         "fetch_ms": page.fetch_ms,
         "from_page_store": page.from_page_store,

@@ -37,7 +37,7 @@ __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
 logger = logging.getLogger(__name__)
 
 # Bump the trawl part whenever extract_page's output for the same body can change.
-EXTRACT_VERSION = f"trawl-extract-1/trafilatura-{metadata.version('trafilatura')}"
+EXTRACT_VERSION = f"trawl-extract-2/trafilatura-{metadata.version('trafilatura')}"
 
 
 class ExtractedStore:
@@ -73,6 +73,7 @@ class ExtractedStore:
             content_type=entry["content_type"], bytes=entry["bytes"], from_page_store=True, fetched_at=fetched_at,
             title=entry["title"], text=entry["text"], chunks=list(entry["chunks"]), private_hosts=private,
             chunk_pages=list(entry.get("chunk_pages") or []),
+            encoding=entry.get("encoding"), encoding_source=entry.get("encoding_source"), canonical_url=entry.get("canonical_url"),
         )
 
     def put(self, page: ExtractedPage) -> bool:
@@ -84,5 +85,6 @@ class ExtractedStore:
             "http_status": page.http_status, "content_type": page.content_type, "bytes": page.bytes,
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
             "chunks": page.chunks, "chunk_pages": page.chunk_pages, "private_hosts": [list(hp) for hp in page.private_hosts],
+            "encoding": page.encoding, "encoding_source": page.encoding_source, "canonical_url": page.canonical_url,
         }
         return write_gzip_atomically(self.path_for(page.url), [json.dumps(entry, ensure_ascii=False).encode("utf-8")])

@@ -6,7 +6,7 @@ header consisting of the 5 characters %PDF-"); the URL's suffix is never
 trusted. Text comes from PDFium through pypdfium2 (Apache-2.0/BSD-3): in
 ``benchmarks/pdf_readers.py`` it read the same generated PDFs about 4x faster
 than pypdf and about 40x faster than pdfminer.six, with the same text
-(BENCHMARKS.md §7). PyMuPDF is faster still but AGPL-3.0, which would bind
+(BENCHMARKS.md §8). PyMuPDF is faster still but AGPL-3.0, which would bind
 every trawl deployment that serves results over a network.
 
 Outcomes (the ``reason`` of a skipped page; slug before the colon):

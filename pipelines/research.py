@@ -260,14 +260,18 @@ class _Cell:
                 budget -= len(excerpts[:budget])
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
         summary = await self.ask(Stage.SUMMARIZE, msg, prompts.parse_summary)
-        fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
-        pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages for u in (p.url, normalize_url(p.final_url))}
+        # a URL cited by its text counts when it names a fetched page, in any spelling; the citation is that page's key
+        fetched = {normalize_url(u): page.url for page, _ in judged for u in (page.url, page.final_url)}
+        pdf_pages = {page.url: set(page.chunk_pages) for page, _ in judged if page.chunk_pages}
         for cite in summary.citations:
             url = by_id.get(cite) or by_id.get(cite.upper())
-            if url is None and cite.startswith("http") and pdf_pages and "#page=" in cite:
-                url = pdf_citation(cite, pdf_pages, normalize_url)  # a page its text did not come from is dropped
-            elif url is None and cite.startswith("http") and normalize_url(cite) in fetched:
-                url = normalize_url(cite)
+            if url is None and cite.lower().startswith("http"):
+                base, sep, fragment = cite.partition("#page=")
+                key = fetched.get(normalize_url(base))
+                if sep and pdf_pages:  # a page of a fetched PDF; a page its text did not come from is dropped
+                    url = pdf_citation(f"{key}#page={fragment}", pdf_pages, normalize_url) if key else None
+                else:
+                    url = key
             if url is None:
                 o.dropped_citations += 1
             elif url not in o.citations:

@@ -85,6 +85,11 @@ class FetchSettings(Strict):
     pdf: PdfSettings = Field(default_factory=PdfSettings, description="Caps on reading PDFs (pages, bytes, time).")
     render: RenderSettings = Field(default_factory=RenderSettings, description="Headless-browser tier for pages built by JavaScript.")
     page_store_ttl_s: float | None = Field(604_800.0, gt=0, description="Page store entries older than this are refetched; None keeps them forever.")
+    proxy: str | None = Field(
+        None,
+        description="Egress proxy for every fetch, e.g. 'http://proxy.corp:3128'. Off by default and never read from the "
+        "environment (HTTP_PROXY is ignored). Through a proxy the proxy resolves target names: see docs/real-web.md.",
+    )
 
     @model_validator(mode="after")
     def _hosts_and_addresses_are_valid(self) -> FetchSettings:

@@ -7,11 +7,21 @@ query parameters sorted. ``select_urls`` turns one cell's search results into
 the list of pages to fetch and says, for every hit, whether it was kept and why
 not.
 
-``registrable_domain`` needs no network: instead of downloading the Public
-Suffix List (tldextract fetches it at runtime unless told otherwise) it knows
-the common multi-label public suffixes (``co.uk``, ``com.au``...) and a few
-hosting suffixes (``github.io``...). Reserved names such as ``.example``,
-``.test`` and ``.localhost`` and IP addresses work like any other host.
+``normalize_url`` is only the deduplication key. The URL that is fetched
+(``fetch_url``) is the one the search result gave, with only its tracking
+parameters taken out: every other byte of the query (``%2B``, ``%2F``,
+``%26``, ``%3D``, non-UTF-8 escapes such as Latin-1 ``%FC``) and the order of
+the parameters stay as they were, because the server reads exactly those
+bytes (``a%2Bb`` is "a+b", ``a+b`` is "a b"). Characters a URL may not
+contain (spaces, raw non-ASCII) are percent-encoded as browsers do (w3lib's
+``safe_url_string``, after the WHATWG URL Standard).
+
+``registrable_domain`` uses the whole Public Suffix List
+(https://publicsuffix.org/list/) as bundled in the ``publicsuffixlist``
+package: no network at run time, private suffixes such as ``github.io``
+included. Names under a TLD the list does not know (``.example``, ``.test``,
+``.localhost``) are treated as one-label suffixes; IP addresses are their own
+domain.
 """
 
 from __future__ import annotations
@@ -20,13 +30,18 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from publicsuffixlist import PublicSuffixList
+from w3lib.url import safe_url_string
 
 if TYPE_CHECKING:
     from pipelines.search.types import SearchHit
 
 __all__ = [
     "normalize_url",
+    "fetch_url",
     "host_of",
     "registrable_domain",
     "domain_matches",
@@ -52,61 +67,6 @@ _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 # Characters left as they are in paths and query values (RFC 3986 unreserved + sub-delims + ':' '@' '%').
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "%:@!$'()*+,;/?-._~"
-
-# Public suffixes made of two labels (the PSL has thousands; these cover most of the web).
-_MULTI_LABEL_SUFFIXES = frozenset(
-    f"{second}.{tld}"
-    for tld, seconds in {
-        "uk": "co org ac gov ltd plc me net nhs police sch",
-        "au": "com net org edu gov asn id",
-        "nz": "co org net ac govt geek school",
-        "jp": "co ne or ac go ed gr lg",
-        "kr": "co or ne ac go re",
-        "in": "co net org firm gen ind ac edu res gov",
-        "za": "co org net ac gov edu web",
-        "br": "com net org gov edu art blog",
-        "mx": "com org gob edu net",
-        "ar": "com org gob edu net",
-        "cn": "com net org gov edu ac",
-        "hk": "com org net edu gov idv",
-        "tw": "com org net edu gov idv",
-        "sg": "com org net edu gov per",
-        "my": "com org net edu gov",
-        "id": "co or ac go web net",
-        "th": "co or ac go in net",
-        "tr": "com org net edu gov biz gen",
-        "il": "co org net ac gov muni",
-        "ua": "com org net edu gov in",
-        "ru": "com org net msk spb",
-        "pl": "com org net edu gov biz info waw",
-        "es": "com org nom edu gob",
-        "it": "gov edu",
-        "fr": "gouv asso com tm nom",
-        "be": "ac",
-        "at": "co or ac gv",
-        "ch": "gov",
-        "de": "com",
-        "eg": "com org gov edu",
-        "ng": "com org gov edu",
-        "ke": "co or go ac",
-        "pk": "com org net edu gov",
-        "ph": "com org net edu gov",
-        "vn": "com org net edu gov",
-        "sa": "com org net edu gov",
-        "ae": "co org net ac gov",
-        "pe": "com org gob edu",
-        "co": "com org net edu gov",
-        "cl": "gob",
-        "ve": "com org gob",
-        "io": "github gitlab",
-        "com": "blogspot herokuapp appspot azurewebsites cloudfunctions",
-        "net": "cloudfront azureedge netlify",
-        "app": "vercel web",
-        "dev": "pages",
-    }.items()
-    for second in seconds.split()
-)
-
 
 def normalize_url(url: str) -> str | None:
     """One spelling per page, or None for anything that is not a usable http(s) URL."""
@@ -182,6 +142,32 @@ def _normalize_query(query: str) -> str:
     return urlencode(pairs, quote_via=quote, safe=_QUERY_SAFE.replace("%", ""))
 
 
+def _is_tracking(key: str) -> bool:
+    key = key.lower()
+    return key in TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
+
+
+def fetch_url(url: str) -> str | None:
+    """The URL to request for a search result: as given, minus tracking parameters and the fragment.
+
+    Percent-encoded bytes and parameter order are kept; unsafe characters are
+    percent-encoded (w3lib ``safe_url_string``). None for anything
+    ``normalize_url`` rejects. Send it with ``yarl.URL(u, encoded=True)`` so
+    the client does not re-encode it.
+    """
+    if normalize_url(url) is None:
+        return None
+    try:
+        safe = safe_url_string(url.strip())
+        parts = urlsplit(safe)
+    except (ValueError, UnicodeError):
+        return None
+    kept = [pair for pair in parts.query.split("&") if pair and not _is_tracking(unquote(pair.split("=", 1)[0]))]
+    query = "&".join(kept) if kept or not parts.query else ""
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, ""))
+
+
 def host_of(url: str) -> str:
     """The URL's host, lowercased, without port or trailing dot; '' when there is none."""
     try:
@@ -191,8 +177,18 @@ def host_of(url: str) -> str:
     return host.rstrip(".").lower()
 
 
+@lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the snapshot bundled with the package; never downloads
+
+
 def registrable_domain(host: str) -> str:
-    """The part of a host a registrant controls: 'news.bbc.co.uk' -> 'bbc.co.uk', 'a.acme.example' -> 'acme.example'."""
+    """The part of a host a registrant controls, by the Public Suffix List.
+
+    'news.bbc.co.uk' -> 'bbc.co.uk', 'a.acme.example' -> 'acme.example',
+    'foo.github.io' -> 'foo.github.io'; a host that is itself a public suffix
+    ('co.uk', 'localhost') is returned as it is.
+    """
     host = (host or "").strip().rstrip(".").lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -201,10 +197,10 @@ def registrable_domain(host: str) -> str:
     except ValueError:
         pass
     labels = [label for label in host.split(".") if label]
-    if len(labels) <= 2:
-        return ".".join(labels)
-    keep = 3 if ".".join(labels[-2:]) in _MULTI_LABEL_SUFFIXES else 2
-    return ".".join(labels[-keep:])
+    host = ".".join(labels)
+    if len(labels) <= 1:
+        return host
+    return _psl().privatesuffix(host) or host
 
 
 def _pattern_host(pattern: str) -> str:
@@ -237,7 +233,7 @@ class SelectedHit:
     keyword_index: int  # which keyword's result list the hit came from
     position: int  # 0-based position in that list
     hit: SearchHit
-    url: str | None  # normalized; None when the provider's URL is unusable
+    url: str | None  # the URL fetched (``fetch_url``: as given, tracking removed); None when unusable
     selected: bool
     reason: str | None = None  # invalid_url | excluded_domain | not_included | duplicate | over_cap
 
@@ -254,7 +250,7 @@ def select_urls(
     Hits are visited round-robin by position (every keyword's 1st hit, then
     every keyword's 2nd...), so each keyword's best results get in before any
     keyword's 8th. Exclusions win over inclusions; the first sighting of a
-    normalized URL is kept, later ones are duplicates; at most ``cap`` URLs are
+    normalized URL is kept (as ``fetch_url`` spells it), later ones are duplicates; at most ``cap`` URLs are
     selected. Returns the selected URLs in that order, and one ``SelectedHit``
     per input hit, ordered by keyword then position (as given).
     """
@@ -267,10 +263,10 @@ def select_urls(
             if position >= len(hits):
                 continue
             hit = hits[position]
-            url = normalize_url(hit.url)
-            reason = _rejection(url, seen, include, exclude, len(selected) >= cap)
-            if reason is None and url is not None:
-                seen.add(url)
+            key, url = normalize_url(hit.url), fetch_url(hit.url)
+            reason = _rejection(key if url else None, seen, include, exclude, len(selected) >= cap)
+            if reason is None:
+                seen.add(key)
                 selected.append(url)
             verdicts[(keyword_index, position)] = SelectedHit(
                 keyword_index, position, hit, url, reason is None, reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.fetch.body import charset_of, looks_like_html, media_type, sniff_problem
+from pipelines.fetch.body import looks_like_html, media_type, sniff_problem
 
 
 @pytest.mark.parametrize(
@@ -13,20 +13,6 @@ from pipelines.fetch.body import charset_of, looks_like_html, media_type, sniff_
 )
 def test_media_type(header, expect):
     assert media_type(header) == expect
-
-
-@pytest.mark.parametrize(
-    "header,body,expect",
-    [
-        ("text/html; charset=ISO-8859-1", b"", "iso8859-1"),
-        ("text/html; charset=nonsense", b'<meta charset="utf-8">', "utf-8"),
-        ("text/html", b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">', "cp1252"),
-        ("text/html", b"\xef\xbb\xbf<html>", "utf-8"),
-        ("text/html", b"<html>", None),
-    ],
-)
-def test_charset_of(header, body, expect):
-    assert charset_of(header, body) == expect
 
 
 def test_sniffing():

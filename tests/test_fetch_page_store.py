@@ -72,3 +72,12 @@ def test_private_hosts_round_trip(tmp_path):
     page.private_hosts = [("acme.example", 8080)]
     store.put(page)
     assert store.get(URL).private_hosts == [("acme.example", 8080)]
+
+
+def test_encoding_source_and_canonical_url_round_trip(tmp_path):
+    store = PageStore(tmp_path)
+    page = _page()
+    page.charset, page.encoding_source, page.canonical_url = "cp1252", "detected", "https://acme.example/about"
+    assert store.put(page)
+    got = store.get(URL)
+    assert (got.charset, got.encoding_source, got.canonical_url) == ("cp1252", "detected", "https://acme.example/about")

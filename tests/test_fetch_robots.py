@@ -113,3 +113,74 @@ def test_a_raising_fetch_does_not_wedge_the_origin():
 )
 def test_crawl_delay_parsing(text, delay):
     assert crawl_delay_for(text, UA) == delay
+
+
+# -- RFC 9309 semantics (https://www.rfc-editor.org/rfc/rfc9309) ---------------------------------
+
+RFC_5_1 = b"""User-Agent: *
+Disallow: *.gif$
+Disallow: /example/
+Allow: /publications/
+
+User-Agent: foobot
+Disallow:/
+Allow:/example/page.html
+Allow:/example/allowed.gif
+
+User-Agent: barbot
+User-Agent: bazbot
+Disallow: /example/page.html
+
+User-Agent: quxbot
+"""
+
+
+@pytest.mark.parametrize(
+    "agent,path,allowed",
+    [
+        ("foobot/2.1", "/example/page.html", True),
+        ("foobot/2.1", "/example/allowed.gif", True),
+        ("foobot/2.1", "/example/other.html", False),
+        ("foobot/2.1", "/", False),
+        ("barbot", "/example/page.html", False),
+        ("bazbot", "/example/page.html", False),
+        ("barbot", "/example/other.html", True),  # only its own group applies, not '*'
+        ("quxbot", "/example/page.html", True),  # an empty group allows everything
+        ("quxbot", "/pic.gif", True),
+        ("otherbot", "/pic.gif", False),
+        ("otherbot", "/example/x", False),
+        ("otherbot", "/publications/x", True),
+    ],
+)
+def test_rfc_9309_section_5_1_example(agent, path, allowed):
+    rules = rules_for(RobotsResponse(200, RFC_5_1))
+    assert rules.allowed(f"http://a.test{path}", agent) is allowed
+
+
+def test_rfc_9309_section_5_2_longest_match():
+    rules = rules_for(RobotsResponse(200, b"User-Agent: trawl\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n"))
+    assert rules.allowed("http://a.test/example/page/", UA)
+    assert not rules.allowed("http://a.test/example/page/disallowed.gif", UA)
+
+
+@pytest.mark.parametrize(
+    "text,path,allowed",
+    [
+        (b"User-agent: *\nDisallow: /\nAllow: /about\n", "/about", True),  # longest match wins, whatever the order
+        (b"User-agent: *\nDisallow: /*.pdf$\n", "/report.pdf", False),  # '*' and '$' (RFC 9309 2.2.3)
+        (b"User-agent: *\nDisallow: /*.pdf$\n", "/report.pdf?x=1", True),
+        (b"User-agent: *\nDisallow: /private*/\n", "/private-area/x", False),
+        (b"User-agent: *\nAllow: /p\nDisallow: /\n", "/page", True),
+        (b"User-agent: *\nAllow: /page\nDisallow: /page\n", "/page", True),  # a tie goes to Allow (RFC 9309 2.2.2)
+        (b"User-agent: *\nDisallow: /foo/bar/\xe3\x83\x84\n", "/foo/bar/%E3%83%84", False),  # UTF-8 rules match encoded paths
+    ],
+)
+def test_rfc_9309_matching(text, path, allowed):
+    rules = rules_for(RobotsResponse(200, text))
+    assert rules.allowed(f"http://a.test{path}", UA) is allowed
+
+
+def test_crawl_delay_of_our_product_token_group():
+    assert crawl_delay_for("User-agent: Trawl\nCrawl-delay: 1.5\n\nUser-agent: *\nCrawl-delay: 9\n", UA) == 1.5
+    assert crawl_delay_for("User-agent: *\nCrawl-delay: 9\n", UA) == 9.0
+    assert crawl_delay_for("User-agent: *\nDisallow: /x\n", UA) is None

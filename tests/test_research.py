@@ -143,3 +143,21 @@ def test_a_page_citation_outside_the_fetched_pdf_pages_is_dropped():
     outcome = asyncio.run(research_cell(_task("In what year was Acme Robotics founded?", column="founded",
                                               answer_type="integer"), services))
     assert outcome.citations == [f"{PDF_URL}#page=2"] and outcome.dropped_citations == 1
+
+
+def test_a_url_cited_in_another_spelling_becomes_the_fetched_pages_key():
+    services, cited = FakeServices(), []
+
+    async def citing_by_url(req, _orig=services.llm):
+        result = await _orig(req)
+        if req.stage == "summarize":
+            page = next(r["url"] for r in services.records["excerpts"] if r["relevant"])
+            cited.append(page)
+            respelled = page.replace("http://acme.example", "HTTP://ACME.example:80") + "#team"
+            return type(result)(**{**result.__dict__, "text": f"<answer>Jane Doe</answer><citations>{respelled}</citations>"})
+        return result
+
+    services.llm = citing_by_url
+    outcome = asyncio.run(research_cell(_task("Who is the CEO of Acme Robotics?"), services))
+    assert outcome.status == "done" and outcome.dropped_citations == 0
+    assert outcome.citations == cited

@@ -3,7 +3,7 @@
 import pytest
 
 from pipelines.search.types import SearchHit
-from pipelines.urls import domain_matches, host_of, normalize_url, registrable_domain, select_urls
+from pipelines.urls import domain_matches, fetch_url, host_of, normalize_url, registrable_domain, select_urls
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,46 @@ def test_invalid_urls_are_reported_not_raised():
 def test_empty_inputs():
     assert select_urls([], include=[], exclude=[], cap=5) == ([], [])
     assert select_urls([[], []], include=[], exclude=[], cap=5) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "host,domain",
+    [
+        ("www.city.kawasaki.jp", "city.kawasaki.jp"),  # a three-label suffix no hand-kept table had
+        ("shop.example.com.br", "example.com.br"),
+        ("a.b.example.org.uk", "example.org.uk"),
+        ("alice.github.io", "alice.github.io"),  # private suffix: each user's site is its own domain
+        ("bob.github.io", "bob.github.io"),
+        ("news.bbc.co.uk", "bbc.co.uk"),
+        ("co.uk", "co.uk"),
+        ("a.acme.example", "acme.example"),  # not in the list: one-label suffix, as before
+    ],
+)
+def test_registrable_domain_uses_the_whole_public_suffix_list(host, domain):
+    assert registrable_domain(host) == domain
+
+
+@pytest.mark.parametrize(
+    "given,sent",
+    [
+        ("http://a.example/r?name=A%2BB%20Logistics", "http://a.example/r?name=A%2BB%20Logistics"),
+        ("http://a.example/r?z=1&a=%FC&b=%2F%26%3D", "http://a.example/r?z=1&a=%FC&b=%2F%26%3D"),
+        ("http://a.example/r?utm_source=x&q=1&fbclid=y&UTM_Medium=z", "http://a.example/r?q=1"),
+        ("http://a.example/r?utm_source=x", "http://a.example/r"),
+        ("http://a.example/caf%C3%A9/x#frag", "http://a.example/caf%C3%A9/x"),
+        ("http://a.example/ä ö?q=ü x", "http://a.example/%C3%A4%20%C3%B6?q=%C3%BC%20x"),  # unsafe characters encoded
+        ("HTTP://A.example", "http://a.example/"),
+    ],
+)
+def test_fetch_url_keeps_the_bytes_it_was_given(given, sent):
+    assert fetch_url(given) == sent
+
+
+def test_fetch_url_rejects_what_normalize_rejects():
+    assert fetch_url("ftp://a.example/x") is None and fetch_url("not a url") is None
+
+
+def test_select_dedups_by_normalized_url_but_fetches_as_given():
+    selected, infos = select_urls([hits("http://a.example/r?b=2&a=x%2By", "http://A.example/r?a=x%2By&b=2&utm_source=s")], cap=5)
+    assert selected == ["http://a.example/r?b=2&a=x%2By"]
+    assert [i.reason for i in infos] == [None, "duplicate"]

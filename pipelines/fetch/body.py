@@ -1,4 +1,6 @@
-"""Reading and judging a response body: size cap, content type, binary sniffing, charset, Retry-After.
+"""Reading and judging a response body: size cap, content type, binary sniffing, Retry-After.
+
+The body's encoding is chosen in ``pipelines.fetch.decode``.
 
 The size cap applies to the DECOMPRESSED stream: aiohttp decompresses as it
 reads (in bounded steps), and ``read_capped`` stops after ``limit`` bytes, so a
@@ -16,7 +18,6 @@ __all__ = [
     "TEXT_TYPES",
     "read_capped",
     "media_type",
-    "charset_of",
     "sniff_problem",
     "looks_like_html",
 ]
@@ -36,7 +37,6 @@ _BINARY_MAGIC = (
     b"RIFF",
     b"\x00\x00\x01\x00",  # ico
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 _SNIFF_BYTES = 8192
 
 
@@ -58,35 +58,6 @@ def media_type(header: str | None) -> str | None:
         return None
     value = header.split(";", 1)[0].strip().lower()
     return value or None
-
-
-def _known_charset(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip().strip("'\"").lower()
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return None
-
-
-def charset_of(header: str | None, body: bytes) -> str | None:
-    """Charset from the Content-Type header, else from a <meta> in the first bytes, else a BOM; None if unknown."""
-    if header:
-        for part in header.split(";")[1:]:
-            key, _, value = part.partition("=")
-            if key.strip().lower() == "charset":
-                found = _known_charset(value)
-                if found:
-                    return found
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8"
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    match = _META_CHARSET.search(body[:_SNIFF_BYTES])
-    if match:
-        return _known_charset(match.group(1).decode("ascii", errors="ignore"))
-    return None
 
 
 def looks_like_html(body: bytes) -> bool:

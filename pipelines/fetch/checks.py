@@ -8,6 +8,7 @@ so ``pipelines.settings`` may call it from a validator.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipelines.fetch.guard import parse_host_pattern, parse_ip
 
@@ -31,4 +32,21 @@ def fetch_settings_problems(settings: Any, *, prefix: str = "fetch") -> list[str
             problems.append(f"{prefix}.resolve[{pattern!r}]: {exc}")
         if parse_ip(str(ip)) is None:
             problems.append(f"{prefix}.resolve[{pattern!r}]: {ip!r} is not an IP address")
+    proxy = getattr(settings, "proxy", None)
+    if proxy is not None:
+        problem = _proxy_problem(proxy)
+        if problem:
+            problems.append(f"{prefix}.proxy: {problem}")
     return problems
+
+
+def _proxy_problem(proxy: str) -> str | None:
+    """aiohttp speaks to HTTP proxies (https targets through CONNECT): 'http://host:port', credentials allowed."""
+    try:
+        parts = urlsplit(proxy)
+        port = parts.port
+    except ValueError as exc:
+        return f"{proxy!r} is not a URL ({exc})"
+    if parts.scheme != "http" or not parts.hostname or port is None:
+        return f"{proxy!r}: give 'http://host:port' (aiohttp supports HTTP proxies; https targets go through CONNECT)"
+    return None

@@ -1,9 +1,9 @@
 """The politeness and sharding key of a URL: its host's registrable domain.
 
-Uses ``pipelines.urls.registrable_domain`` when that module exists; until then
-(and if it fails on odd input) falls back to the last two labels of the host,
-which is right for ``acme.example`` / ``www.acme.com`` and merely coarser for
-``foo.co.uk``-style suffixes. IP literals are their own domain.
+The registrable domain comes from ``pipelines.urls.registrable_domain`` (the
+whole Public Suffix List, bundled, offline), so ``a.foo.co.uk`` and
+``b.foo.co.uk`` share a politeness slot and a fetcher shard while
+``foo.github.io`` and ``bar.github.io`` do not. IP literals are their own domain.
 """
 
 from __future__ import annotations
@@ -13,20 +13,11 @@ import logging
 from urllib.parse import urlsplit
 
 from pipelines.fetch.guard import parse_ip
-
-__all__ = ["domain_of", "shard_index"]
+from pipelines.urls import registrable_domain
 
 logger = logging.getLogger(__name__)
 
-try:  # pragma: no cover - depends on which helper landed first
-    from pipelines.urls import registrable_domain as _registrable_domain
-except Exception:  # noqa: BLE001 - any import problem means "use the fallback"
-    _registrable_domain = None  # type: ignore[assignment]
-
-
-def _fallback(host: str) -> str:
-    labels = [lbl for lbl in host.split(".") if lbl]
-    return ".".join(labels[-2:]) if labels else host
+__all__ = ["domain_of", "shard_index"]
 
 
 def domain_of(url_or_host: str) -> str:
@@ -43,14 +34,11 @@ def domain_of(url_or_host: str) -> str:
         return ""
     if parse_ip(host) is not None:
         return host
-    if _registrable_domain is not None:
-        try:
-            found = _registrable_domain(host)
-            if found:
-                return str(found).lower()
-        except Exception as exc:  # noqa: BLE001 - a helper bug must not break fetching
-            logger.warning("registrable domain of %r failed, using the fallback: %r", host, exc)
-    return _fallback(host)
+    try:
+        return registrable_domain(host)
+    except Exception:  # noqa: BLE001 - odd input must not break fetching; the host alone is a safe key
+        logger.warning("no registrable domain for %r; using the host", host, exc_info=True)
+        return host
 
 
 def shard_index(url: str, shards: int) -> int:

@@ -9,13 +9,24 @@ Choices worth knowing:
 - PDFs are kept (``application/pdf`` by Content-Type, or by ``%PDF-`` magic under
   octet-stream or a wrong text type) with their own size cap, ``fetch.pdf.max_bytes``.
 - Redirects are followed by hand (``max_redirects`` hops); every hop passes the
-  address guard, robots.txt and politeness. A URL seen twice is ``redirect_loop``.
+  address guard, robots.txt and politeness. A ``Refresh`` header or a
+  ``<meta http-equiv=refresh>`` is a redirect hop too (``page_links``).
+  A URL requested twice with the same cookies is ``redirect_loop``.
+- Cookies live for one redirect chain: a jar per ``fetch()`` call, so a consent
+  page that sets a cookie and redirects to itself is read, and no cookie ever
+  reaches another chain, another job or a robots.txt request.
+- The URL is sent byte for byte as given (``yarl.URL(..., encoded=True)``): no
+  re-encoding of ``%2B`` or ``%FC``.
+- The body's encoding is sniffed as a browser does (``decode``) and recorded
+  with how it was chosen; ``<link rel=canonical>`` is recorded.
 - 429 and 503 with a ``Retry-After`` of at most ``retry_after_max_s`` seconds are
   retried once after that wait (outside the domain slot); otherwise, or if the
   retry fails too, the page fails with ``http_429`` / ``http_503``.
 - ``fetch_ms`` is the wall time of ``fetch()``, politeness waits included.
 - One aiohttp session per fetcher, created on first use inside the running loop;
-  no cookies are kept (DummyCookieJar); proxies from the environment are ignored.
+  proxies come only from ``FetchSettings.proxy``, never from the environment
+  (``trust_env=False``); with a proxy, the proxy resolves target names (see
+  docs/real-web.md for what that means for the address guard).
 - Two concurrent ``fetch(url)`` calls for one URL share one request; completed
   results are not kept (the driver keeps one ObjectRef per URL; the page store
   serves later jobs).
@@ -35,10 +46,14 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from pipelines.fetch.body import TEXT_TYPES, charset_of, looks_like_html, media_type, read_capped, sniff_problem
+from w3lib.url import safe_url_string
+
+from pipelines.fetch.body import TEXT_TYPES, looks_like_html, media_type, read_capped, sniff_problem
+from pipelines.fetch.decode import decode_body, sniff_encoding
 from pipelines.fetch.domains import domain_of
 from pipelines.fetch.failures import classify_exception
 from pipelines.fetch.guard import AddressGuard, address_problem, parse_ip
+from pipelines.fetch.page_links import canonical_url, meta_refresh_target, refresh_target
 from pipelines.fetch.page_store import PageStore, StoredPage
 from pipelines.fetch.politeness import DomainLimiter
 from pipelines.fetch.resolver import GuardedResolver, StaticHostMap
@@ -64,7 +79,7 @@ class PageFetcher:
         self.settings = settings
         self._sleep = sleep  # politeness gaps and Retry-After waits; injectable for tests
         self.name = name
-        self.guard = AddressGuard(settings.allow_hosts)
+        self.guard = AddressGuard([*settings.allow_hosts, *_proxy_host(settings.proxy)])
         self._resolver = GuardedResolver(self.guard, StaticHostMap(settings.resolve))
         self.limiter = DomainLimiter(
             settings.per_domain_concurrency,
@@ -134,6 +149,8 @@ class PageFetcher:
                     http_status=stored.http_status,
                     content_type=stored.content_type,
                     charset=stored.charset,
+                    encoding_source=stored.encoding_source,
+                    canonical_url=stored.canonical_url,
                     body=stored.body,
                     bytes=len(stored.body),
                     from_page_store=True,
@@ -147,7 +164,7 @@ class PageFetcher:
         if self.store is not None and result.status == "ok" and result.body is not None:
             page = StoredPage(
                 url, result.final_url, result.http_status, result.content_type, result.charset, result.fetched_at, result.body,
-                private_hosts=result.private_hosts,
+                private_hosts=result.private_hosts, encoding_source=result.encoding_source, canonical_url=result.canonical_url,
             )
             await asyncio.to_thread(self.store.put, page)
         return result
@@ -163,20 +180,21 @@ class PageFetcher:
     async def _follow(self, url: str, *, robots_mode: bool, hops: list[URL] | None = None) -> FetchResult:
         """Follow redirects by hand; each hop is guarded, robots-checked and rate-limited."""
         try:
-            current = URL(url)
-        except (ValueError, TypeError) as exc:
+            current = _as_given(url)
+        except (ValueError, TypeError, UnicodeError) as exc:
             return FetchResult(url=url, final_url=url, status="failed", reason=f"invalid_url: {exc}")
-        seen: set[str] = set()
+        jar = aiohttp.CookieJar(unsafe=True)  # this chain's cookies only; unsafe: loopback/intranet hosts are IPs too
+        seen: set[tuple[str, str]] = set()
         for _hop in range(self.settings.max_redirects + 1):
             current = current.with_fragment(None)
-            seen.add(str(current))
+            seen.add((str(current), _cookie_header(jar, current)))
             if hops is not None:
                 hops.append(current)
-            result = await self._one_hop(url, current, robots_mode=robots_mode)
+            result = await self._one_hop(url, current, robots_mode=robots_mode, jar=jar)
             if not isinstance(result, URL):
                 return result
             nxt = result.with_fragment(None)
-            if str(nxt) in seen:
+            if (str(nxt), _cookie_header(jar, nxt)) in seen:
                 return FetchResult(url=url, final_url=str(nxt), status="failed", reason=f"redirect_loop: {nxt}", http_status=None)
             current = nxt
         return FetchResult(
@@ -186,7 +204,7 @@ class PageFetcher:
             reason=f"too_many_redirects: more than {self.settings.max_redirects}",
         )
 
-    async def _one_hop(self, url: str, hop: URL, *, robots_mode: bool) -> FetchResult | URL:
+    async def _one_hop(self, url: str, hop: URL, *, robots_mode: bool, jar: aiohttp.CookieJar) -> FetchResult | URL:
         """Fetch one hop: a final FetchResult, or the URL a redirect points to."""
         final = str(hop)
         problem = self.guard.check_url_parts(hop.scheme, hop.raw_host, hop.port)
@@ -205,26 +223,31 @@ class PageFetcher:
         outcome: FetchResult | URL | float = 0.0
         for attempt in (1, 2):
             async with self.limiter.slot(domain, crawl_delay):
-                outcome = await self._request(url, hop, robots_mode=robots_mode, may_wait=attempt == 1)
+                outcome = await self._request(url, hop, robots_mode=robots_mode, may_wait=attempt == 1, jar=jar)
             if not isinstance(outcome, float):
                 return outcome
             await self._sleep(outcome)  # Retry-After, outside the slot so the domain's other pages proceed
         raise AssertionError("unreachable: the second attempt never asks to wait")
 
-    async def _request(self, url: str, hop: URL, *, robots_mode: bool, may_wait: bool) -> FetchResult | URL | float:
+    async def _request(self, url: str, hop: URL, *, robots_mode: bool, may_wait: bool, jar: aiohttp.CookieJar) -> FetchResult | URL | float:
         session = self._get_session()
         final = str(hop)
         self.requests += 1
         cap = self.robots.max_bytes if robots_mode else self.settings.max_bytes
         pdf_cap = max(cap, self.settings.pdf.max_bytes)
         try:
-            async with session.get(hop, allow_redirects=False, timeout=self._timeout) as resp:
+            cookie = _cookie_header(jar, hop)
+            async with session.get(hop, allow_redirects=False, timeout=self._timeout, headers={"Cookie": cookie} if cookie else None) as resp:
                 status = resp.status
+                jar.update_cookies_from_headers(resp.headers.getall("Set-Cookie", []), resp.url)
                 if status in _REDIRECTS and "Location" in resp.headers:
                     try:
-                        return resp.url.join(URL(resp.headers["Location"]))
-                    except (ValueError, TypeError):
+                        return hop.join(_as_given(resp.headers["Location"]))
+                    except (ValueError, TypeError, UnicodeError):
                         return FetchResult(url=url, final_url=final, status="failed", reason="bad_redirect", http_status=status)
+                refresh = None if robots_mode or not 200 <= status < 300 else refresh_target(resp.headers.get("Refresh"), final)
+                if refresh is not None:
+                    return _join(hop, refresh)
                 ctype_header = resp.headers.get("Content-Type")
                 ctype = media_type(ctype_header)
                 base: dict[str, Any] = dict(url=url, final_url=final, http_status=status, content_type=ctype)
@@ -250,8 +273,9 @@ class PageFetcher:
             status_word, reason = classify_exception(exc)
             return FetchResult(url=url, final_url=final, status=status_word, reason=reason)
 
-    def _judge_body(self, base: dict, ctype_header: str | None, body: bytes, robots_mode: bool) -> FetchResult:
-        charset = charset_of(ctype_header, body)
+    def _judge_body(self, base: dict, ctype_header: str | None, body: bytes, robots_mode: bool) -> FetchResult | URL:
+        sniffed = sniff_encoding(ctype_header, body) if not robots_mode else None
+        charset = sniffed.encoding if sniffed else "utf-8"  # RFC 9309: robots.txt is UTF-8
         if robots_mode:
             return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
         if not body.strip():
@@ -269,7 +293,17 @@ class PageFetcher:
             if not looks_like_html(body):
                 return FetchResult(**base, status="skipped", reason="content_type: missing", charset=charset, bytes=len(body))
             base = {**base, "content_type": "text/html"}
-        return FetchResult(**base, status="ok", charset=charset, body=body, bytes=len(body), fetched_at=utc_now())
+        canonical = None
+        if base["content_type"] != "text/plain":
+            head = decode_body(body[: 4 * 65_536], charset)
+            refresh = meta_refresh_target(head, base["final_url"])
+            if refresh is not None:
+                return _join(URL(base["final_url"], encoded=True), refresh)
+            canonical = canonical_url(head, base["final_url"])
+        return FetchResult(
+            **base, status="ok", charset=charset, encoding_source=sniffed.source, canonical_url=canonical,
+            body=body, bytes=len(body), fetched_at=utc_now(),
+        )
 
     async def robots_problem(self, url: str) -> str | None:
         """None when robots.txt lets trawl fetch ``url`` (or robots are not respected), else the reason.
@@ -309,11 +343,34 @@ class PageFetcher:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.settings.user_agent, "Accept": _ACCEPT},
                 timeout=self._timeout,
-                trust_env=False,
-                auto_decompress=True,
+                trust_env=False,  # never a proxy (or netrc credentials) picked up from the environment
+                auto_decompress=True,  # gzip, deflate, br (Brotli) and zstd (backports.zstd) bodies
+                proxy=self.settings.proxy,
             )
         return self._session
 
 
 def _origin(url: URL) -> str:
     return str(url.origin())
+
+
+def _as_given(url: str) -> URL:
+    """``url`` as a yarl URL that is sent with its bytes unchanged (only unsafe characters percent-encoded)."""
+    return URL(safe_url_string(url.strip()), encoded=True)
+
+
+def _join(base: URL, target: str) -> URL:
+    return base.join(_as_given(target))
+
+
+def _cookie_header(jar: aiohttp.CookieJar, url: URL) -> str:
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in sorted(jar.filter_cookies(url).items()))
+
+
+def _proxy_host(proxy: str | None) -> list[str]:
+    """The proxy's host:port, which the address guard lets through: the user named it (often an intranet address)."""
+    if not proxy:
+        return []
+    parsed = URL(proxy)
+    host = parsed.raw_host or ""
+    return [f"[{host}]:{parsed.port}" if ":" in host else f"{host}:{parsed.port}"]

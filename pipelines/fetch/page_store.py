@@ -40,6 +40,8 @@ class StoredPage:
     # (host, port) hops that were private addresses reached only because that job allowed them;
     # a job that does not allow them treats the entry as a miss (and its own guard then refuses the fetch)
     private_hosts: list[tuple[str, int | None]] = field(default_factory=list)
+    encoding_source: str | None = None  # how ``charset`` was chosen (pipelines.fetch.decode)
+    canonical_url: str | None = None
 
 
 class PageStore:
@@ -81,6 +83,8 @@ class PageStore:
             fetched_at=fetched_at,
             body=body,
             private_hosts=[(str(h), p) for h, p in header.get("private_hosts", [])],
+            encoding_source=header.get("encoding_source"),
+            canonical_url=header.get("canonical_url"),
         )
 
     def put(self, page: StoredPage) -> bool:
@@ -95,6 +99,8 @@ class PageStore:
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(),
             "bytes": len(page.body),
             "private_hosts": [list(hp) for hp in page.private_hosts],
+            "encoding_source": page.encoding_source,
+            "canonical_url": page.canonical_url,
         }
         return write_gzip_atomically(path, [json.dumps(header).encode("utf-8") + b"\n", page.body], self._level)
 

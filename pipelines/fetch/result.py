@@ -37,13 +37,15 @@ def reason_slug(reason: str | None) -> str | None:
 
 @dataclass
 class FetchResult:
-    url: str  # the normalized URL asked for
+    url: str  # the URL asked for, byte for byte (pipelines.urls.fetch_url)
     final_url: str  # after redirects
     status: str  # "ok" | "skipped" | "failed" | "blocked"
     reason: str | None = None
     http_status: int | None = None
     content_type: str | None = None
-    charset: str | None = None
+    charset: str | None = None  # the encoding the body is decoded with (Python codec name, e.g. 'cp1252')
+    encoding_source: str | None = None  # how it was chosen: bom | http | meta | detected[_over_http|_over_meta] | default
+    canonical_url: str | None = None  # <link rel=canonical href>, absolute
     body: bytes | None = None  # only for status "ok"
     bytes: int = 0  # body bytes received (decompressed), also for skipped pages
     fetch_ms: float = 0.0  # wall time of fetch(), politeness waits included
@@ -71,6 +73,9 @@ class FetchResult:
             "reason": self.reason,
             "http_status": self.http_status,
             "content_type": self.content_type,
+            "encoding": self.charset,
+            "encoding_source": self.encoding_source,
+            "canonical_url": self.canonical_url,
             "bytes": self.bytes,
             "fetch_ms": self.fetch_ms,
             "from_page_store": self.from_page_store,

@@ -3,8 +3,14 @@
 What a robots.txt answer means here:
 
 - 2xx: parsed (first ``max_bytes``, 500 KiB by default as RFC 9309 asks parsers
-  to accept); ``Disallow``/``Allow`` for our user agent and ``Crawl-delay``
-  are honoured. Cached for ``ttl_s``.
+  to accept) by Protego, Scrapy's RFC 9309 parser: the most specific (longest)
+  matching rule wins, ``Allow`` over ``Disallow`` on a tie, ``*`` and ``$``
+  match as the RFC says (section 2.2.2-2.2.3), and the group of our product
+  token (``trawl`` of ``trawl/0.1``) wins over ``*``. ``Crawl-delay`` (not in
+  the RFC, honoured by convention, fractions allowed) comes from the same
+  group. Cached for ``ttl_s``. The standard library's parser, used before,
+  applied the first matching rule and knew no wildcards, so ``Disallow: /*.pdf$``
+  let every PDF through.
 - 3xx: followed by the fetcher (each hop through the address guard).
 - 4xx (including 401/403): "unavailable", so everything is allowed (RFC 9309 2.3.1.3),
   except 429, which is treated like a 5xx (as major crawlers do).
@@ -27,7 +33,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 __all__ = ["RobotsCache", "RobotsRules", "RobotsResponse", "crawl_delay_for"]
 
@@ -46,7 +53,7 @@ class RobotsResponse:
 class RobotsRules:
     """The verdict for one origin."""
 
-    parser: RobotFileParser | None  # None means allow all (or disallow all, when ``problem`` is set)
+    parser: Protego | None  # None means allow all (or disallow all, when ``problem`` is set)
     crawl_delay: float | None = None
     problem: str | None = None  # a reason when every URL of the origin is refused
     problem_blocks: bool = False  # True: page status "blocked"; False: "failed" (transient)
@@ -56,7 +63,7 @@ class RobotsRules:
             return False
         if self.parser is None:
             return True
-        return self.parser.can_fetch(user_agent, url)
+        return bool(self.parser.can_fetch(url, user_agent))
 
 
 Fetch = Callable[[str], Awaitable[RobotsResponse]]
@@ -121,9 +128,8 @@ class RobotsCache:
         if status >= 400 or status < 200 or status >= 300:
             return RobotsRules(None), self._ttl_s
         text = response.body[: self.max_bytes].decode("utf-8", errors="replace")
-        parser = RobotFileParser()
-        parser.parse(text.splitlines())
-        return RobotsRules(parser, crawl_delay=crawl_delay_for(text, self.user_agent)), self._ttl_s
+        parser = Protego.parse(text)
+        return RobotsRules(parser, crawl_delay=_crawl_delay(parser, self.user_agent)), self._ttl_s
 
     def _store(self, origin: str, rules: RobotsRules, ttl: float) -> None:
         self._cache[origin] = (rules, time.monotonic() + ttl)
@@ -132,36 +138,11 @@ class RobotsCache:
             self._cache.popitem(last=False)
 
 
+def _crawl_delay(parser: Protego, user_agent: str) -> float | None:
+    delay = parser.crawl_delay(user_agent)
+    return None if delay is None else max(0.0, float(delay))
+
+
 def crawl_delay_for(text: str, user_agent: str) -> float | None:
-    """Crawl-delay of the group that applies to ``user_agent`` (fractions allowed; urllib.robotparser drops them)."""
-    token = user_agent.split("/")[0].strip().lower()
-    groups: list[tuple[list[str], float | None]] = []
-    agents: list[str] = []
-    delay: float | None = None
-    in_rules = False
-    for raw in text.splitlines():
-        key, sep, value = raw.split("#", 1)[0].partition(":")
-        if not sep:
-            continue
-        key, value = key.strip().lower(), value.strip()
-        if key == "user-agent":
-            if in_rules:
-                groups.append((agents, delay))
-                agents, delay, in_rules = [], None, False
-            agents.append(value.lower())
-        elif key in ("allow", "disallow", "crawl-delay", "request-rate"):
-            in_rules = True
-            if key == "crawl-delay":
-                try:
-                    delay = max(0.0, float(value))
-                except ValueError:
-                    pass
-    if agents:
-        groups.append((agents, delay))
-    for group_agents, group_delay in groups:
-        if any(a != "*" and a and a in token for a in group_agents):
-            return group_delay
-    for group_agents, group_delay in groups:
-        if "*" in group_agents:
-            return group_delay
-    return None
+    """Crawl-delay of the group that applies to ``user_agent`` (seconds, fractions allowed); None when unset."""
+    return _crawl_delay(Protego.parse(text), user_agent)

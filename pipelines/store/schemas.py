@@ -85,7 +85,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("column", pa.string()),
             ("keyword", pa.string()),
             ("rank", pa.int64()),
-            ("url", pa.string()),  # normalized
+            ("url", pa.string()),  # the URL fetched: as the provider gave it, tracking parameters removed (pipelines.urls.fetch_url)
             ("title", pa.string()),
             ("snippet", pa.string()),
             ("provider", pa.string()),
@@ -96,12 +96,15 @@ SCHEMAS: dict[str, pa.Schema] = {
     "pages": pa.schema(
         [
             ("job_id", pa.string()),
-            ("url", pa.string()),  # normalized URL, the key
+            ("url", pa.string()),  # the URL fetched (pipelines.urls.fetch_url), the key
             ("final_url", pa.string()),  # after redirects
             ("status", pa.string()),  # one of PAGE_STATUSES
             ("reason", pa.string()),  # why skipped/failed/blocked
             ("http_status", pa.int64()),
             ("content_type", pa.string()),
+            ("encoding", pa.string()),  # the body's encoding, e.g. cp1252 (pipelines/fetch/decode.py)
+            ("encoding_source", pa.string()),  # bom | http | meta | detected | detected_over_http | detected_over_meta | default
+            ("canonical_url", pa.string()),  # <link rel=canonical>
             ("bytes", pa.int64()),
             ("fetch_ms", pa.float64()),
             ("from_page_store", pa.bool_()),

@@ -28,7 +28,7 @@ CUES: dict[str, tuple[str, ...]] = {
 
 STALE_RE = re.compile(r"\b(former|formerly|then-|ex-|previous|predecessor|stepped down|retired|until \d{4}|was replaced|"
                       r"ehemalige[rn]?|at the time|back then)", re.I)
-_PERSON = re.compile(r"\b([A-Z][a-zà-ÿ'’-]+(?:\s+(?:van|de|von|da|del)\b)?(?:\s+[A-Z][a-zà-ÿ'’-]+){1,2})\b")
+_PERSON = re.compile(r"\b([A-Z][a-zßà-ÿ'’-]+(?:\s+(?:van|de|von|da|del)\b)?(?:\s+[A-Z][a-zßà-ÿ'’-]+){1,2})\b")
 _NOT_NAME = {"The", "Our", "Chief", "Executive", "Officer", "Before", "After", "In", "At", "Since", "Under", "With",
              "Today", "Prior", "Managing", "Director", "Technology", "Financial", "Operating", "Head", "Vice", "President",
              "Founder", "Co", "Series", "January", "February", "March", "April", "May", "June", "July", "August",
