@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
@@ -30,6 +30,9 @@ from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
 from pipelines.status import CellStatus, Stage
 from pipelines.urls import normalize_url, select_urls
+
+if TYPE_CHECKING:  # pipelines.tasks.base imports this module
+    from pipelines.tasks.base import KindSpec
 
 __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
@@ -72,7 +75,7 @@ class CellTask:
     time_range: str | None = None
     run_id: str = ""
     kind: str = "research"  # the column's task kind (pipelines.tasks)
-    spec: object | None = None  # the kind's validated settings (pipelines.tasks.base.KindSpec)
+    spec: KindSpec | None = None  # the kind's validated settings
 
 
 @dataclass
