@@ -266,7 +266,7 @@ class _Cell:
         fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
         pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages for u in (p.url, normalize_url(p.final_url))}
         for cite in summary.citations:
-            url = by_id.get(cite) or by_id.get(cite.upper())
+            url: str | None = by_id.get(cite) or by_id.get(cite.upper())
             if url is None and cite.startswith("http") and pdf_pages and "#page=" in cite:
                 url = pdf_citation(cite, pdf_pages, normalize_url)  # a page its text did not come from is dropped
             elif url is None and cite.startswith("http") and normalize_url(cite) in fetched:
