@@ -264,17 +264,18 @@ class _Cell:
         msg = prompts.summarize_messages(t.question, t.context, t.answer_type, sources, t.instructions)
         summary = await self.ask(Stage.SUMMARIZE, msg, prompts.parse_summary)
         fetched = {page.url for page, _ in judged} | {normalize_url(page.final_url) for page, _ in judged}
-        pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages for u in (p.url, normalize_url(p.final_url))}
+        pdf_pages = {u: set(p.chunk_pages) for p, _ in judged if p.chunk_pages
+                     for u in (p.url, normalize_url(p.final_url)) if u is not None}
         for cite in summary.citations:
-            url: str | None = by_id.get(cite) or by_id.get(cite.upper())
-            if url is None and cite.startswith("http") and pdf_pages and "#page=" in cite:
-                url = pdf_citation(cite, pdf_pages, normalize_url)  # a page its text did not come from is dropped
-            elif url is None and cite.startswith("http") and normalize_url(cite) in fetched:
-                url = normalize_url(cite)
-            if url is None:
+            cited: str | None = by_id.get(cite) or by_id.get(cite.upper())
+            if cited is None and cite.startswith("http") and pdf_pages and "#page=" in cite:
+                cited = pdf_citation(cite, pdf_pages, normalize_url)  # a page its text did not come from is dropped
+            elif cited is None and cite.startswith("http") and normalize_url(cite) in fetched:
+                cited = normalize_url(cite)
+            if cited is None:
                 o.dropped_citations += 1
-            elif url not in o.citations:
-                o.citations.append(url)
+            elif cited not in o.citations:
+                o.citations.append(cited)
         if summary.answer is None:
             o.status, o.error = CellStatus.FAILED, f"no_answer: {len(judged)} relevant page(s) did not answer the question"
             return
