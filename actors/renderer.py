@@ -71,8 +71,9 @@ class RenderTier:
         if not self.actors:
             shards = self.settings.render.shards
             self.actors = [
-                RendererActor.options(name=renderer_name(i), namespace=self.namespace,
-                                      max_concurrency=self.settings.render.max_concurrency * 4 + 4).remote(self.settings, renderer_name(i), f"{self.namespace}/{i}")
+                RendererActor.options(  # type: ignore[attr-defined]  # an @ray.remote class
+                    name=renderer_name(i), namespace=self.namespace, max_concurrency=self.settings.render.max_concurrency * 4 + 4,
+                ).remote(self.settings, renderer_name(i), f"{self.namespace}/{i}")
                 for i in range(shards)
             ]
         return self.actors[shard_index(url, len(self.actors))]

@@ -1,6 +1,7 @@
 """Drive a job's cell DAG: start ready cells, bound the work in flight, record every outcome.
 
-Plain asyncio over a ``Services`` object (see ``pipelines.research``): the
+Plain asyncio over a ``TaskServices`` object (``pipelines.research.Services`` plus
+``run_python``, see ``pipelines.tasks.base``): the
 Ray wiring lives in ``actors.services``. Backpressure is a hard bound on
 cells in flight; each cell bounds its own pages, so the pages and LLM calls
 in flight are bounded too and memory stays flat as the job grows.
@@ -14,9 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipelines.dag import CellDAG
-from pipelines.research import CellOutcome, CellTask, Services, cell_record
+from pipelines.research import CellOutcome, CellTask, cell_record
 from pipelines.status import FINISHED, RERUN_ON_FAILED, CellStatus
 from pipelines.tasks import effective_sources, run_cell
+from pipelines.tasks.base import TaskServices
 
 __all__ = ["Progress", "CellSelector", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
 
@@ -138,7 +140,7 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
 
 async def run_cells(
     job,
-    services: Services,
+    services: TaskServices,
     dag: CellDAG,
     *,
     answers: dict[str, dict[str, str]] | None = None,

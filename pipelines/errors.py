@@ -143,6 +143,7 @@ class PermanentError(TrawlError):
 
 class BadRequestError(PermanentError):
     reason = "bad_request"
+    param: str = ""  # the request parameter a 400 names (OpenAI's error.param), read by pipelines.llm.adapt
 
 
 class AuthError(PermanentError):

@@ -57,7 +57,7 @@ def is_pdf(content_type: str | None, body: bytes | None) -> bool:
     """True when the media type is a PDF type or the body starts with ``%PDF-`` (leading junk tolerated)."""
     if content_type in PDF_TYPES:
         return True
-    return bool(body) and PDF_MAGIC in body[:_HEADER_WINDOW]
+    return body is not None and PDF_MAGIC in body[:_HEADER_WINDOW]
 
 
 def page_url(url: str, page: int) -> str:

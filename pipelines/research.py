@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipelines import prompts
 from pipelines.answers import coerce
@@ -30,6 +30,9 @@ from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
 from pipelines.status import CellStatus, Stage
 from pipelines.urls import normalize_url, select_urls
+
+if TYPE_CHECKING:  # pipelines.tasks.base imports this module
+    from pipelines.tasks.base import KindSpec
 
 __all__ = ["CellTask", "CellOutcome", "Services", "research_cell"]
 
@@ -72,7 +75,7 @@ class CellTask:
     time_range: str | None = None
     run_id: str = ""
     kind: str = "research"  # the column's task kind (pipelines.tasks)
-    spec: object | None = None  # the kind's validated settings (pipelines.tasks.base.KindSpec)
+    spec: KindSpec | None = None  # the kind's validated settings
 
 
 @dataclass
@@ -264,18 +267,18 @@ class _Cell:
         fetched = {normalize_url(u): page.url for page, _ in judged for u in (page.url, page.final_url)}
         pdf_pages = {page.url: set(page.chunk_pages) for page, _ in judged if page.chunk_pages}
         for cite in summary.citations:
-            url = by_id.get(cite) or by_id.get(cite.upper())
-            if url is None and cite.lower().startswith("http"):
+            cited: str | None = by_id.get(cite) or by_id.get(cite.upper())
+            if cited is None and cite.lower().startswith("http"):
                 base, sep, fragment = cite.partition("#page=")
-                key = fetched.get(normalize_url(base))
+                key = fetched.get(normalize_url(base) or "")
                 if sep and pdf_pages:  # a page of a fetched PDF; a page its text did not come from is dropped
-                    url = pdf_citation(f"{key}#page={fragment}", pdf_pages, normalize_url) if key else None
+                    cited = pdf_citation(f"{key}#page={fragment}", pdf_pages, normalize_url) if key else None
                 else:
-                    url = key
-            if url is None:
+                    cited = key
+            if cited is None:
                 o.dropped_citations += 1
-            elif url not in o.citations:
-                o.citations.append(url)
+            elif cited not in o.citations:
+                o.citations.append(cited)
         if summary.answer is None:
             o.status, o.error = CellStatus.FAILED, f"no_answer: {len(judged)} relevant page(s) did not answer the question"
             return

@@ -29,8 +29,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -265,7 +265,7 @@ def select_urls(
             hit = hits[position]
             key, url = normalize_url(hit.url), fetch_url(hit.url)
             reason = _rejection(key if url else None, seen, include, exclude, len(selected) >= cap)
-            if reason is None:
+            if reason is None and key is not None and url is not None:  # _rejection refuses a missing URL
                 seen.add(key)
                 selected.append(url)
             verdicts[(keyword_index, position)] = SelectedHit(

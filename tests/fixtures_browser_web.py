@@ -37,7 +37,6 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from aiohttp import web
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # One sentence per kind of legacy encoding; a planted fact the tests look for after decoding.

@@ -19,6 +19,7 @@ from pipelines.extract import extract_page
 from pipelines.fetch.fetcher import PageFetcher
 from pipelines.llm.config import LLMSettings
 from pipelines.llm.gateway import Gateway
+from pipelines.reasons import join_reason
 from pipelines.research import CellTask, cell_record, research_cell
 from pipelines.search.config import SearchSettings
 from pipelines.search.gateway import SearchGateway
@@ -82,9 +83,15 @@ def run_cells(world, llm_settings: LLMSettings, cache_dir: str, *, rows: int = 2
         try:
             started = time.time()
             outcomes = await asyncio.gather(*(research_cell(t, services) for t in tasks))
-            return [cell_record(t, o, started, time.time()) for t, o in zip(tasks, outcomes)]
+            # with the store's computed ``error`` column (reason: message), as the cells view reads
+            return [_with_error(cell_record(t, o, started, time.time())) for t, o in zip(tasks, outcomes)]
         finally:
             await services.aclose()
 
     cells = asyncio.run(go())
     return cells, calls
+
+
+def _with_error(record: dict) -> dict:
+    return {**record, "error": join_reason(record.get("reason"), record.get("message"))}
+

@@ -9,9 +9,6 @@ gzip bomb costs at most ``limit`` bytes of memory, however far it would expand.
 
 from __future__ import annotations
 
-import codecs
-import re
-
 import aiohttp
 
 __all__ = [

@@ -44,9 +44,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from yarl import URL
-
 from w3lib.url import safe_url_string
+from yarl import URL
 
 from pipelines.fetch.body import TEXT_TYPES, looks_like_html, media_type, read_capped, sniff_problem
 from pipelines.fetch.decode import decode_body, sniff_encoding
@@ -301,7 +300,7 @@ class PageFetcher:
                 return _join(URL(base["final_url"], encoded=True), refresh)
             canonical = canonical_url(head, base["final_url"])
         return FetchResult(
-            **base, status="ok", charset=charset, encoding_source=sniffed.source, canonical_url=canonical,
+            **base, status="ok", charset=charset, encoding_source=sniffed.source if sniffed else None, canonical_url=canonical,
             body=body, bytes=len(body), fetched_at=utc_now(),
         )
 

@@ -131,15 +131,16 @@ class ProviderClient:
 
     def _new_sdk(self) -> openai.AsyncOpenAI:
         # one TLS context for all of them: building one loads the CA bundle (~40 ms)
-        common = {"api_key": self._key, "max_retries": 0, "timeout": self.provider.timeout_s,
-                  "http_client": openai.DefaultAsyncHttpxClient(verify=_tls_context())}
+        http_client = openai.DefaultAsyncHttpxClient(verify=_tls_context())
+        timeout_s = self.provider.timeout_s
         if self.provider.kind == "azure":
             # The SDK's Azure client posts to {endpoint}/openai/deployments/{model}/chat/completions?api-version=...
             # with the key in the api-key header, as https://learn.microsoft.com/en-us/azure/ai-foundry/openai/reference
             # documents; the body's "model" is the deployment name.
             return openai.AsyncAzureOpenAI(azure_endpoint=self.provider.base_url, api_version=self.provider.api_version,
-                                           **common)
-        return openai.AsyncOpenAI(base_url=self.provider.base_url, organization=None, project=None, **common)
+                                           api_key=self._key, max_retries=0, timeout=timeout_s, http_client=http_client)
+        return openai.AsyncOpenAI(base_url=self.provider.base_url, organization=None, project=None,
+                                  api_key=self._key, max_retries=0, timeout=timeout_s, http_client=http_client)
 
     async def complete(self, body: dict) -> Reply:
         """Send ``body`` once; a ``Reply`` or a trawl error.

@@ -118,7 +118,7 @@ def estimate_job(job, settings: LLMSettings | None = None, recorded: dict[str, S
     recorded = recorded or {}
     rows = len(job.rows)
     sample = {k: str(v) for k, v in job.rows[0].items()} if rows else {}
-    per_stage = {stage: [0, 0.0, 0.0, 0.0] for stage in STAGES}  # calls, input, output, cached
+    per_stage = {stage: _StageTotals() for stage in STAGES}
     used: set[str] = set()  # stages some column's kind calls
     for name, column in job.columns.items():
         planned = _planned_column(job, name, column, sample)
@@ -127,13 +127,8 @@ def estimate_job(job, settings: LLMSettings | None = None, recorded: dict[str, S
             if stage not in planned:  # this column's kind makes no call at this stage
                 continue
             calls_per_cell, inp, out, cached = _stage_figures(stage, planned, recorded.get(stage), settings)
-            calls = rows * calls_per_cell
-            acc = per_stage[stage]
-            acc[0] += calls
-            acc[1] += calls * inp
-            acc[2] += calls * out
-            acc[3] += calls * cached
-    stages = [_stage_estimate(stage, *per_stage[stage], settings, recorded.get(stage)) for stage in STAGES if stage in used]
+            per_stage[stage].add(rows * calls_per_cell, inp, out, cached)
+    stages = [_stage_estimate(stage, per_stage[stage], settings, recorded.get(stage)) for stage in STAGES if stage in used]
     return _total(job, rows, stages, settings)
 
 
@@ -185,16 +180,34 @@ def _stage_figures(stage: str, planned: dict, record: StageRecord | None, settin
     return calls, inp, min(out, cap), 0.0
 
 
-def _stage_estimate(stage: str, calls: float, inp: float, out: float, cached: float, settings: LLMSettings,
-                    record: StageRecord | None) -> StageEstimate:
+@dataclass
+class _StageTotals:
+    """One stage summed over the job's columns: calls, and input, output and cached input tokens over all calls."""
+
+    calls: float = 0
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    cached_input_tokens: float = 0.0
+
+    def add(self, calls: float, inp: float, out: float, cached: float) -> None:
+        """``calls`` more calls of ``inp``/``out``/``cached`` tokens each."""
+        self.calls += calls
+        self.input_tokens += calls * inp
+        self.output_tokens += calls * out
+        self.cached_input_tokens += calls * cached
+
+
+def _stage_estimate(stage: str, totals: _StageTotals, settings: LLMSettings, record: StageRecord | None) -> StageEstimate:
+    calls, inp, out, cached = totals.calls, totals.input_tokens, totals.output_tokens, totals.cached_input_tokens
     chain = settings.chain_for(stage)
     costs = [_cost(PRICES.rates(p), inp, out, cached) for p in chain]
+    priced = [c for c in costs if c is not None]
     first = chain[0] if chain else None
     return StageEstimate(
         stage=stage, calls=round(calls), input_tokens=round(inp), output_tokens=round(out), cached_input_tokens=round(cached),
         provider=first.name if first else "", model=first.model if first else "",
         cost_usd=costs[0] if costs else None,
-        max_cost_usd=None if not costs or any(c is None for c in costs) else max(costs),  # type: ignore[type-var]
+        max_cost_usd=max(priced) if costs and len(priced) == len(costs) else None,
         basis=f"recorded ({record.calls} calls)" if record is not None else "planned",
     )
 
@@ -216,12 +229,17 @@ def _total(job, rows: int, stages: list[StageEstimate], settings: LLMSettings) -
         rows=rows, cells=rows * len(job.columns), stages=stages, providers=providers,
         calls=sum(s.calls for s in stages), input_tokens=sum(s.input_tokens for s in stages),
         output_tokens=sum(s.output_tokens for s in stages),
-        cost_usd=None if any(c is None for c in costs) else sum(costs),  # type: ignore[arg-type]
-        max_cost_usd=None if any(c is None for c in max_costs) else sum(max_costs),  # type: ignore[arg-type]
+        cost_usd=_sum_or_none(costs), max_cost_usd=_sum_or_none(max_costs),
         min_duration_s=max(bounded) if bounded else None, unpriced=unpriced,
     )
     est.budget_problems.extend(budget_problems(est, job.budget))
     return est
+
+
+def _sum_or_none(costs: list[float | None]) -> float | None:
+    """The sum, or None when any part is unknown (an empty list sums to 0)."""
+    known = [c for c in costs if c is not None]
+    return sum(known) if len(known) == len(costs) else None
 
 
 def _provider_times(stages: list[StageEstimate], settings: LLMSettings) -> list[ProviderTime]:

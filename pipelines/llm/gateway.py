@@ -21,6 +21,7 @@ Plain asyncio, no Ray: ``actors.llm_gateway`` wraps it in one actor per cluster.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -287,9 +288,10 @@ class Gateway:
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
         estimate = _estimate_tokens(cand.body)
-        record = dict(ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
-                      request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
-                      request_adaptations=cand.adaptations)
+        record = functools.partial(  # what every record of this attempt shares; mypy checks the keywords
+            call_record, ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
+            request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
+            request_adaptations=cand.adaptations)
         p.in_flight += 1
         started_at = None
         try:
@@ -308,8 +310,8 @@ class Gateway:
                 reason, message = err.reason, str(err)
             else:  # the server may still bill it: keep the token estimate, record what we know
                 reason, message = "cancelled", "the caller gave up while the request was in flight (e.g. its cell timed out)"
-            self._emit(call_record(**record, started_at=started_at, duration_s=self._clock() - t0,
-                                   error_type=reason, error_message=message))
+            self._emit(record(started_at=started_at, duration_s=self._clock() - t0,
+                              error_type=reason, error_message=message))
             raise
         finally:
             p.in_flight -= 1
@@ -319,8 +321,8 @@ class Gateway:
                          cost_usd(cfg, reply.input_tokens, reply.output_tokens, reply.usage))
         problem = reply_problem(cfg.name, cand.body, reply)
         self._emit(
-            call_record(
-                **record, started_at=started_at, duration_s=self._clock() - t0, response_model=reply.response_model,
+            record(
+                started_at=started_at, duration_s=self._clock() - t0, response_model=reply.response_model,
                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, finish_reason=reply.finish_reason,
                 reasoning_chars=reply.reasoning_chars, error_type=problem.reason if problem else None,
                 error_message=str(problem) if problem else None, usage=reply.usage,

@@ -66,6 +66,10 @@ def _first(*values: object) -> int | None:
     return None
 
 
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _part(count: int | None, total: object) -> int | None:
     # A part larger than its total is a reporting quirk, not a count to price.
     whole = _count(total)
@@ -81,8 +85,8 @@ def output_tokens_of(usage: object) -> int | None:
     details = usage.get("completion_tokens_details")
     reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
     prompt, total = _count(usage.get("prompt_tokens")), _count(usage.get("total_tokens"))
-    if None not in (completion, reasoning, prompt, total) and reasoning and total == prompt + completion + reasoning:
-        return completion + reasoning  # type: ignore[operator]
+    if completion is not None and reasoning and prompt is not None and total == prompt + completion + reasoning:
+        return completion + reasoning
     return completion
 
 
@@ -90,8 +94,8 @@ def usage_details(usage: object) -> UsageDetails:
     """The cached and reasoning parts of a chat-completions ``usage`` object (a dict; anything else gives all ``None``)."""
     if not isinstance(usage, dict):
         return UsageDetails()
-    prompt = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
-    completion = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) else {}
+    prompt = _mapping(usage.get("prompt_tokens_details"))
+    completion = _mapping(usage.get("completion_tokens_details"))
     cache_read = _first(prompt.get("cached_tokens"), usage.get("prompt_cache_hit_tokens"), usage.get("cache_read_input_tokens"))
     cache_write = _first(prompt.get("cache_write_tokens"), usage.get("cache_creation_input_tokens"))
     reasoning = _first(completion.get("reasoning_tokens"))

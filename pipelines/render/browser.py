@@ -192,7 +192,8 @@ class PageRenderer:
             self.refused = [*self.refused[-99:], Refusal(request.url[:200], f"blocked_scheme: {request.url.split(':', 1)[0]}")]
             await route.abort("blockedbyclient")
             return
-        if document is not None and request.is_navigation_request() and request.url.split("#")[0] == document.final_url:
+        if (document is not None and document.body is not None  # _render keeps only an ok document with a body
+                and request.is_navigation_request() and request.url.split("#")[0] == document.final_url):
             ctype = f"{document.content_type or 'text/html'}; charset={document.charset}" if document.charset else document.content_type
             budget.used += len(document.body)
             await route.fulfill(status=document.http_status or 200, headers={"content-type": ctype or "text/html"},

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pipelines.research import CellOutcome, CellTask, Services
 from pipelines.status import CellStatus
 
-__all__ = ["TaskKind", "KindSpec", "TaskServices", "failed"]
+__all__ = ["TaskKind", "KindSpec", "TaskServices", "failed", "spec_of"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,17 @@ class TaskKind(Protocol):
 
     async def run(self, task: CellTask, services: TaskServices) -> CellOutcome:
         """Answer one cell; failures are returned as outcomes, never raised."""
+
+
+def spec_of(task: CellTask) -> KindSpec:
+    """``task.spec``: set for every column whose kind has its own keys (the spec builder ran ``build``).
+
+    Raises ``ValueError`` when it is missing (a ``CellTask`` made by hand without it); the coordinator records
+    that as an ``internal: ...`` failure of the cell.
+    """
+    if task.spec is None:
+        raise ValueError(f"column {task.column!r} (kind {task.kind!r}) has no built spec")
+    return task.spec
 
 
 def failed(reason: str, message: str, **counts: Any) -> CellOutcome:

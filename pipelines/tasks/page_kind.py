@@ -15,7 +15,7 @@ import asyncio
 from pipelines.errors import BudgetExhaustedError, TrawlError
 from pipelines.research import CellOutcome, CellTask, _Cell
 from pipelines.status import CellStatus
-from pipelines.tasks.base import KindSpec, TaskServices, failed
+from pipelines.tasks.base import KindSpec, TaskServices, failed, spec_of
 from pipelines.templates import TemplateProblem, render, template_names
 from pipelines.urls import normalize_url
 
@@ -48,8 +48,10 @@ class PageKind:
         return KindSpec(config=tuple(u.strip() for u in raw), refs=tuple(refs))
 
     async def run(self, task: CellTask, services: TaskServices) -> CellOutcome:
-        urls, bad = [], []
-        for template in task.spec.config:
+        templates: tuple[str, ...] = spec_of(task).config
+        urls: list[str] = []
+        bad: list[str] = []
+        for template in templates:
             text = render(template, task.context).strip()
             url = normalize_url(text if "://" in text else f"https://{text}")
             (urls if url else bad).append(url or text)

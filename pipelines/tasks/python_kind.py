@@ -31,7 +31,7 @@ from pipelines.answers import coerce
 from pipelines.errors import PermanentError, TrawlError
 from pipelines.research import CellOutcome, CellTask
 from pipelines.status import CellStatus
-from pipelines.tasks.base import KindSpec, TaskServices, failed
+from pipelines.tasks.base import KindSpec, TaskServices, failed, spec_of
 from pipelines.tasks.python_cache import MISS
 from pipelines.templates import NAME_RE
 
@@ -177,7 +177,7 @@ class PythonKind:
         )
 
     async def run(self, task: CellTask, services: TaskServices) -> CellOutcome:
-        target, version, inputs, use_cache = task.spec.config
+        target, version, inputs, use_cache = spec_of(task).config
         missing = [i for i in inputs if i not in task.context]
         if missing:
             return failed("no_input", f"input(s) {', '.join(missing)} have no value")

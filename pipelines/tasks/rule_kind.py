@@ -25,7 +25,7 @@ from pipelines.answers import coerce
 from pipelines.research import CellOutcome, CellTask
 from pipelines.settings import Strict
 from pipelines.status import CellStatus
-from pipelines.tasks.base import KindSpec, TaskServices, failed
+from pipelines.tasks.base import KindSpec, TaskServices, failed, spec_of
 from pipelines.templates import TemplateProblem, render, template_names
 
 __all__ = ["RuleSpec", "RuleKind", "KIND"]
@@ -111,7 +111,7 @@ class RuleKind:
             add_validation_errors(err, f"{path}.rule", RuleSpec, problems)
             return None
         which = rule.which()
-        if which == "template":
+        if rule.template is not None:  # which == "template": exactly one of the four is set
             try:
                 names = template_names(rule.template)
             except TemplateProblem as err:
@@ -124,7 +124,7 @@ class RuleKind:
         return KindSpec(rule, refs, f"rule {which}: {source} = {{{source}}}")
 
     async def run(self, task: CellTask, services: TaskServices) -> CellOutcome:
-        rule: RuleSpec = task.spec.config
+        rule: RuleSpec = spec_of(task).config
         which = rule.which()
         services.count("rules_applied")
         try:
@@ -148,7 +148,7 @@ def _input(context: dict[str, str], name: str) -> str:
 
 
 def _apply(rule: RuleSpec, which: str, context: dict[str, str]) -> str:
-    if which == "template":
+    if rule.template is not None:  # which == "template"
         return render(rule.template, context)
     spec: Any = getattr(rule, which)
     text = _input(context, spec.from_)
@@ -164,7 +164,7 @@ def _apply(rule: RuleSpec, which: str, context: dict[str, str]) -> str:
             raise _RuleMiss("no_mapping", f"{text[:80]!r} is not in the table and there is no default")
         return hit
     number, problem = coerce(text, "number")
-    if problem or number is None:
+    if problem or not isinstance(number, int | float):  # coerce gives an int or float for "number"
         raise _RuleMiss("not_a_number", f"{text[:80]!r} is not a number")
     return spec.labels[bisect.bisect_right(spec.edges, float(number))]
 

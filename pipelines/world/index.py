@@ -104,12 +104,12 @@ async def _fetch_all(urls: list[str], concurrency: int, timeout_s: float, max_by
                 async with session.get(url) as resp:
                     if resp.status != 200:
                         return
-                    body = bytearray()  # read() returns what is buffered, not the whole body: read to EOF or the cap
+                    buffer = bytearray()  # read() returns what is buffered, not the whole body: read to EOF or the cap
                     async for chunk in resp.content.iter_chunked(65_536):
-                        body += chunk
-                        if len(body) >= max_bytes:
+                        buffer += chunk
+                        if len(buffer) >= max_bytes:
                             break
-                    body = bytes(body[:max_bytes])
+                    body = bytes(buffer[:max_bytes])
                     ctype = resp.headers.get("Content-Type")
                     doc = body_document(url, body, ctype.split(";")[0].strip().lower() if ctype else None, resp.charset)
                     if doc:
