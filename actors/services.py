@@ -187,6 +187,8 @@ class RayServices:
     def record(self, table: str, records: list[dict]) -> None:
         if not records:
             return
+        if self.metrics:
+            self.metrics.records(table, records)
         self._pending[table].extend(records)
         self._pending_n += len(records)
         if self._pending_n >= self._record_batch or time.monotonic() - self._last_flush > self._record_linger_s:
@@ -213,6 +215,8 @@ class RayServices:
         if self._stores:
             await asyncio.gather(*list(self._stores), return_exceptions=True)
         self.flush_records()
+        if self.metrics:
+            self.metrics.sync()  # the last cells have left the flight
         if self._writes:
             await asyncio.gather(*(objects.get_object(w) for w in self._writes))
             self._writes = []

@@ -197,7 +197,7 @@ def run_job(
     if eager:
         start_workers()
     progress = Progress()
-    metrics = JobMetrics(job.job_id)
+    metrics = JobMetrics(job.job_id, progress)
     started = time.time()
     interrupted = False
 
