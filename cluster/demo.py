@@ -8,6 +8,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from cluster.dashboard import dashboard_lines
+
 __all__ = ["run_demo", "results_table", "accuracy"]
 
 DEMO_COLUMNS = ("ceo", "founded", "hq_city", "employees", "product", "funding", "ceo_previous")
@@ -70,6 +72,8 @@ def run_demo(*, companies: int, output: str, seed: int, hold: bool, quiet: bool,
         f"  DuckDB:    duckdb -readonly {os.path.join(output, 'trawl.duckdb')}"
     )
     url = result.connection.dashboard_url
+    for line in dashboard_lines(url, job.job_id):
+        console.print(line, highlight=False)
     if url and hold:
         console.print(f"  dashboard: {url}  (Jobs, Actors and Metrics views) — press Enter to stop Ray and exit.")
         try:

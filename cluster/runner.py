@@ -146,7 +146,7 @@ def run_job(
     in a first run); ``eager=True`` starts them before ``on_start`` instead
     (the benchmarks use it to time start-up apart from research).
     """
-    connection = connect(address, dashboard=dashboard)
+    connection = connect(address, dashboard=dashboard, job_id=job.job_id)
     # A URI output (s3://bucket/prefix) is written by the writer through pyarrow; caches and the
     # page store then stay on local disk of the node that uses them.
     output = job.output if is_uri(job.output) else os.path.abspath(job.output)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cluster.cli import cluster_cmd, llm_cmd, run_cmd, search_cmd, spec_cmd, store_cmd, world_cmd
+from cluster.cli import cluster_cmd, dashboard_cmd, llm_cmd, run_cmd, search_cmd, spec_cmd, store_cmd, world_cmd
 
 __all__ = ["app", "main"]
 
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (spec_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd):
+for module in (spec_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd, dashboard_cmd):
     module.register(app)
 
 
