@@ -7,6 +7,7 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -23,6 +24,7 @@ from actors.metrics import JobMetrics
 from actors.search_gateway import start_search_gateway
 from actors.services import RayServices
 from actors.writer import start_writer, writer_name
+from cluster.interrupt import quiet_abandoned_calls, sigterm_as_interrupt
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
 from pipelines.extract_store import ExtractedStore
@@ -232,13 +234,11 @@ def run_job(
 
     view = on_start(progress, connection) if on_start else None
     try:
-        if view is not None:
-            with view:
-                asyncio.run(drive())
-        else:
+        with sigterm_as_interrupt(), (view if view is not None else contextlib.nullcontext()):
             asyncio.run(drive())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cells in flight are abandoned, resume recomputes them
         interrupted = True
+        quiet_abandoned_calls()
     finally:
         final_status = "interrupted" if interrupted else "done"
         gateways = [workers[k] for k in ("llm", "search") if k in workers]
