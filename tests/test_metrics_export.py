@@ -13,7 +13,6 @@ the driver, so the cache-hit series must appear too.
 from __future__ import annotations
 
 import threading
-import time
 import urllib.request
 from collections import defaultdict
 
