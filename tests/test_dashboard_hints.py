@@ -28,3 +28,18 @@ def test_sign_in_hint_only_when_token_auth_is_on(monkeypatch, mode, signs_in):
 
 def test_no_dashboard_no_hints():
     assert dashboard_lines(None, "job-1") == []
+
+
+@pytest.mark.parametrize("mode", ["token", "disabled"])
+def test_the_live_view_says_how_to_sign_in(monkeypatch, mode):
+    from rich.console import Console
+
+    from cluster.progress import ProgressView
+    from pipelines.coordinator import Progress
+
+    monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    console = Console(record=True, width=200)
+    console.print(ProgressView(Progress(), "trawl run: job-1", console=console, dashboard_url="http://127.0.0.1:8265")._render())
+    text = console.export_text()
+    assert "dashboard: http://127.0.0.1:8265" in text
+    assert ("ray get-auth-token" in text) == (mode == "token")
