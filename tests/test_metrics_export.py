@@ -2,9 +2,12 @@
 
 A real job runs against the local world in a background thread while the
 test scrapes the node's metrics export port (``MetricsExportPort`` of
-``ray.nodes()``). The job is held by the world LLM's gate until the first
-scrape has seen cells finished and cells in flight; a second scrape after
-the job must show every series moved. A failing primary LLM provider and a
+``ray.nodes()``). The world LLM's gate holds the job: first until a scrape
+has seen cells finished and cells in flight, then (one more company let
+through, the last still held) until every series has moved — while the
+gateway actors are alive: an actor killed at the end of a job takes the
+values it recorded since its last report with it. After the job the
+driver's series show every cell done and none in flight. A failing primary LLM provider and a
 failing first search provider (every call answered 500) make the failure
 series certain; a second run of the same job is answered from the caches in
 the driver, so the cache-hit series must appear too.
@@ -80,16 +83,25 @@ def test_every_advertised_metric_is_exported_with_its_labels_and_moves(ray_metri
         spec["search"].update(max_attempts_per_provider=1, backoff_base_s=0)
         job = parse_job(spec)
         companies = [row["company"] for row in spec["rows"]]
-        held = [f"CEO of {c}?</question>" for c in companies[2:]] + [f"was {c} founded?</question>" for c in companies[2:]]
-        world.set_faults("llm", LLMFaults(latency_s=config.llm_latency_s, hold_prompts_with=held))
 
+        def hold(held: list[str]) -> None:
+            questions = [q for c in held for q in (f"CEO of {c}?</question>", f"was {c} founded?</question>")]
+            world.set_faults("llm", LLMFaults(latency_s=config.llm_latency_s, hold_prompts_with=questions))
+
+        hold(companies[1:])
         outcome: dict = {}
         runner = threading.Thread(target=lambda: outcome.update(result=run_job(job, dashboard=False)), daemon=True)
         runner.start()
         try:
-            # While the gate holds half the companies: some cells are done, others are in flight.
-            during = wait_for(lambda: (s := scrape(port)) and total(s, "trawl_cells_total") >= 4
-                              and total(s, "trawl_cells_in_flight") > 0 and s, timeout=300, what="cells done and in flight", interval=1)
+            # While the gate holds all but one company: some cells are done, others are in flight.
+            during = wait_for(lambda: (s := scrape(port)) and total(s, "trawl_cells_total") >= 2
+                              and total(s, "trawl_cells_in_flight") > 0 and s, timeout=300,
+                              what="cells done and in flight", interval=1)
+            # One more company goes through while the last is still held, so every actor is alive to export.
+            hold(companies[3:])
+            moved = wait_for(lambda: (s := scrape(port)) and all(
+                total(s, name) > total(during, name) for name in EXPORTED if name != "trawl_cells_in_flight") and s,
+                timeout=300, what="every series to move", interval=1)
         finally:
             world.set_faults("llm", LLMFaults(latency_s=config.llm_latency_s))
             runner.join(600)
@@ -105,17 +117,15 @@ def test_every_advertised_metric_is_exported_with_its_labels_and_moves(ray_metri
 
     assert "result" in outcome
     for name, keys in EXPORTED.items():
-        series = [lab for (n, lab) in after if n == name]
+        series = [lab for (n, lab) in moved if n == name]
         assert series, f"{PREFIX}{name} is not exported"
         assert all({k for k, _ in lab} == set(keys) for lab in series), (name, series)
-        if name != "trawl_cells_in_flight":
-            assert total(after, name) > total(during, name), (name, total(during, name), total(after, name))
     assert total(during, "trawl_cells_in_flight") > 0 and total(after, "trawl_cells_in_flight") == 0
     # Latency, tokens and cost per provider AND model; failures on the failing provider, by error type.
-    assert total(after, "trawl_llm_latency_seconds", provider="local", model="trawl-extractive") > 0
-    assert total(after, "trawl_llm_cost_usd_total", provider="local", model="trawl-extractive") > 0
-    assert total(after, "trawl_llm_failures_total", provider="flaky", model="flaky-model") > 0
-    assert total(after, "trawl_search_failures_total", provider="down") > 0
+    assert total(moved, "trawl_llm_latency_seconds", provider="local", model="trawl-extractive") > 0
+    assert total(moved, "trawl_llm_cost_usd_total", provider="local", model="trawl-extractive") > 0
+    assert total(moved, "trawl_llm_failures_total", provider="flaky", model="flaky-model") > 0
+    assert total(moved, "trawl_search_failures_total", provider="down") > 0
     assert total(after, "trawl_cells_total", job=job.job_id, status="done") == cells
     assert total(hits, "trawl_llm_calls_total", provider="local", model="trawl-extractive", outcome="cache_hit") > 0
     assert total(hits, "trawl_events_total", job=job.job_id) > total(after, "trawl_events_total", job=job.job_id)
