@@ -17,8 +17,8 @@ fire-and-forget; ``flush()`` waits until the writer has everything.
 from __future__ import annotations
 
 import ray
-from ray.util import metrics
 
+from actors.metrics import LLMMetrics
 from actors.placement import on_this_node
 from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
 from pipelines.llm.config import LLMSettings
@@ -29,46 +29,10 @@ from pipelines.settings import BudgetSettings
 
 __all__ = ["LLMGatewayActor", "start_llm_gateway"]
 
-_LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
-
-
-class _LLMMetrics:
-    """Ray metrics from ``llm_calls`` records, labelled by provider and model (the request model)."""
-
-    def __init__(self) -> None:
-        tags = ("provider", "model")
-        self.latency = metrics.Histogram(
-            "trawl_llm_latency_seconds", "Duration of one upstream LLM attempt that succeeded.",
-            boundaries=_LATENCY_BOUNDARIES, tag_keys=tags,
-        )
-        self.input_tokens = metrics.Counter("trawl_llm_input_tokens_total", "Input tokens billed.", tag_keys=tags)
-        self.output_tokens = metrics.Counter("trawl_llm_output_tokens_total", "Output tokens billed.", tag_keys=tags)
-        self.calls = metrics.Counter("trawl_llm_calls_total", "LLM attempts and cache hits.", tag_keys=(*tags, "outcome"))
-        self.failures = metrics.Counter("trawl_llm_failures_total", "Failed LLM attempts, by error type.", tag_keys=(*tags, "error_type"))
-        self.cost = metrics.Counter("trawl_llm_cost_usd_total", "Cost in USD from the configured prices.", tag_keys=tags)
-
-    def observe(self, record: dict) -> None:
-        tags = {"provider": record["gen_ai.provider.name"], "model": record["gen_ai.request.model"]}
-        if record["cache_hit"]:
-            self.calls.inc(1, {**tags, "outcome": "cache_hit"})
-        elif record["error.type"]:
-            self.calls.inc(1, {**tags, "outcome": "error"})
-            self.failures.inc(1, {**tags, "error_type": record["error.type"]})
-        else:
-            self.calls.inc(1, {**tags, "outcome": "ok"})
-            self.latency.observe(record["gen_ai.client.operation.duration"], tags)
-            if record["gen_ai.usage.input_tokens"]:
-                self.input_tokens.inc(record["gen_ai.usage.input_tokens"], tags)
-            if record["gen_ai.usage.output_tokens"]:
-                self.output_tokens.inc(record["gen_ai.usage.output_tokens"], tags)
-            if record["cost_usd"]:
-                self.cost.inc(record["cost_usd"], tags)
-
-
 class _LLMGatewayActor:
     def __init__(self, settings: LLMSettings, budget: BudgetSettings | None = None, writer=None, cache_dir: str | None = None,
                  spent: dict[str, tuple[int, float]] | None = None) -> None:
-        self._sink = BatchedRecordSink(writer_handle(writer), "llm_calls", _LLMMetrics().observe)
+        self._sink = BatchedRecordSink(writer_handle(writer), "llm_calls", LLMMetrics().observe)
         self._gateway = Gateway(settings, budget=budget, record_sink=self._sink, cache_dir=cache_dir)
         for job_id, (tokens, cost) in (spent or {}).items():  # earlier runs of a resumed job count against its budget
             self._gateway.add_spent(job_id, tokens, cost)

@@ -14,8 +14,8 @@ error / cache_hit), ``trawl_search_failures_total`` (by error type) and
 from __future__ import annotations
 
 import ray
-from ray.util import metrics
 
+from actors.metrics import SearchMetrics
 from actors.placement import on_this_node
 from actors.writer import BatchedRecordSink, free_actor_name, writer_handle
 from pipelines.search.config import SearchSettings
@@ -26,37 +26,10 @@ __all__ = ["SearchGatewayActor", "start_search_gateway"]
 
 
 
-_LATENCY_BOUNDARIES = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
-
-
-class _SearchMetrics:
-    """Ray metrics from ``search_calls`` records, labelled by provider."""
-
-    def __init__(self) -> None:
-        self.calls = metrics.Counter("trawl_search_calls_total", "Search attempts and cache hits.", tag_keys=("provider", "outcome"))
-        self.failures = metrics.Counter("trawl_search_failures_total", "Failed search attempts.", tag_keys=("provider", "error_type"))
-        self.latency = metrics.Histogram(
-            "trawl_search_latency_seconds", "Duration of one upstream search that answered.",
-            boundaries=_LATENCY_BOUNDARIES, tag_keys=("provider",),
-        )
-
-    def observe(self, record: dict) -> None:
-        provider = record["provider"]
-        if record["cache_hit"]:
-            outcome = "cache_hit"
-        elif record["error.type"]:
-            outcome = "error"
-            self.failures.inc(1, {"provider": provider, "error_type": record["error.type"]})
-        else:
-            outcome = "ok" if record["results"] else "empty"
-            self.latency.observe(record["duration_s"], {"provider": provider})
-        self.calls.inc(1, {"provider": provider, "outcome": outcome})
-
-
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class SearchGatewayActor:
     def __init__(self, settings: SearchSettings, writer=None, cache_dir: str | None = None) -> None:
-        self._sink = BatchedRecordSink(writer_handle(writer), "search_calls", _SearchMetrics().observe)
+        self._sink = BatchedRecordSink(writer_handle(writer), "search_calls", SearchMetrics().observe)
         self._gateway = SearchGateway(settings, record_sink=self._sink, cache_dir=cache_dir)
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:

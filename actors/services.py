@@ -195,6 +195,8 @@ class RayServices:
     # --- records and counters -------------------------------------------------
 
     def record(self, table: str, records: list[dict]) -> None:
+        if records and self.metrics:
+            self.metrics.records(table, records)
         self.records.record(table, records)
 
     def flush_records(self) -> None:
@@ -213,6 +215,8 @@ class RayServices:
         if self._stores:
             await asyncio.gather(*list(self._stores), return_exceptions=True)
         failed = await self.records.flush()
+        if self.metrics:
+            self.metrics.sync()  # the last cells have left the flight
         if failed:
             raise failed[0]
 

@@ -8,6 +8,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from cluster.dashboard import dashboard_lines
+from pipelines.store.catalog import duckdb_cli_hint
+
 __all__ = ["run_demo", "results_table", "accuracy"]
 
 DEMO_COLUMNS = ("ceo", "founded", "hq_city", "employees", "product", "funding", "ceo_previous")
@@ -69,9 +72,11 @@ def run_demo(*, companies: int, output: str, seed: int, hold: bool, quiet: bool,
         f"  SQL:       trawl query \"SELECT company, ceo, founded FROM results\" --output {output}\n"
         f"  evidence:  trawl query \"SELECT row_key, \\\"column\\\", url, text FROM excerpts WHERE relevant LIMIT 20\" --output {output}\n"
         f"  LLM calls: trawl llm-stats --output {output}\n"
-        f"  DuckDB:    duckdb -readonly {os.path.join(output, 'trawl.duckdb')}"
+        f"  DuckDB:    {duckdb_cli_hint(output)}"
     )
     url = result.connection.dashboard_url
+    for line in dashboard_lines(url, job.job_id):
+        console.print(line, highlight=False)
     if url and hold:
         console.print(f"  dashboard: {url}  (Jobs, Actors and Metrics views) — press Enter to stop Ray and exit.")
         try:

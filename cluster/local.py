@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import ray
 
+from cluster.dashboard import job_config
+
 __all__ = ["Connection", "connect"]
 
 logger = logging.getLogger(__name__)
@@ -31,16 +33,19 @@ def _dashboard_url() -> str | None:
     return url or None
 
 
-def connect(address: str | None = None, *, dashboard: bool = True, num_cpus: int | None = None) -> Connection:
+def connect(address: str | None = None, *, dashboard: bool = True, num_cpus: int | None = None,
+            job_id: str | None = None) -> Connection:
     """Connect to ``address`` (or RAY_ADDRESS), else start a local Ray instance.
 
     An already initialized Ray (tests, notebooks, a job submitted to a
-    cluster) is reused rather than replaced.
+    cluster) is reused rather than replaced. ``job_id`` names the Ray job in
+    the dashboard's Jobs view (``cluster.dashboard.job_config``).
     """
     if ray.is_initialized():
         return Connection("existing", None, _dashboard_url())
     address = address or os.environ.get("RAY_ADDRESS") or None
-    common = dict(logging_level=logging.ERROR, log_to_driver=False, namespace="trawl")
+    common = dict(logging_level=logging.ERROR, log_to_driver=False, namespace="trawl",
+                  job_config=job_config(job_id) if job_id else None)
     if address:
         ctx = ray.init(address=address, **common)
         return Connection("cluster", address, getattr(ctx, "dashboard_url", None) or _dashboard_url())

@@ -46,6 +46,12 @@ def _stage_table(p: Progress) -> Table:
     return t
 
 
+def _sign_in() -> str:
+    from cluster.dashboard import token_auth_on
+
+    return " (sign in with the token `ray get-auth-token` prints)" if token_auth_on() else ""
+
+
 class ProgressView:
     """A rich Live view refreshed from a ``Progress`` object the coordinator updates."""
 
@@ -57,7 +63,7 @@ class ProgressView:
         self._live = Live(console=self.console, refresh_per_second=4, get_renderable=self._render, transient=False)
 
     def _render(self):
-        head = Text.from_markup(f"[bold]{self.title}[/]" + (f"  dashboard: {self.dashboard_url}" if self.dashboard_url else ""))
+        head = Text.from_markup(f"[bold]{self.title}[/]" + (f"  dashboard: {self.dashboard_url}{_sign_in()}" if self.dashboard_url else ""))
         return Group(head, _stage_table(self.progress))
 
     def __enter__(self):

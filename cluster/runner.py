@@ -7,6 +7,7 @@ call. It works the same on the embedded local Ray and on a cluster.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ from actors.extract import ExtractBatcher
 from actors.metrics import JobMetrics
 from actors.renderer import RenderTier
 from actors.services import RayServices
+from cluster.interrupt import quiet_abandoned_calls, sigterm_as_interrupt
 from cluster.job_workers import JobWorkers, WorkerPaths
 from cluster.local import Connection, connect
 from pipelines.coordinator import CellSelector, Progress, build_dag, cells_to_rerun, run_cells
@@ -155,18 +157,16 @@ class JobRun:
         self.workers.record_job(_job_record(job, JobStatus.RUNNING, self.created))
         if self.eager:
             self.workers.start()
-        self.metrics = JobMetrics(job.job_id)
+        self.metrics = JobMetrics(job.job_id, self.progress)
 
     def execute(self, view) -> None:
         """Research until the DAG is finished, inside ``view`` (a context manager, or None); Ctrl-C ends it early."""
         try:
-            if view is None:
+            with sigterm_as_interrupt(), (view if view is not None else contextlib.nullcontext()):
                 asyncio.run(self.drive())
-            else:
-                with view:
-                    asyncio.run(self.drive())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cells in flight are abandoned, resume recomputes them
             self.interrupted = True
+            quiet_abandoned_calls()
 
     async def drive(self) -> None:
         job = self.job
@@ -248,7 +248,7 @@ def run_job(
     (the benchmarks use it to time start-up apart from research).
     Raises ``SpecError``/``TrawlError`` for problems found before anything starts.
     """
-    connection = connect(address, dashboard=dashboard)
+    connection = connect(address, dashboard=dashboard, job_id=job.job_id)
     run = JobRun(job, mode=mode, eager=eager)
     run.plan(selector)
     started = time.time()

@@ -4,6 +4,12 @@ The job must still finish with every cell done, and no table may hold a key
 twice in its files as written (retries and restarts must not duplicate rows).
 Kills alternate between ``ray.kill(handle, no_restart=False)`` and SIGKILL of
 the actor's or task's worker process, at seeded random moments.
+
+The job is held until every planned kill has landed (the test asserts
+behaviour, not the machine's speed): the world's LLM holds the questions of
+the companies not yet released (``LLMFaults.hold_prompts_with``); the chaos
+releases one company after each kill, one more while it waits for an
+extraction batch to kill, and the last company only after the last kill.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import ray
 from cluster.runner import run_job
 from pipelines.spec import parse_job
 from pipelines.store.reader import read_table
-from pipelines.world import WorldConfig, start_world
+from pipelines.world import LLMFaults, WorldConfig, start_world
 from tests.fixtures_reliability import raw_duplicates, world_job_spec
 
 pytestmark = pytest.mark.slow
@@ -56,11 +62,44 @@ def _extraction_workers() -> list[psutil.Process]:
 KINDS = ("fetcher", "llm_gateway", "extract", "search_gateway")
 
 
+def _questions_of(company: str) -> list[str]:
+    """Text that only the prompts of this company's cells hold (the filled-in questions of the job's columns)."""
+    return [f"CEO of {company}?</question>", f"was {company} founded?</question>", f"joining {company}?</question>"]
+
+
+class Gate:
+    """Holds the LLM calls of every company but the first ``open_first`` until released, in row order."""
+
+    def __init__(self, world, companies: list[str], faults: LLMFaults, open_first: int = 4) -> None:
+        self.world, self.faults = world, faults
+        self.held = list(companies[open_first:])
+        self._apply()
+
+    def _apply(self) -> None:
+        held = [q for company in self.held for q in _questions_of(company)]
+        self.world.set_faults("llm", self.faults.model_copy(update={"hold_prompts_with": held}))
+
+    def release(self, keep: int = 1) -> bool:
+        """Release the next held company unless only ``keep`` remain; False when none was released."""
+        if len(self.held) <= keep:
+            return False
+        self.held.pop(0)
+        self._apply()
+        return True
+
+    def open(self) -> None:
+        self.held = []
+        self._apply()
+
+
 class Chaos:
     """Kills one victim every ``gap`` seconds (seeded jitter): fetcher, LLM gateway, extraction worker, search gateway."""
 
-    def __init__(self, job_id: str, shards: int, seed: int = 3, gap: tuple[float, float] = (0.4, 1.2), rounds: int = 3):
+    def __init__(self, job_id: str, shards: int, gate: Gate, seed: int = 3, gap: tuple[float, float] = (0.4, 1.2),
+                 rounds: int = 3):
         self.job_id = job_id
+        self.gate = gate
+        self.held_at_last_kill = 0
         self.shards = shards
         self.rng = random.Random(seed)
         self.gap = gap
@@ -86,6 +125,13 @@ class Chaos:
         return False
 
     def _run(self) -> None:
+        try:
+            self._plan()
+        finally:
+            self.held_at_last_kill = len(self.gate.held)
+            self.gate.open()
+
+    def _plan(self) -> None:
         if not self._wait_job_started():
             self.misses.append("job never started")
             return
@@ -98,6 +144,7 @@ class Chaos:
                     getattr(self, f"_kill_{kind}")(by_pid)
                 except Exception as exc:  # noqa: BLE001 - a miss is reported by the test, not raised in this thread
                     self.misses.append(f"{kind}: {type(exc).__name__}: {exc}")
+                self.gate.release()
 
     def _kill_fetcher(self, by_pid: bool) -> None:
         name = f"trawl.fetcher[{self.rng.randrange(self.shards)}]"
@@ -127,13 +174,18 @@ class Chaos:
             self.kills.append(("search_gateway", "ray.kill"))
 
     def _kill_extract(self, by_pid: bool) -> None:
-        deadline = time.monotonic() + 10
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        """Kill a running extraction batch; while none runs, release one more company every few seconds to feed one."""
+        feed_at = time.monotonic() + 3
+        while not self._stop.is_set():
             workers = _extraction_workers()
             if workers:
                 self.rng.choice(workers).send_signal(signal.SIGKILL)
                 self.kills.append(("extract", "SIGKILL"))
                 return
+            if time.monotonic() >= feed_at:
+                if not self.gate.release():
+                    break
+                feed_at = time.monotonic() + 3
             time.sleep(0.02)
         self.misses.append("extract: no extraction batch was running")
 
@@ -144,16 +196,21 @@ def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability
         spec = world_job_spec(world, tmp_path / "out", name="chaos", columns=("ceo", "founded", "ceo_previous"))
         spec["fetch"]["shards"] = 2
         spec["run"] = {"max_cells_in_flight": 12}  # a steadier job: the kills land while work is in flight
+        spec["llm"]["providers"][0]["timeout_s"] = 600  # a held call waits for the gate, never for a timeout
         job = parse_job(spec)
-        chaos = Chaos(job.job_id, shards=2)
+        gate = Gate(world, [row["company"] for row in spec["rows"]], LLMFaults(latency_s=config.llm_latency_s))
+        chaos = Chaos(job.job_id, shards=2, gate=gate)
         chaos.start()
         try:
             result = run_job(job, dashboard=False)
         finally:
             chaos.stop()
+        held_calls = world.stats("llm").get("held", 0)
 
     per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in KINDS}
-    assert all(n >= 2 for n in per_kind.values()), (per_kind, chaos.kills, chaos.misses)
+    assert per_kind == dict.fromkeys(KINDS, chaos.rounds), (per_kind, chaos.kills, chaos.misses)
+    # The gate held calls, and still held a company at the last kill: the job could not have finished before it.
+    assert chaos.misses == [] and held_calls > 0 and chaos.held_at_last_kill >= 1, (chaos.misses, held_calls)
     cells = read_table(result.output, "cells", job_id=job.job_id).to_pylist()
     assert len(cells) == 20 * 3
     not_done = [(c["row_key"], c["column"], c["status"], c["error"]) for c in cells if c["status"] != "done"]

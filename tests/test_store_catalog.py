@@ -36,6 +36,7 @@ def test_typed_columns_work_in_sql(demo_output):
 def test_catalog_file_has_the_same_views_for_other_tools(demo_output):
     con = duckdb.connect(str(demo_output / "trawl.duckdb"), read_only=True)
     try:
+        con.execute(f"SET file_search_path = '{demo_output}'")  # its views name files relative to the folder
         assert con.execute("SELECT count(*) FROM cells").fetchone() == (12,)
         assert con.execute("SELECT founded FROM results_demo_companies ORDER BY company").fetchall() == [(1999,), (2004,)]
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.error
 import urllib.request
 
@@ -109,6 +110,21 @@ def test_latency_per_call_and_per_token(server, client):
     before = server.stats().get("delay_ms", 0)
     reply = client.chat.completions.create(model="m", messages=expand_messages("Who is the CEO of Acme?", CTX, 2))
     assert server.stats()["delay_ms"] - before == round(1000 * (0.2 + 0.01 * reply.usage.completion_tokens))
+
+
+def test_a_held_prompt_waits_until_the_gate_opens_and_others_pass(server, client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.set_faults(LLMFaults(hold_prompts_with=["Acme Robotics"]))
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(client.chat.completions.create, model="m",
+                           messages=expand_messages("Who is the CEO of Acme Robotics?", CTX, 2))
+        while server.stats().get("held", 0) == 0:  # the call has reached the gate
+            time.sleep(0.01)
+        other = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Who runs Globex?"}])
+        assert other.choices[0].message.content and not held.done()
+        server.set_faults(LLMFaults(hold_prompts_with=["Initech"]))  # replaced, but the new gate does not match it
+        assert "<keywords>" in held.result(timeout=10).choices[0].message.content
 
 
 def test_failing_primary_and_healthy_fallback_side_by_side():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from cluster.cli import cluster_cmd, estimate_cmd, llm_cmd, run_cmd, search_cmd, spec_cmd, store_cmd, world_cmd
+from cluster.cli import cluster_cmd, dashboard_cmd, estimate_cmd, llm_cmd, run_cmd, search_cmd, spec_cmd, store_cmd, world_cmd
 from pipelines.version import __version__
 
 __all__ = ["app", "main"]
@@ -38,7 +38,7 @@ def _options(
     """Research a table of entities x questions on the web, on Ray, with cited answers in Parquet."""
 
 
-for module in (spec_cmd, estimate_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd):
+for module in (spec_cmd, estimate_cmd, run_cmd, store_cmd, world_cmd, llm_cmd, search_cmd, cluster_cmd, dashboard_cmd):
     for name, command in module.COMMANDS.items():
         app.command(name)(command)
     for name, group in getattr(module, "GROUPS", {}).items():

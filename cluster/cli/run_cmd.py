@@ -70,6 +70,13 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
         fail(str(exc))
     s = result.statuses
     total = len(job.rows) * len(job.columns)
+    if result.interrupted:
+        from cluster.interrupt import interrupt_summary
+
+        for text in interrupt_summary(job_id=result.job_id, mode=mode, output=result.output, wall_s=result.wall_s,
+                                      statuses=s, in_flight=result.progress.in_flight, total=total):
+            console.print(text, highlight=False, soft_wrap=True)
+        raise typer.Exit(130)  # 128 + SIGINT, as a shell reports an interrupted command
     line = " · ".join(f"{n} {status}" for status, n in sorted(s.items()))
     console.print(
         f"\n[bold]{'Interrupted' if result.interrupted else 'Finished'}[/] {result.job_id} ({mode}) in {result.wall_s:.1f} s: "

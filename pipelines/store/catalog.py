@@ -19,14 +19,31 @@ in ``cells.answer`` and ``cells.value_json``.
 
 The file is rebuilt under a temporary name and renamed into place, so it is
 open only for the moment of the rebuild and a reader never sees half a
-catalog. Views point at absolute paths; moving the folder needs a refresh
-(``trawl query`` always builds its views fresh, so it is unaffected).
+catalog.
+
+Portable: the file's views name the Parquet files *relative to the output
+folder* (``cells/job_id=*/part-*.parquet``), so a copied or moved folder's
+database reads its own files, never the original's. DuckDB resolves a
+relative path against the client's working directory, or against the
+folders in its ``file_search_path`` setting
+(https://duckdb.org/docs/stable/configuration/overview.html), so open it
+from the folder (``cd OUT && duckdb -readonly trawl.duckdb``) or run
+``SET file_search_path = 'OUT'`` first. ``trawl query`` builds its views
+fresh with absolute paths, so it works from anywhere.
+
+Readable by older clients: the file is written with DuckDB's
+``storage_compatibility_version`` = ``STORAGE_VERSION`` (v1.0.0, storage
+format 64), which every DuckDB since 1.0 reads (the CLI 1.5.6 reads
+formats 64-68; DuckDB 2.0's own default is newer):
+https://duckdb.org/docs/stable/internals/storage.html. It holds only views,
+so nothing newer is needed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,9 +56,10 @@ from pipelines.store.filesystem import is_uri
 from pipelines.store.reader import job_columns, part_files, read_table
 from pipelines.store.schemas import KEYS, SCHEMAS
 
-__all__ = ["CATALOG_FILE", "RESULT_TYPES", "table_sql", "view_statements", "results_view_statements", "results_sql", "results_view_name", "refresh_catalog", "quote_ident", "quote_literal"]
+__all__ = ["CATALOG_FILE", "STORAGE_VERSION", "RESULT_TYPES", "table_sql", "view_statements", "results_view_statements", "results_sql", "results_view_name", "refresh_catalog", "duckdb_cli_hint", "quote_ident", "quote_literal"]
 
 CATALOG_FILE = "trawl.duckdb"
+STORAGE_VERSION = "v1.0.0"  # the oldest format DuckDB 1.x+ clients read; see the module docstring
 RESULT_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "list": "VARCHAR[]", "text": "VARCHAR", "url": "VARCHAR"}
 
 
@@ -69,13 +87,17 @@ def _duck_type(t: pa.DataType) -> str:
     raise StoreError(f"no DuckDB type for {t}")
 
 
-def table_sql(output_dir: str | os.PathLike[str], table: str) -> str:
-    """SELECT over a table's part files, one row per key (latest wins); an empty typed SELECT when there are none."""
+def table_sql(output_dir: str | os.PathLike[str], table: str, relative: bool = False) -> str:
+    """SELECT over a table's part files, one row per key (latest wins); an empty typed SELECT when there are none.
+
+    ``relative``: name the files relative to ``output_dir`` (for the portable catalog file).
+    """
     schema = SCHEMAS[table]
     if not part_files(output_dir, table):
         cols = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {quote_ident(f.name)}" for f in schema)
         return f"SELECT {cols} WHERE false"
-    pattern = str(Path(output_dir).resolve() / table / "job_id=*" / "part-*.parquet")
+    base = Path(table) if relative else Path(output_dir).resolve() / table
+    pattern = (base / "job_id=*" / "part-*.parquet").as_posix()
     keys = ", ".join(quote_ident(k) for k in KEYS[table])
     cols = ", ".join(quote_ident(f.name) for f in schema)
     return (
@@ -116,9 +138,9 @@ def results_view_name(job_name: str) -> str:
     return "results_" + (re.sub(r"[^a-z0-9]+", "_", job_name.lower()).strip("_") or "job")
 
 
-def view_statements(output_dir: str | os.PathLike[str]) -> list[str]:
+def view_statements(output_dir: str | os.PathLike[str], relative: bool = False) -> list[str]:
     """CREATE VIEW statements for every table and the results views, in dependency order."""
-    statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {_with_compat(t, table_sql(output_dir, t))}" for t in SCHEMAS]
+    statements = [f"CREATE OR REPLACE VIEW {quote_ident(t)} AS {_with_compat(t, table_sql(output_dir, t, relative))}" for t in SCHEMAS]
     return statements + results_view_statements(read_table(output_dir, "jobs").to_pylist())
 
 
@@ -155,9 +177,10 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
     final = folder / CATALOG_FILE
     tmp = folder / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION})
         try:
-            for statement in view_statements(folder):
+            con.execute(f"SET file_search_path = {quote_literal(str(folder.resolve()))}")  # binds the relative paths
+            for statement in view_statements(folder, relative=True):
                 con.execute(statement)
         finally:
             con.close()
@@ -169,3 +192,8 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
             if leftover.exists():
                 leftover.unlink()
     return final
+
+
+def duckdb_cli_hint(output_dir: str | os.PathLike[str]) -> str:
+    """The shell command that opens ``output_dir``'s catalog in the DuckDB CLI (its views resolve from the folder)."""
+    return f"cd {shlex.quote(str(output_dir))} && duckdb -readonly {CATALOG_FILE}"

@@ -32,6 +32,9 @@ class LLMFaults(Strict):
     rate_bad_json: float = Field(0.0, ge=0, le=1, description="Share of calls answered 200 with a body that is not JSON.")
     rpm_limit: int | None = Field(None, ge=1, description="Server-side requests-per-minute limit; excess calls get 429.")
     tpm_limit: int | None = Field(None, ge=1, description="Server-side tokens-per-minute limit; excess calls get 429.")
+    hold_prompts_with: list[str] = Field(default_factory=list, description=(
+        "A gate a test opens: a call whose prompt contains any of these strings waits, before any other fault, "
+        "until the faults are replaced by ones whose list no longer matches it."))
     seed: int = Field(0, description="Seed of the fault dice.")
 
 

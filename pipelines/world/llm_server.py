@@ -13,6 +13,10 @@ primary and a healthy fallback provider::
         client = OpenAI(base_url=srv.base_url, api_key="local")
         srv.set_faults(LLMFaults())  # heal it mid-run
 
+``LLMFaults(hold_prompts_with=[...])`` is a gate: matching calls wait until
+the faults are replaced, so a test can hold part of a job until its own
+faults (kills, signals) have landed.
+
 Run directly: ``python -m pipelines.world.llm_server --port 8782``.
 """
 
@@ -100,11 +104,21 @@ class LLMServerState:
         self.limits = _Limits()
         self.stats: Counter[str] = Counter()
         self.api_key = api_key
+        self._replaced = asyncio.Event()  # set (then renewed) each time the faults are replaced
 
     def set_faults(self, faults: LLMFaults) -> None:
         self.faults = faults
+        self._replaced.set()
+        self._replaced = asyncio.Event()
         self.rng = random.Random(faults.seed)
         self.limits = _Limits()  # new limits start with an empty window, so tests see exactly rpm_limit successes
+
+
+    async def pass_gate(self, prompt: str) -> None:
+        """Wait while ``prompt`` contains a string of ``faults.hold_prompts_with`` (re-checked at each replacement)."""
+        while any(s in prompt for s in self.faults.hold_prompts_with):
+            self.stats["held"] += 1
+            await self._replaced.wait()
 
 
 def _error(status: int, message: str, etype: str, code: str | None, headers: dict[str, str]) -> web.Response:
@@ -129,7 +143,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         state.stats["400"] += 1
         return _error(400, "Request body must be JSON with a 'messages' list.", "invalid_request_error", None, headers)
-    prompt_tokens = count_tokens(_message_text(messages))
+    text = _message_text(messages)
+    await state.pass_gate(text)
+    faults, now = state.faults, time.monotonic()  # the gate may have waited for new faults
+    prompt_tokens = count_tokens(text)
     wait = state.limits.over(faults, now, prompt_tokens)
     if wait is not None:
         state.stats["429_limit"] += 1
