@@ -151,12 +151,18 @@ def test_cache_respects_ttl_and_options(search_replay, tmp_path):
 
 
 def test_rpm_spaces_requests(search_replay):
+    """5 calls at 600 rpm (one per 0.1 s) cannot all start within less than 0.4 s.
+
+    A lower bound on the elapsed time holds however loaded the machine is (load only
+    stretches it); gaps between arrivals as the server saw them did not: a delayed
+    request followed by a punctual one arrives closer than the limiter spaced them.
+    """
     search_replay.default.json = OK
-    s = settings(searxng("local", search_replay.url, rpm=600), cache=False)  # one every 0.1 s
+    s = settings(searxng("local", search_replay.url, rpm=600), cache=False)
+    started = time.monotonic()
     run(s, *[SearchRequest(f"q{i}", count=1) for i in range(5)])
-    arrivals = [r.arrived for r in search_replay.requests]
-    assert len(arrivals) == 5
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 0.09  # spaced as 600 rpm allows, as the server saw them
+    assert len(search_replay.requests) == 5
+    assert time.monotonic() - started >= 4 * 0.1
 
 
 def test_records_match_the_search_calls_table(search_replay):
