@@ -121,15 +121,7 @@ def index(
     started = time.perf_counter()
     sock = None
     if serve and source.is_dir() and not base_url:  # the folder's files are served here, so hits must name this port
-        from pipelines.world.file_server import FILES_PREFIX, bind
-
-        try:
-            sock = bind("127.0.0.1", port)
-        except OSError as err:
-            typer.echo(f"cannot listen on 127.0.0.1:{port}: {err}", err=True)
-            raise typer.Exit(1) from None
-        port = sock.getsockname()[1]
-        base_url = f"http://127.0.0.1:{port}{FILES_PREFIX}"
+        sock, port, base_url = _bind_files_port(port)
     docs = folder_documents(source, base_url) if source.is_dir() else url_documents(source)
     search_index = SearchIndex(docs)
     typer.echo(f"indexed {len(search_index)} page(s) from {source} in {time.perf_counter() - started:.1f}s")
@@ -137,17 +129,34 @@ def index(
         for rank, hit in enumerate(search_index.search(query, 10), 1):
             typer.echo(f"{rank:>2}. {hit.score:6.2f}  {hit.url}\n      {hit.title}")
     if serve:
-        from pipelines.world.proc import serve_app
-        from pipelines.world.search_server import make_app
+        _serve_index(search_index, source if sock is not None else None, port, sock, base_url)
 
-        app = make_app(search_index)
-        if sock is not None:
-            from pipelines.world.file_server import files_app
 
-            files_app(app, source)
-            typer.echo(f"serving files  {base_url}/...  (a job needs fetch.allow_hosts: [\"127.0.0.1:{port}\"])")
-        typer.echo(f"serving http://127.0.0.1:{port}/search?q=...&format=json  (Ctrl-C stops)")
-        serve_app(app, "127.0.0.1", port, detached=True, sock=sock)
+def _bind_files_port(port: int):
+    """(socket, port, files base URL) of the loopback server that will serve a folder's files; exits 1 if busy."""
+    from pipelines.world.file_server import FILES_PREFIX, bind
+
+    try:
+        sock = bind("127.0.0.1", port)
+    except OSError as err:
+        fail(f"cannot listen on 127.0.0.1:{port}: {err}")
+    port = sock.getsockname()[1]
+    return sock, port, f"http://127.0.0.1:{port}{FILES_PREFIX}"
+
+
+def _serve_index(search_index, folder: Path | None, port: int, sock, base_url: str | None) -> None:
+    """Serve the index's SearXNG-style /search (and ``folder``'s files under /files/) until Ctrl-C."""
+    from pipelines.world.proc import serve_app
+    from pipelines.world.search_server import make_app
+
+    app = make_app(search_index)
+    if folder is not None:
+        from pipelines.world.file_server import files_app
+
+        files_app(app, folder)
+        typer.echo(f"serving files  {base_url}/...  (a job needs fetch.allow_hosts: [\"127.0.0.1:{port}\"])")
+    typer.echo(f"serving http://127.0.0.1:{port}/search?q=...&format=json  (Ctrl-C stops)")
+    serve_app(app, "127.0.0.1", port, detached=True, sock=sock)
 
 
 COMMANDS = {"index": index}
