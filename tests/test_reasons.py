@@ -46,6 +46,7 @@ def test_writer_readers_and_view_agree_on_reason_message_and_error(tmp_path):
     assert rows["site"]["reason"] is None and rows["site"]["error"] is None
     con = duckdb.connect(str(tmp_path / CATALOG_FILE), read_only=True)
     try:
+        con.execute(f"SET file_search_path = '{tmp_path}'")  # the views name files relative to the folder
         got = con.sql("SELECT reason, message, error FROM cells WHERE \"column\" = 'ceo'").fetchall()
     finally:
         con.close()
