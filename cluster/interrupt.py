@@ -40,10 +40,17 @@ def sigterm_as_interrupt():
         signal.raise_signal(signal.SIGINT)
 
     previous = signal.signal(signal.SIGTERM, forward)
+    # A job a shell script starts with `&` inherits SIGINT ignored (POSIX: asynchronous lists in a
+    # non-interactive shell); the forwarded SIGINT would then be dropped and `kill PID` do nothing.
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def quiet_abandoned_calls() -> None:

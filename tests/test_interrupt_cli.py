@@ -40,8 +40,13 @@ def _trawl(args: list[str], env: dict, **kw) -> subprocess.Popen:
                             env=env, start_new_session=True, **kw)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_run_says_what_happened_and_how_to_resume(tmp_path, signum):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a non-interactive shell starts a `cmd &` job (POSIX)
+
+
+@pytest.mark.parametrize("signum, background", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)],
+                         ids=["SIGINT", "SIGTERM", "SIGTERM-started-with-&"])
+def test_an_interrupted_run_says_what_happened_and_how_to_resume(tmp_path, signum, background):
     config = WorldConfig(companies=6, seed=3, llm_latency_s=0.02)
     ray_dir = tempfile.mkdtemp(prefix="trawl-ray-")  # short: Ray's socket paths must fit in 107 bytes
     env = {**os.environ, "RAY_TMPDIR": ray_dir, "COLUMNS": "250", "TERM": "dumb",
@@ -54,7 +59,8 @@ def test_an_interrupted_run_says_what_happened_and_how_to_resume(tmp_path, signu
             world.set_faults("llm", LLMFaults(latency_s=config.llm_latency_s, hold_prompts_with=_held(companies[1:])))
             (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
 
-            run = _trawl(["run", str(tmp_path / "job.yaml"), "--quiet", "--no-dashboard"], env)
+            run = _trawl(["run", str(tmp_path / "job.yaml"), "--quiet", "--no-dashboard"], env,
+                         preexec_fn=_ignore_sigint if background else None)
             # Hold until the first company is done and the next cells wait at the gate.
             wait_for(lambda: run.poll() is not None or world.stats("llm").get("held", 0) >= 4, timeout=300,
                      interval=0.5, what="cells held in flight")
