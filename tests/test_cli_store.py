@@ -148,3 +148,24 @@ def test_jobs_lists_status_and_counts(runner, demo_output, tmp_path):
 def test_every_command_has_help_with_an_example(runner, command):
     result = run(runner, command, "--help")
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_an_out_file_that_cannot_be_written_is_a_clean_error(tmp_path):
+    """`--out` in a folder that does not exist, or naming a folder: one error line, exit 1, no traceback."""
+    runner = CliRunner()
+    for out in (tmp_path / "missing" / "x.csv", tmp_path):
+        result = runner.invoke(app, ["query", "SELECT 1 AS a", "--format", "csv", "--out", str(out),
+                                         "--output", str(tmp_path)])
+        assert result.exit_code == 1, result.output
+        assert "cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_rerun_names_unknown_columns_and_row_keys_before_starting_anything(tmp_path):
+    """A typo in --cells would select nothing and rerun nothing: it is refused with the known names."""
+    from pathlib import Path
+
+    spec = str(Path(__file__).resolve().parents[1] / "examples" / "companies.yaml")
+    runner = CliRunner()
+    for selector, expected in (("column=ce0", "unknown column(s) ce0"), ("row=Nope", "unknown row key(s) 'Nope'")):
+        result = runner.invoke(app, ["rerun", spec, "--cells", selector, "--output", str(tmp_path)])
+        assert result.exit_code == 1 and expected in result.output, result.output

@@ -16,7 +16,7 @@ from pipelines.errors import SpecError, TrawlError
 from pipelines.spec import DEFAULT_OUTPUT
 from pipelines.status import CellStatus
 
-console = Console()
+console = Console(soft_wrap=True)  # hints and commands stay on one line: copyable from a log or a pipe
 
 
 def _load(spec: Path):
@@ -68,6 +68,8 @@ def _execute(job, mode: str, *, address: str | None, selector=None, dashboard: b
                          providers_file=providers, on_start=view)
     except TrawlError as exc:
         fail(str(exc))
+    except OSError as exc:  # e.g. an output folder that cannot be created
+        fail(f"cannot write the output {job.output!r}: {exc}")
     s = result.statuses
     total = len(job.rows) * len(job.columns)
     if result.interrupted:
@@ -149,6 +151,10 @@ def rerun(
     unknown = [c for c in selector.columns if c not in job.columns]
     if unknown:
         fail(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(job.columns)})")
+    keys = set(job.row_keys())
+    unknown = [r for r in selector.rows if r not in keys]
+    if unknown:  # a typo'd row key would select nothing and rerun nothing
+        fail(f"unknown row key(s) {', '.join(map(repr, unknown))} (the job has {len(keys)} rows keyed by {job.key!r})")
     _execute(job, "rerun", address=address, selector=selector, dashboard=dashboard, quiet=quiet, providers=providers)
 
 

@@ -95,7 +95,7 @@ def _print_estimate(job) -> None:
         return
     cost = "cost unknown" if est.cost_usd is None else f"${est.cost_usd:,.2f}"
     took = "no rpm/tpm limit" if est.min_duration_s is None else f"at least {duration_text(est.min_duration_s)}"
-    typer.echo(f"  llm estimate: {est.calls:,} calls, {est.input_tokens + est.output_tokens:,} tokens, {cost}, {took} "
+    typer.echo(f"  llm estimate: {est.calls:,} calls, {est.input_tokens + est.output_tokens:,} tokens, {cost}, {took}, planned "
                "(details: trawl estimate)")
     for problem in est.budget_problems:
         typer.echo(f"  budget: {problem}")

@@ -120,6 +120,8 @@ def query_cmd(
             _write(table, "csv" if fmt == QueryFormat.table else fmt.value, out)
     except TrawlError as err:
         fail(err)
+    except OSError as err:  # --out in a missing folder, or a folder
+        fail(f"cannot write {out}: {err.strerror or err}")
 
 
 def export_cmd(
@@ -141,6 +143,8 @@ def export_cmd(
             typer.echo(f"wrote {table.num_rows:,} rows to {out}", err=True)
     except TrawlError as err:
         fail(err)
+    except OSError as err:  # --out in a missing folder, or a folder
+        fail(f"cannot write {out}: {err.strerror or err}")
 
 
 JOBS_COLUMNS = [
