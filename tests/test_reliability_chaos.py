@@ -117,9 +117,11 @@ class Chaos:
         self._thread.join(30)
 
     def _wait_job_started(self) -> bool:
+        """The job's workers exist (the LLM gateway starts with them). Not "an extraction batch is running":
+        batches last milliseconds, so sampling for one could miss them all (seen in CI)."""
         deadline = time.monotonic() + 120
         while not self._stop.is_set() and time.monotonic() < deadline:
-            if _actor_pid(f"trawl.llm_gateway[{self.job_id}]") and _extraction_workers():
+            if _actor_pid(f"trawl.llm_gateway[{self.job_id}]"):
                 return True
             time.sleep(0.2)
         return False
@@ -186,7 +188,7 @@ class Chaos:
                 if not self.gate.release():
                     break
                 feed_at = time.monotonic() + 3
-            time.sleep(0.02)
+            time.sleep(0.005)  # a batch of a few pages runs for tens of milliseconds
         self.misses.append("extract: no extraction batch was running")
 
 
