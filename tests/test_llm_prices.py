@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 import pytest
-from genai_prices import Usage, calc_price
+from genai_prices import Usage, calc_price, data as genai_data
 
 from pipelines.errors import SpecError
 from pipelines.llm.budget import BudgetTracker
@@ -17,8 +17,15 @@ from pipelines.settings import BudgetSettings
 from tests.fixtures_llm import ok_body, provider, settings_for
 
 
-def cfg(model="gpt-4o-mini", base_url="https://api.openai.com/v1", **prices) -> ProviderConfig:
-    return ProviderConfig(name="p", base_url=base_url, model=model, **prices)
+def api_url(provider_id: str, path: str = "/v1") -> str:
+    """The provider's API URL as genai-prices' own data matches it (``api_pattern``), so tests name no outside host:
+    nothing is ever sent to it, it is only the key prices are looked up by."""
+    pattern = next(p.api_pattern for p in genai_data.providers if p.id == provider_id)
+    return pattern.replace("(.*\\.)?", "generativelanguage.").replace("\\.", ".") + path
+
+
+def cfg(model="gpt-4o-mini", base_url=None, **prices) -> ProviderConfig:
+    return ProviderConfig(name="p", base_url=base_url or api_url("openai"), model=model, **prices)
 
 
 # --- usage shapes ---------------------------------------------------------------
@@ -76,7 +83,7 @@ def test_configured_prices_price_cached_and_reasoning_tokens_at_their_own_rates(
 
 def test_library_prices_match_genai_prices_own_calculation_including_cache_reads():
     book = PriceBook()
-    p = cfg("gpt-4o-mini", "https://api.openai.com/v1")
+    p = cfg("gpt-4o-mini", api_url("openai"))
     cost = book.cost(p, 10_000, 2_000, UsageDetails(cache_read_input_tokens=8_000))
     expected = calc_price(Usage(input_tokens=10_000, cache_read_tokens=8_000, output_tokens=2_000), "gpt-4o-mini",
                           provider_id="openai").total_price
@@ -84,15 +91,15 @@ def test_library_prices_match_genai_prices_own_calculation_including_cache_reads
     assert cost < book.cost(p, 10_000, 2_000)  # cached input is cheaper for this model
     assert book.rates(p).source == "genai-prices:openai/gpt-4o-mini"
     # behind a proxy URL, price_provider names whose prices apply
-    proxied = cfg("gpt-4o-mini", "http://10.1.2.3:4000/v1", price_provider="openai")
+    proxied = cfg("gpt-4o-mini", "http://127.0.0.1:4000/v1", price_provider="openai")
     assert book.cost(proxied, 10_000, 2_000) == pytest.approx(book.cost(p, 10_000, 2_000))
 
 
 @pytest.mark.parametrize("model, base_url", [
-    ("gpt-4o-mini", "https://api.openai.com/v1"),
-    ("claude-sonnet-4-5", "https://api.anthropic.com/v1/"),  # tiered: above 200k input tokens every token costs more
-    ("deepseek-chat", "https://api.deepseek.com"),
-    ("gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta/openai/"),
+    ("gpt-4o-mini", api_url("openai")),
+    ("claude-sonnet-4-5", api_url("anthropic", "/v1/")),  # tiered: above 200k input tokens every token costs more
+    ("deepseek-chat", api_url("deepseek", "")),
+    ("gemini-2.5-flash", api_url("google", "/v1beta/openai/")),
 ])
 @pytest.mark.parametrize("tokens", [(1_200, 300, 1_000, 0, 120), (300_000, 2_000, 0, 50_000, 0), (50, 10, 0, 0, 0)])
 def test_every_call_costs_what_genai_prices_itself_computes(model, base_url, tokens):
