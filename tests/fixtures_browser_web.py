@@ -24,7 +24,6 @@ through ``FetchSettings.resolve``). Routes:
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import html
 import os
@@ -229,16 +228,9 @@ def build_app() -> web.Application:
 
 
 def main() -> None:  # pragma: no cover - runs in the server subprocess
-    async def serve() -> None:
-        runner = web.AppRunner(build_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        print(site._server.sockets[0].getsockname()[1], flush=True)  # noqa: SLF001 - aiohttp has no public getter
-        while True:
-            await asyncio.sleep(3600)
+    from tests.fixtures_fetch import serve_forever
 
-    asyncio.run(serve())
+    serve_forever(build_app)
 
 
 def realweb_dir() -> Path:

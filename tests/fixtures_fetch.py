@@ -183,9 +183,10 @@ def build_app() -> web.Application:
     return app
 
 
-def main() -> None:  # pragma: no cover - runs in the server subprocess
+def serve_forever(make_app) -> None:  # pragma: no cover - runs in a server subprocess
+    """Serve ``make_app()`` on a free loopback port, print the port (the parent reads it), run until killed."""
     async def serve() -> None:
-        runner = web.AppRunner(build_app(), access_log=None)
+        runner = web.AppRunner(make_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -195,6 +196,10 @@ def main() -> None:  # pragma: no cover - runs in the server subprocess
             await asyncio.sleep(3600)
 
     asyncio.run(serve())
+
+
+def main() -> None:  # pragma: no cover - runs in the server subprocess
+    serve_forever(build_app)
 
 
 class FetchServer:
