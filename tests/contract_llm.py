@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from pipelines.world.extractive import complete
+from tests.fixtures_llm import serve_on_loopback, stop_serving
 
 __all__ = ["ContractServer", "DIALECTS", "Dialect"]
 
@@ -385,22 +385,8 @@ class ContractServer:
 
     def start(self) -> ContractServer:
         self._thread.start()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-
-        async def boot():
-            app = web.Application()
-            app.router.add_post(self.dialect.path, self._handle)
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock).start()
-
-        asyncio.run_coroutine_threadsafe(boot(), self._loop).result(10)
+        self.port, self._runner = serve_on_loopback(self._loop, self.dialect.path, self._handle)
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        stop_serving(self._loop, self._thread, self._runner)

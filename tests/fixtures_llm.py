@@ -78,25 +78,11 @@ class FakeLLMServer:
 
     def start(self) -> FakeLLMServer:
         self._thread.start()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-
-        async def boot():
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", self._handle)
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock).start()
-
-        asyncio.run_coroutine_threadsafe(boot(), self._loop).result(10)
+        self.port, self._runner = serve_on_loopback(self._loop, "/v1/chat/completions", self._handle)
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        stop_serving(self._loop, self._thread, self._runner)
 
 
 @pytest.fixture
@@ -136,3 +122,27 @@ def settings_for(*providers: ProviderConfig, **overrides) -> LLMSettings:
 
 def dump(obj) -> str:
     return json.dumps(obj, default=str)
+
+
+def serve_on_loopback(loop: asyncio.AbstractEventLoop, path: str, handler) -> tuple[int, web.AppRunner]:
+    """Serve POST ``path`` with ``handler`` on a free 127.0.0.1 port, on ``loop`` (running in its own thread)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+
+    async def boot() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post(path, handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        return runner
+
+    return sock.getsockname()[1], asyncio.run_coroutine_threadsafe(boot(), loop).result(10)
+
+
+def stop_serving(loop: asyncio.AbstractEventLoop, thread: threading.Thread, runner: web.AppRunner | None) -> None:
+    """Undo ``serve_on_loopback``: close the server, stop the loop, join its thread."""
+    if runner is not None:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
