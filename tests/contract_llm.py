@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from pipelines.world.extractive import complete
-from tests.fixtures_llm import serve_on_loopback, stop_serving
+from tests.loopback_server import serve_on_loopback, stop_serving
 
 __all__ = ["ContractServer", "DIALECTS", "Dialect"]
 
