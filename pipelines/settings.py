@@ -110,3 +110,9 @@ class RunSettings(Strict):
     max_cells_in_flight: int = Field(64, ge=1, le=10_000, description="Cells being researched at once (backpressure bound).")
     extract_batch_size: int = Field(16, ge=1, le=512, description="Pages per extraction task.")
     cell_timeout_s: float = Field(600.0, gt=0, description="A cell still running after this fails with reason 'timeout'.")
+    research_workers: int | None = Field(
+        None, ge=0, le=4096,
+        description="Research workers: async actors spread over the nodes that run the cell workflow (expand, search, "
+                    "judge, summarize) for the cells the driver hands them. None: one per 4 CPUs of each node, at least "
+                    "one per node. 0: research runs in the driver process (one process; for small jobs and comparison).",
+    )
