@@ -61,10 +61,13 @@ class RayServices:
                  actor_wait_s: float = AwayPolicy.wait_s, page_attempts: int = PAGE_ATTEMPTS,
                  llm_cache: CacheReader | None = None, search_cache: SearchGateway | None = None,
                  extracted: ExtractedStore | None = None, host_allowed=lambda host, port: False,
-                 start_workers=None, python_cache=None, render_tier=None) -> None:
+                 start_workers=None, python_cache=None, render_tier=None, local_llm=None, local_search=None) -> None:
         # python_cache: results of ``kind: python`` functions (pipelines.tasks.python_cache);
-        # render_tier: actors.renderer.RenderTier for pages built by JavaScript (None: static pages only).
+        # render_tier: actors.renderer.RenderTier for pages built by JavaScript (None: static pages only);
+        # local_llm/local_search: in-process gateways (a research worker's, or the driver's with research
+        # workers) used instead of the gateway actors; they keep their own caches and records.
         self.python_cache, self.render_tier = python_cache, render_tier
+        self.local_llm, self.local_search = local_llm, local_search
         self.job_id = job_id
         self.llm_gateway, self.search_gateway, self.fetchers = llm_gateway, search_gateway, fetchers
         self._start_workers = start_workers
@@ -107,12 +110,22 @@ class RayServices:
             if self.metrics:
                 self.metrics.observe(stage, time.perf_counter() - started)
 
+    async def _local(self, stage: str, call):
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            if self.metrics:
+                self.metrics.observe(stage, time.perf_counter() - started)
+
     async def llm(self, req: LLMRequest) -> LLMResult:
         if self.llm_cache is not None and (hit := self.llm_cache.lookup(req)) is not None:
             result, record = hit  # answered here: no hop to the gateway for what its cache already holds
             self.record("llm_calls", [record])
             return result
         self._ensure_workers()
+        if self.local_llm is not None:
+            return await self._local(req.stage, self.local_llm.complete(req))
         return await self._remote(req.stage, lambda: self.llm_gateway.complete.remote(req))
 
     async def search(self, req: SearchRequest) -> list[SearchHit]:
@@ -120,7 +133,13 @@ class RayServices:
             hits, records = hit
             self.record("search_calls", records)
             return hits
+        if self.local_search is not None and (hit := self.local_search.cached(req)) is not None:
+            hits, records = hit
+            self.record("search_calls", records)
+            return hits
         self._ensure_workers()
+        if self.local_search is not None:
+            return await self._local(Stage.SEARCH, self.local_search.search(req))
         return await self._remote(Stage.SEARCH, lambda: self.search_gateway.search.remote(req))
 
     async def run_python(self, target: str, version: str, kwargs: dict[str, str]):
@@ -135,7 +154,8 @@ class RayServices:
 
     def _ensure_workers(self) -> None:
         if self._start_workers is not None:
-            self.llm_gateway, self.search_gateway, self.fetchers = self._start_workers()
+            started = self._start_workers()  # with research workers the gateways are local: None here
+            self.llm_gateway, self.search_gateway, self.fetchers = started
             self._start_workers = None  # only once it worked: a failure fails this call, the next one tries again
             self.count("workers_started")
 

@@ -17,6 +17,8 @@ import ray
 
 from actors.fetcher import FetcherPool
 from actors.llm_gateway import start_llm_gateway
+from actors.quota import start_quota
+from actors.research_worker import WorkerSetup, start_research_workers
 from actors.search_gateway import start_search_gateway
 from actors.writer import start_writer, writer_name
 
@@ -52,10 +54,16 @@ class JobWorkers:
     ``spent``: (tokens, USD) of earlier runs of a resumed job, counted against its budget.
     """
 
-    def __init__(self, job, paths: WorkerPaths, llm_settings, spent: tuple[int, float] = (0, 0.0)) -> None:
+    def __init__(self, job, paths: WorkerPaths, llm_settings, spent: tuple[int, float] = (0, 0.0),
+                 research_nodes: list[str] | None = None) -> None:
+        """``research_nodes``: one node id per research worker to start (None or empty: research in the driver,
+        with the LLM and search gateway actors)."""
         self.job, self.paths, self.llm_settings, self.spent = job, paths, llm_settings, spent
+        self.research_nodes = research_nodes or []
         self.writer = None
         self.llm = self.search = self.fetchers = None
+        self.quota = None
+        self.research: list = []
 
     @property
     def started(self) -> bool:
@@ -66,7 +74,12 @@ class JobWorkers:
         return self.writer
 
     def start(self):
-        """Start the gateways and fetchers once; returns (llm gateway, search gateway, fetchers)."""
+        """Start the gateways and fetchers once; returns (llm gateway, search gateway, fetchers).
+
+        With research workers: the fetchers, the quota actor and the workers; the gateways are None
+        (each worker and the driver run their own)."""
+        if not self.started and self.research_nodes:
+            self._start_research()
         if not self.started:
             job, name = self.job, writer_name(self.job.job_id)
             self.llm = start_llm_gateway(
@@ -79,6 +92,29 @@ class JobWorkers:
             self.fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"),
                                         job_id=job.job_id)
         return self.llm, self.search, self.fetchers
+
+    def start_quota(self):
+        """The quota actor (once): leases of the providers' limits and the job's spending."""
+        if self.quota is None:
+            self.quota = start_quota(self.job, self.llm_settings, self.spent)
+        return self.quota
+
+    def _start_research(self) -> None:
+        job = self.job
+        self.start_quota()
+        fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"), job_id=job.job_id)
+        setup = WorkerSetup(job, self.paths, self.llm_settings, self.writer, fetchers, self.quota, len(self.research_nodes))
+        self.research = start_research_workers(setup, self.research_nodes)
+        self.fetchers = fetchers
+
+    def close_research(self) -> None:
+        """Ask every research worker to stop and send its last records (best effort per worker)."""
+        refs = [w.close.remote() for w in self.research]
+        for ref in refs:
+            try:
+                ray.get(ref, timeout=GATEWAY_FLUSH_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - a dead worker's unsent records are lost, not the run
+                logger.warning("a research worker's last records were not flushed: %r", exc)
 
     def record_job(self, record: dict) -> None:
         """Write the job's row (``jobs`` table) and wait for the writer to take it."""
@@ -93,14 +129,15 @@ class JobWorkers:
                 logger.warning("a gateway's last telemetry records were not flushed: %r", exc)
 
     def close(self, final_record: dict) -> None:
-        """Flush the gateways, write the job's final row, close the output (compaction, DuckDB views)."""
+        """Flush the research workers and gateways, write the job's final row, close the output (compaction, DuckDB views)."""
+        self.close_research()
         self.flush_gateways()
         self.record_job(final_record)
         ray.get(self.writer.close.remote())
 
     def kill(self) -> None:
         """Kill every actor of the run (without restart)."""
-        for handle in [*self._gateways(), self.writer]:
+        for handle in [*self.research, self.quota, *self._gateways(), self.writer]:
             if handle is not None:
                 ray.kill(handle, no_restart=True)
         if self.fetchers is not None:

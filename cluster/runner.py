@@ -15,9 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import ray
+
 from actors.extract import ExtractBatcher
 from actors.metrics import JobMetrics
+from actors.quota import quota_client
 from actors.renderer import RenderTier
+from actors.research_pool import ResearchPool
+from actors.research_worker import default_worker_count, make_services
 from actors.services import RayServices
 from cluster.interrupt import quiet_abandoned_calls, sigterm_as_interrupt
 from cluster.job_workers import JobWorkers, WorkerPaths
@@ -40,6 +45,9 @@ from pipelines.version import __version__
 __all__ = ["RunResult", "JobRun", "run_job", "previous_state"]
 
 TRAWL_VERSION = __version__  # recorded in every jobs row
+# Cells the driver researches at once while research workers start (and when none is left): a few, so the
+# first cells do not wait for the workers, and a re-run its caches answer never needs them.
+DRIVER_CELLS_WITH_WORKERS = 8
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +160,7 @@ class JobRun:
         if problems:
             raise SpecError(problems)
         spent = _spent(self.paths.output, job.job_id) if self.mode != "run" else (0, 0.0)  # a resumed job's budget counts earlier runs
-        self.workers = JobWorkers(job, self.paths, self.llm_settings, spent)
+        self.workers = JobWorkers(job, self.paths, self.llm_settings, spent, research_nodes=research_nodes(job))
         self.workers.start_writer()
         self.workers.record_job(_job_record(job, JobStatus.RUNNING, self.created))
         if self.eager:
@@ -174,14 +182,27 @@ class JobRun:
                                  batch_size=job.run.extract_batch_size, warm_up=self.eager, pdf=job.fetch.pdf)
         caches = _cache_views(job, self.llm_settings, self.paths)
         render_tier = RenderTier(job.fetch, batcher=batcher, job_id=job.job_id)
-        services = self._services(batcher, caches, render_tier)
+        events: asyncio.Queue = asyncio.Queue()
+        pool = None
+        if self.workers.research_nodes:
+            pool = ResearchPool(events, per_worker=job.run.max_cells_in_flight, on_counters=self._count_remote)
+            services = self._local_services(batcher, caches, render_tier, pool)
+        else:
+            services = self._services(batcher, caches, render_tier)
         try:
             await run_cells(
                 job, services, self.dag, answers=self.answers, skipped=self.skipped, run_id=self.run_id,
-                progress=self.progress, max_in_flight=job.run.max_cells_in_flight, cell_timeout_s=job.run.cell_timeout_s,
+                progress=self.progress, cell_timeout_s=job.run.cell_timeout_s, remote=pool, events=events,
+                # with research workers the driver only bridges their start-up (or a fully cached re-run)
+                max_in_flight=min(DRIVER_CELLS_WITH_WORKERS, job.run.max_cells_in_flight) if pool else job.run.max_cells_in_flight,
             )
         finally:
+            if pool is not None:
+                await pool.aclose()
             await services.drain()
+            for gateway in (services.local_llm, services.local_search):
+                if gateway is not None:
+                    await gateway.aclose()
             await render_tier.aclose()  # every browser closed before the job ends
             await batcher.aclose()
             for cache in caches:
@@ -206,6 +227,31 @@ class JobRun:
             python_cache=PythonResultCache(self.paths.python_cache_dir), render_tier=render_tier,
         )
 
+    def _local_services(self, batcher: ExtractBatcher, caches, render_tier: RenderTier, pool: ResearchPool) -> RayServices:
+        """The driver's services with research workers: in-process gateways (participant 0 of the job's quota).
+
+        The driver researches cells itself only until the workers answer; the first call its caches
+        cannot answer starts the fetchers, the quota actor and the workers."""
+        workers = self.workers
+
+        def start_on_first_miss():
+            workers.start()
+            pool.launch(workers.research)
+            batcher.warm_up()
+            return None, None, workers.fetchers
+
+        if self.eager:
+            pool.launch(workers.research)
+        quota = quota_client(lambda: workers.start_quota(), self.job.job_id, index=0, count=len(workers.research_nodes) + 1)
+        return make_services(self.job, self.paths, self.llm_settings, writer=workers.writer, fetchers=workers.fetchers,
+                             quota=quota, batcher=batcher, render_tier=render_tier, progress=self.progress,
+                             metrics=self.metrics, start_workers=None if workers.started else start_on_first_miss,
+                             llm_cache=caches[0])
+
+    def _count_remote(self, counters: dict) -> None:
+        for name, n in counters.items():
+            self.progress.count(name, n)
+
     def finish(self) -> None:
         """Close the output with the job's final status, then kill every actor of the run."""
         if self.workers is None or self.workers.writer is None:
@@ -224,6 +270,21 @@ class JobRun:
         return RunResult(job_id=self.job.job_id, run_id=self.run_id, mode=self.mode, output=self.paths.output,
                          progress=self.progress, wall_s=wall_s, connection=connection, statuses=counts,
                          interrupted=self.interrupted)
+
+
+def research_nodes(job) -> list[str]:
+    """One node id per research worker of ``job`` (``run.research_workers``): [] keeps research in the driver.
+
+    The default places one worker per 4 CPUs of every live node with CPUs (at least one per such node);
+    an explicit count is spread round-robin over those nodes, the biggest first."""
+    wanted = job.run.research_workers
+    if wanted == 0:
+        return []
+    default = default_worker_count(ray.nodes())
+    if wanted is None or not default:
+        return default
+    nodes = sorted(set(default), key=lambda n: -default.count(n))
+    return [nodes[i % len(nodes)] for i in range(wanted)]
 
 
 def run_job(

@@ -2,9 +2,11 @@
 
 Plain asyncio over a ``TaskServices`` object (``pipelines.research.Services`` plus
 ``run_python``, see ``pipelines.tasks.base``): the
-Ray wiring lives in ``actors.services``. Backpressure is a hard bound on
-cells in flight; each cell bounds its own pages, so the pages and LLM calls
-in flight are bounded too and memory stays flat as the job grows.
+Ray wiring lives in ``actors.services``. Cells run in this process until the
+job's research workers are up (``RemoteCells``), then on the workers; the
+DAG stays here. Backpressure is a hard bound on cells in flight (per
+process that researches); each cell bounds its own pages, so the pages and
+LLM calls in flight are bounded too and memory stays flat as the job grows.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from pipelines.cell_worker import answer_cell
 from pipelines.dag import CellDAG
 from pipelines.research import CellOutcome, CellTask, cell_record
 from pipelines.status import FINISHED, RERUN_ON_FAILED, CellStatus
-from pipelines.tasks import effective_sources, run_cell
+from pipelines.tasks import effective_sources
 from pipelines.tasks.base import TaskServices
 
-__all__ = ["Progress", "CellSelector", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
+__all__ = ["Progress", "CellSelector", "RemoteCells", "run_cells", "cells_to_rerun", "build_dag", "FINISHED"]
 
 Cell = tuple[str, str]  # (row_key, column)
 
@@ -138,6 +142,23 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
     )
 
 
+class RemoteCells(Protocol):
+    """Research workers as the coordinator sees them (``actors.research_pool.ResearchPool``).
+
+    ``started``: workers exist and answer (until then cells run in this process);
+    ``capacity()``: cells it would take now; ``submit(tasks)``: research these (many per message);
+    ``in_flight``: cells sent and not yet finished. It reports each finished cell by calling
+    ``on_finished(row_key, column, outcome)`` given to ``start``, and calls ``wake()`` when
+    ``started`` or ``capacity()`` changed. Its cells' records are written by the workers.
+    """
+
+    started: bool
+    in_flight: int
+
+    def capacity(self) -> int: ...
+    def submit(self, tasks: list[CellTask]) -> None: ...
+
+
 async def run_cells(
     job,
     services: TaskServices,
@@ -149,75 +170,91 @@ async def run_cells(
     progress: Progress | None = None,
     max_in_flight: int = 64,
     cell_timeout_s: float | None = None,
+    remote: RemoteCells | None = None,
+    events: asyncio.Queue | None = None,
 ) -> Progress:
     """Research every ready cell until the DAG is finished (or the budget runs out).
 
     ``answers`` holds upstream answers of cells finished in an earlier run:
     row_key -> {column: answer}; ``skipped`` are cells ``build_dag`` skipped,
-    to be recorded. Returns the progress counters.
+    to be recorded. Cells run in this process (at most ``max_in_flight``)
+    until ``remote`` research workers have ``started``; from then on every new
+    cell goes to them. ``events`` is where finished cells arrive (``("done",
+    row_key, column, outcome)``) and wake-ups (``("wake",)``); the caller
+    gives ``remote`` the same queue. Returns the progress counters.
     """
     progress = progress or Progress()
     progress.total_cells = len(job.row_keys()) * len(job.columns)
     progress.already_done = sum(v for k, v in dag.counts().items() if k in FINISHED)
     rows = {str(r[job.key]): r for r in job.rows}
     answers = answers if answers is not None else {}
-    running: dict[asyncio.Task, tuple[Cell, CellTask, float]] = {}
+    events = events if events is not None else asyncio.Queue()
+    local: dict[Cell, tuple[asyncio.Task, CellTask, float]] = {}
     budget_out = False
+
+    def task_of(cell: Cell) -> CellTask:
+        return make_task(job, cell[0], cell[1], rows[cell[0]], answers.get(cell[0], {}), run_id)
 
     def record_skips(skipped) -> None:
         now = time.time()
-        for (row, column), reason in skipped:
-            task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
-            rec = cell_record(task, _skipped(reason), now, now)
-            services.record("cells", [rec])
+        for cell, reason in skipped:
+            services.record("cells", [cell_record(task_of(cell), _skipped(reason), now, now)])
             progress.cells[CellStatus.SKIPPED] += 1
             services.count("cells_skipped")
+
+    def start_local(cell: Cell) -> None:
+        task = task_of(cell)
+        fut = asyncio.ensure_future(answer_cell(task, services, cell_timeout_s))
+        fut.add_done_callback(lambda f: events.put_nowait(("local", cell)))
+        local[cell] = (fut, task, time.time())
+
+    def finish(cell: Cell, outcome) -> None:
+        nonlocal budget_out
+        progress.cells[outcome.status] += 1
+        services.count(f"cells_{outcome.status}")
+        if outcome.status == CellStatus.DONE:
+            answers.setdefault(cell[0], {})[cell[1]] = outcome.answer or ""
+            dag.mark_done(cell)
+        elif outcome.status == CellStatus.BUDGET_EXHAUSTED:
+            budget_out = True
+        else:
+            record_skips(dag.mark_failed(cell, outcome.error or "failed"))
+
+    def handle(event) -> None:
+        if event[0] == "local":
+            fut, task, started = local.pop(event[1])
+            outcome = fut.result()
+            services.record("cells", [cell_record(task, outcome, started, time.time())])
+            finish(event[1], outcome)
+        elif event[0] == "done":  # a research worker's cell: its record is written already
+            finish((event[1], event[2]), event[3])
+        elif event[0] == "requeue":  # no research worker could take it: research it here
+            start_local((event[1].row_key, event[1].column))
 
     record_skips(skipped or [])
     while True:
         if not budget_out:
-            for cell in dag.take_ready(max(0, max_in_flight - len(running))):
-                row, column = cell
-                task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
-                coro = run_cell(task, services)  # the column's kind answers it (pipelines.tasks)
-                if cell_timeout_s:
-                    coro = asyncio.wait_for(coro, cell_timeout_s)
-                running[asyncio.ensure_future(coro)] = (cell, task, time.time())
-        progress.in_flight = len(running)
-        if not running:
-            break
-        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        for fut in done:
-            cell, task, started = running.pop(fut)
-            outcome = _outcome_of(fut)
-            services.record("cells", [cell_record(task, outcome, started, time.time())])
-            progress.cells[outcome.status] += 1
-            services.count(f"cells_{outcome.status}")
-            if outcome.status == CellStatus.DONE:
-                answers.setdefault(cell[0], {})[cell[1]] = outcome.answer or ""
-                dag.mark_done(cell)
-            elif outcome.status == CellStatus.BUDGET_EXHAUSTED:
-                budget_out = True
+            if remote is not None and remote.started:
+                ready = dag.take_ready(remote.capacity())
+                if ready:
+                    remote.submit([task_of(cell) for cell in ready])
             else:
-                record_skips(dag.mark_failed(cell, outcome.error or "failed"))
+                for cell in dag.take_ready(max(0, max_in_flight - len(local))):
+                    start_local(cell)
+        progress.in_flight = len(local) + (remote.in_flight if remote is not None else 0)
+        if not progress.in_flight:
+            break
+        handle(await events.get())
+        while not events.empty():
+            handle(events.get_nowait())
     if budget_out:  # everything not started stays resumable, marked so the user sees why
         now = time.time()
         left = dag.take_ready(None)
-        for row, column in left:
-            task = make_task(job, row, column, rows[row], answers.get(row, {}), run_id)
-            services.record("cells", [cell_record(task, _budget(), now, now)])
+        for cell in left:
+            services.record("cells", [cell_record(task_of(cell), _budget(), now, now)])
         progress.cells[CellStatus.BUDGET_EXHAUSTED] += len(left)
     progress.in_flight = 0
     return progress
-
-
-def _outcome_of(fut: asyncio.Future):
-    try:
-        return fut.result()
-    except TimeoutError:
-        return CellOutcome(status=CellStatus.FAILED, error="timeout: cell exceeded run.cell_timeout_s")
-    except Exception as exc:  # noqa: BLE001 - a bug or a dead actor: this cell fails (recorded), the job goes on
-        return CellOutcome(status=CellStatus.FAILED, error=f"internal: {type(exc).__name__}: {str(exc)[:300]}")
 
 
 def _skipped(reason: str):

@@ -332,8 +332,8 @@ async def research_cell(task: CellTask, services: Services) -> CellOutcome:
     return o
 
 
-def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: float) -> dict:
-    """The ``cells`` table row for a finished cell (wall-clock ``time.time()`` stamps)."""
+def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: float, worker: str = "driver") -> dict:
+    """The ``cells`` table row for a finished cell (wall-clock ``time.time()`` stamps); ``worker`` names where it ran."""
     return {
         "job_id": task.job_id,
         "row_key": task.row_key,
@@ -359,5 +359,6 @@ def cell_record(task: CellTask, outcome: CellOutcome, started: float, finished: 
         "finished_at": datetime.fromtimestamp(finished, timezone.utc),
         "duration_s": round(finished - started, 4),
         "run_id": task.run_id,
+        "worker": worker,
     }
 

@@ -54,6 +54,11 @@ class BudgetTracker:
         else:
             self._cost[job_id] += cost
 
+    def set_total(self, job_id: str, tokens: int, cost: float) -> None:
+        """Replace the job's totals with what the job as a whole spent (``pipelines.quota``: other workers' calls)."""
+        self._tokens[job_id] = max(self._tokens[job_id], tokens)
+        self._cost[job_id] = max(self._cost[job_id], cost)
+
     def check(self, job_id: str) -> None:
         """``BudgetExhaustedError`` if the job may not start another call."""
         cap_tokens, cap_cost = self.budget.max_total_tokens, self.budget.max_cost_usd

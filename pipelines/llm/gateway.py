@@ -45,6 +45,7 @@ from pipelines.llm.records import call_record, cost_usd, utc_now
 from pipelines.llm.replies import reply_problem
 from pipelines.llm.telemetry import CallStats
 from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.quota import LeasedLimits, QuotaClient, SharedSpend
 from pipelines.settings import BudgetSettings
 
 __all__ = ["Gateway"]
@@ -58,7 +59,8 @@ class _Provider:
     client: ProviderClient
     limits: ProviderLimits
     breaker: CircuitBreaker
-    slots: asyncio.Semaphore  # max_concurrency
+    slots: asyncio.Semaphore  # max_concurrency (this gateway's share of it, with a quota)
+    concurrency: int  # the slots' size
     in_flight: int = 0  # calls holding or waiting for a slot
 
 
@@ -88,7 +90,10 @@ class Gateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         now: Callable[[], datetime] = utc_now,
+        quota: QuotaClient | None = None,
     ) -> None:
+        """``quota``: this gateway is one of several in a job (research workers): rpm/tpm come as leases from
+        the job's ``QuotaBook``, ``max_concurrency`` is split between them, spending is reported job-wide."""
         self.settings = resolve_settings(settings)
         keys = check_api_keys(self.settings)  # AuthError naming the variable, before any call
         check_cost_cap_priced(self.settings.providers, budget)  # a cost cap needs every price
@@ -96,8 +101,13 @@ class Gateway:
         self._clock, self._sleep, self._rng, self._now = clock, sleep, rng, now
         self._sink = record_sink or (lambda records: None)
         self._providers: dict[str, _Provider] = {}
+        self._budget = BudgetTracker(budget)
+        self._quota, self._budgeted = quota, bool(budget and (budget.max_total_tokens or budget.max_cost_usd))
+        self._spend = SharedSpend(quota, self._budget) if quota is not None else None
+        self._spend_sync: asyncio.Task | None = None
         for cfg in self.settings.providers:
-            limits = ProviderLimits(cfg.rpm, cfg.tpm, clock=clock)
+            limits = self._limits(cfg, clock)
+            concurrency = quota.share(cfg.max_concurrency) if quota is not None else cfg.max_concurrency
             self._providers[cfg.name] = _Provider(
                 config=cfg,
                 client=ProviderClient(cfg, keys[cfg.name], on_headers=limits.observe_headers),
@@ -106,14 +116,14 @@ class Gateway:
                     self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s,
                     clock=clock, min_failure_rate=self.settings.breaker_failure_rate,
                 ),
-                slots=asyncio.Semaphore(cfg.max_concurrency),
+                slots=asyncio.Semaphore(concurrency),
+                concurrency=concurrency,
             )
         directory = cache_dir or self.settings.cache_dir
         self._cache = ResponseCache(directory, self.settings.cache_ttl_s) if self.settings.cache else None
         self._in_flight: dict[str, asyncio.Future] = {}
         # What a 400 taught us, per (provider, model), kept for the gateway's life (one job): capability changes.
         self._learned: dict[tuple[str, str], dict] = {}
-        self._budget = BudgetTracker(budget)
         self._stats = CallStats()
 
     # --- public ---------------------------------------------------------------
@@ -121,6 +131,8 @@ class Gateway:
     async def complete(self, req: LLMRequest) -> LLMResult:
         """The answer to ``req``; raises a ``RetryableError``/``PermanentError`` subclass or ``BudgetExhaustedError``."""
         started = self._clock()
+        if self._spend is not None and self._budgeted and self._spend_sync is None:
+            await self._start_spend_sync()
         candidates = self._candidates(req)
         key = logical_key(candidates)
         while True:
@@ -155,6 +167,22 @@ class Gateway:
         finally:
             self._in_flight.pop(key, None)
 
+    def _limits(self, cfg: ProviderConfig, clock) -> ProviderLimits:
+        if self._quota is None or not (cfg.rpm or cfg.tpm):
+            return ProviderLimits(cfg.rpm, cfg.tpm, clock=clock)
+        spend = self._spend
+        return LeasedLimits(cfg.name, cfg.rpm, cfg.tpm, self._quota.lease, clock=clock,
+                            on_totals=spend.totals if spend else None, take_spent=spend.take if spend else None)
+
+    async def _start_spend_sync(self) -> None:
+        """With a budget and a quota: learn the job's spending before the first call, then report it periodically."""
+        assert self._spend is not None and self._quota is not None
+        self._spend_sync = asyncio.get_running_loop().create_task(self._spend.run())
+        try:
+            self._spend.totals(*await self._quota.spend(0, 0.0))
+        except Exception as exc:  # noqa: BLE001 - the periodic report retries
+            log.warning("could not read the job's spending from the quota actor: %r", exc)
+
     def add_spent(self, job_id: str, tokens: int, cost_usd: float) -> None:
         """Count earlier spending of a resumed job against its budget."""
         self._budget.add(job_id, tokens, cost_usd)
@@ -173,6 +201,8 @@ class Gateway:
         }
 
     async def aclose(self) -> None:
+        if self._spend_sync is not None:
+            self._spend_sync.cancel()
         for p in self._providers.values():
             await p.client.aclose()
         if self._cache is not None:
@@ -270,7 +300,7 @@ class Gateway:
                 if p.config.name in given_up or not p.breaker.available():
                     continue
                 delay = p.limits.delay(_estimate_tokens(cand.body))
-                busy = p.in_flight >= p.config.max_concurrency
+                busy = p.in_flight >= p.concurrency
                 if delay <= self.settings.max_limit_wait_s and not busy:
                     best = (False, delay, cand)
                     break
@@ -317,8 +347,10 @@ class Gateway:
             p.in_flight -= 1
         p.breaker.success()
         p.limits.settle(reservation, reply.input_tokens + reply.output_tokens)
-        self._budget.add(req.context.job_id, reply.input_tokens + reply.output_tokens,
-                         cost_usd(cfg, reply.input_tokens, reply.output_tokens, reply.usage))
+        spent = (reply.input_tokens + reply.output_tokens, cost_usd(cfg, reply.input_tokens, reply.output_tokens, reply.usage))
+        self._budget.add(req.context.job_id, *spent)
+        if self._spend is not None:
+            self._spend.add(*spent)
         problem = reply_problem(cfg.name, cand.body, reply)
         self._emit(
             record(

@@ -34,6 +34,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from pipelines.errors import BadRequestError, RateLimitedError, RetryableError, TrawlError
+from pipelines.quota import QuotaClient, SpacedStarts
 from pipelines.search.adapter import SearchAdapter
 from pipelines.search.cache import SearchCache, cache_key, normalize_query
 from pipelines.search.config import SearchProviderConfig, SearchSettings
@@ -50,11 +51,15 @@ RecordSink = Callable[[list[dict]], None]
 class _Provider:
     """One configured provider with its adapter, limiter, concurrency slots and cool-down."""
 
-    def __init__(self, config: SearchProviderConfig) -> None:
+    def __init__(self, config: SearchProviderConfig, quota: QuotaClient | None = None) -> None:
         self.config = config
         self.adapter: SearchAdapter = make_adapter(config)
-        self.limiter = AsyncLimiter(1, 60.0 / config.rpm) if config.rpm else None
-        self.slots = asyncio.Semaphore(config.max_concurrency)
+        # alone in its job: aiolimiter spaces the starts; one of several gateways: the job's quota book does
+        self.limiter: AsyncLimiter | SpacedStarts | None = None
+        if config.rpm:
+            self.limiter = (SpacedStarts(f"search:{config.name}", config.rpm, quota.space) if quota is not None
+                            else AsyncLimiter(1, 60.0 / config.rpm))
+        self.slots = asyncio.Semaphore(quota.share(config.max_concurrency) if quota is not None else config.max_concurrency)
         self.cool_until = 0.0  # monotonic time before which the provider asked us not to call
         self.cool_cause = ""  # the answer that asked for the pause, so a skipped call still says why
 
@@ -67,10 +72,12 @@ class SearchGateway:
         record_sink: RecordSink | None = None,
         cache_dir: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        quota: QuotaClient | None = None,
     ) -> None:
+        """``quota``: one of several gateways of a job (research workers): rpm and concurrency hold job-wide."""
         self.settings = settings
         self._sleep = sleep  # backoff and Retry-After waits; injectable so tests check the waits asked for
-        self._providers = [_Provider(cfg) for cfg in settings.providers]
+        self._providers = [_Provider(cfg, quota) for cfg in settings.providers]
         self._record_sink = record_sink
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
         self._session: aiohttp.ClientSession | None = None

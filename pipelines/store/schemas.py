@@ -67,6 +67,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("finished_at", _ts),
             ("duration_s", pa.float64()),
             ("run_id", pa.string()),  # which run (first run, resume, rerun) produced this row
+            ("worker", pa.string()),  # where it was researched: "driver" or "research[<i>]@<node id, 12 hex>"
         ]
     ),
     "keywords": pa.schema(

@@ -1,0 +1,160 @@
+"""The driver's side of the research workers: route cells to them in batches, take outcomes back, survive their loss.
+
+``ResearchPool`` is the ``pipelines.coordinator.RemoteCells`` the coordinator
+hands cells to once the workers are up. Cells are routed by row (a CRC-32 of
+the row key), so the cells of one row meet the same worker and its page memo;
+a page found by rows on different workers is fetched once all the same,
+because fetchers are sharded by domain and a fetcher joins requests for a URL
+already in flight and answers repeats from its page store.
+
+Each worker has one long-poll ``finished`` call outstanding at all times; a
+reply carries every cell it finished since the last one. A worker that dies
+is restarted by Ray (``max_restarts``); the pool then sends it again every
+cell it had not reported. A worker away longer than ``AwayPolicy.wait_s`` (its
+node is gone) is dropped and its rows go to the next live worker; with no
+worker left the cells come back to the coordinator, which runs them itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Callable
+
+from ray.exceptions import RayActorError
+
+from actors import objects
+from pipelines.actor_away import AwayPolicy
+from pipelines.research import CellTask
+
+__all__ = ["ResearchPool", "route"]
+
+logger = logging.getLogger(__name__)
+
+POLL_WAIT_S = 1.0  # how long a worker holds a poll with nothing finished
+
+
+def route(row_key: str, workers: int) -> int:
+    """The worker index of a row: stable across runs and processes (not Python's salted ``hash``)."""
+    return zlib.crc32(row_key.encode("utf-8")) % workers
+
+
+class ResearchPool:
+    """Cells out to research workers, outcomes back to ``events`` as ``("done", row_key, column, outcome)``.
+
+    ``per_worker``: cells in flight per worker (``run.max_cells_in_flight``);
+    ``on_counters(counters)``: progress counters a worker counted;
+    cells no worker can take come back as ``("requeue", task)``; ``("wake",)`` when capacity appears.
+    """
+
+    def __init__(self, events: asyncio.Queue, *, per_worker: int, on_counters: Callable[[dict], None],
+                 away: AwayPolicy | None = None, poll_wait_s: float = POLL_WAIT_S) -> None:
+        self.events, self.per_worker, self.on_counters = events, per_worker, on_counters
+        self.away, self.poll_wait_s = away or AwayPolicy(), poll_wait_s
+        self.handles: list = []
+        self.live: set[int] = set()
+        self.dead: set[int] = set()
+        self.outstanding: list[dict[tuple[str, str], CellTask]] = []
+        self.node_of: dict[int, str] = {}
+        self._watchers: list[asyncio.Task] = []
+        self.restarts = 0
+
+    # --- RemoteCells ------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return bool(self.live)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(o) for o in self.outstanding)
+
+    def capacity(self) -> int:
+        return max(0, len(self.live) * self.per_worker - self.in_flight)
+
+    def submit(self, tasks: list[CellTask]) -> None:
+        batches: dict[int, list[CellTask]] = {}
+        for task in tasks:
+            index = self._target(task.row_key)
+            if index is None:
+                self.events.put_nowait(("requeue", task))
+                continue
+            self.outstanding[index][(task.row_key, task.column)] = task
+            batches.setdefault(index, []).append(task)
+        for index, batch in batches.items():
+            self.handles[index].submit.remote(batch)  # a lost message is found and re-sent by the watcher
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def launch(self, handles: list) -> None:
+        """Start watching ``handles`` (the job's research workers); cells go to them once they answer."""
+        self.handles = list(handles)
+        self.outstanding = [{} for _ in self.handles]
+        loop = asyncio.get_running_loop()
+        self._watchers = [loop.create_task(self._watch(i), name=f"trawl.research[{i}] watcher") for i in range(len(handles))]
+
+    async def aclose(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+    def _target(self, row_key: str) -> int | None:
+        if not self.handles:
+            return None
+        index = route(row_key, len(self.handles))
+        for step in range(len(self.handles)):  # a dead worker's rows go to the next live one
+            candidate = (index + step) % len(self.handles)
+            if candidate in self.live:
+                return candidate
+        return None
+
+    async def _watch(self, index: int) -> None:
+        handle = self.handles[index]
+        if not await self._until_ready(index):
+            return
+        while True:
+            try:
+                report = await objects.get_object(handle.finished.remote(self.poll_wait_s))
+            except RayActorError as exc:
+                logger.warning("research worker %d lost (%s); its %d cells will be sent again", index,
+                               type(exc).__name__, len(self.outstanding[index]))
+                self.live.discard(index)
+                self.restarts += 1
+                if not await self._until_ready(index):
+                    return
+                continue
+            self._take(index, report)
+
+    async def _until_ready(self, index: int) -> bool:
+        """Wait for the worker to answer; re-send its cells. False (and its cells moved) when it stays away."""
+        backoff = self.away.start()
+        while True:
+            try:
+                self.node_of[index] = await objects.get_object(self.handles[index].ready.remote())
+                break
+            except RayActorError as exc:
+                delay = backoff.next_delay()
+                if delay is None:
+                    logger.error("research worker %d away for %gs, dropped: %r", index, self.away.wait_s, exc)
+                    self.dead.add(index)
+                    self._move(index)
+                    return False
+                await asyncio.sleep(delay)
+        self.live.add(index)
+        if self.outstanding[index]:
+            self.handles[index].submit.remote(list(self.outstanding[index].values()))
+        self.events.put_nowait(("wake",))
+        return True
+
+    def _take(self, index: int, report) -> None:
+        if report.counters:
+            self.on_counters(report.counters)
+        for done in report.finished:
+            if self.outstanding[index].pop((done.row_key, done.column), None) is not None:
+                self.events.put_nowait(("done", done.row_key, done.column, done.outcome))
+
+    def _move(self, index: int) -> None:
+        tasks, self.outstanding[index] = list(self.outstanding[index].values()), {}
+        self.submit(tasks)
+        self.events.put_nowait(("wake",))
