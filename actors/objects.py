@@ -29,7 +29,8 @@ async def get_object(ref):
         return await ref
     except asyncio.CancelledError:
         try:
-            ray.cancel(ref)
+            if isinstance(ref, ray.ObjectRef):
+                ray.cancel(ref)
         except Exception as exc:  # noqa: BLE001 - the caller is already gone; a failed cancel only leaves the call running
             logger.debug("could not cancel %s: %s", ref, exc)
         raise
