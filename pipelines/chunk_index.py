@@ -14,7 +14,7 @@ bm25s gives when it indexes the chunks itself (tests/test_chunk_index.py).
 
 The index travels with the ``ExtractedPage`` through the object store and
 into the extract store, so it is kept compact: scores as float32 bytes, chunk
-numbers as uint16 bytes (uint32 past 65,535 chunks), the vocabulary as one
+numbers and column starts as uint16 bytes (uint32 past 65,535), the vocabulary as one
 newline-joined string (token ids are line numbers). A page without an index
 (extracted before, by another path, or by an older bm25s/PyStemmer) gets one
 lazily, once per page object: ``chunk_index_of``.
@@ -38,7 +38,7 @@ _SCORE_DTYPE = "float32"  # bm25s.BM25's default dtype: what its score matrix ho
 @cache
 def index_version() -> str:
     """What an index depends on besides the chunks: our layout, bm25s (tokenizer, stopwords, scoring) and PyStemmer."""
-    return f"trawl-chunk-index-1/bm25s-{metadata.version('bm25s')}/PyStemmer-{metadata.version('PyStemmer')}"
+    return f"trawl-chunk-index-2/bm25s-{metadata.version('bm25s')}/PyStemmer-{metadata.version('PyStemmer')}"
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class ChunkIndex:
 
     ``language`` the ISO 639-1 code the chunks were tokenized for; ``n_chunks`` how many
     chunks; ``terms`` the stemmed vocabulary joined by "\\n" (a term's id is its line);
-    ``data`` float32 scores, ``indices`` chunk numbers (``index_dtype``), ``indptr`` uint32
-    column starts: the CSC matrix (chunks x terms) of ``bm25s.BM25().scores``;
+    ``data`` float32 scores, ``indices`` chunk numbers and ``indptr`` column starts (both
+    ``int_dtype``): the CSC matrix (chunks x terms) of ``bm25s.BM25().scores``;
     ``version`` is ``index_version()`` at build time.
     """
 
@@ -58,7 +58,7 @@ class ChunkIndex:
     data: bytes
     indices: bytes
     indptr: bytes
-    index_dtype: str
+    int_dtype: str
     version: str
 
     def fits(self, chunks: list[str]) -> bool:
@@ -79,15 +79,15 @@ class ChunkIndex:
             return np.zeros(self.n_chunks, dtype=_SCORE_DTYPE)
         retriever = bm25s.BM25()  # the attributes BM25.index/BM25.load set; scoring stays bm25s's own
         retriever.scores = {
-            "data": np.frombuffer(self.data, dtype=_SCORE_DTYPE), "indices": np.frombuffer(self.indices, dtype=self.index_dtype),
-            "indptr": np.frombuffer(self.indptr, dtype="uint32"), "num_docs": self.n_chunks,
+            "data": np.frombuffer(self.data, dtype=_SCORE_DTYPE), "indices": np.frombuffer(self.indices, dtype=self.int_dtype),
+            "indptr": np.frombuffer(self.indptr, dtype=self.int_dtype), "num_docs": self.n_chunks,
         }
         retriever.nonoccurrence_array = None  # only BM25L/BM25+ use one
         return retriever.get_scores_from_ids(term_ids)
 
     def to_json(self) -> dict:
         """A JSON-safe dict (bytes as base64) for the extract store; ``from_json`` reads it back."""
-        return {"language": self.language, "n_chunks": self.n_chunks, "terms": self.terms, "index_dtype": self.index_dtype,
+        return {"language": self.language, "n_chunks": self.n_chunks, "terms": self.terms, "int_dtype": self.int_dtype,
                 "version": self.version, **{k: base64.b64encode(getattr(self, k)).decode("ascii") for k in ("data", "indices", "indptr")}}
 
     @classmethod
@@ -97,7 +97,7 @@ class ChunkIndex:
             return None
         try:
             return cls(language=str(entry["language"]), n_chunks=int(entry["n_chunks"]), terms=str(entry["terms"]),
-                       index_dtype=str(entry["index_dtype"]), version=str(entry["version"]),
+                       int_dtype=str(entry["int_dtype"]), version=str(entry["version"]),
                        **{k: base64.b64decode(entry[k], validate=True) for k in ("data", "indices", "indptr")})
         except (KeyError, TypeError, ValueError) as exc:
             logger.debug("stored chunk index unreadable, rebuilt when needed: %r", exc)
@@ -126,17 +126,17 @@ def build_chunk_index(chunks: list[str], language: str | None = None) -> ChunkIn
     by_id = sorted(corpus.vocab.items(), key=lambda kv: kv[1])
     if [i for _, i in by_id] != list(range(len(by_id))):  # bm25s numbers its vocabulary 0..n-1; the layout relies on it
         raise ValueError("bm25s.tokenize returned non-contiguous token ids")
-    index_dtype = "uint16" if len(chunks) <= np.iinfo(np.uint16).max else "uint32"
     if not by_id:  # no chunk has a token (e.g. only 1-letter words): nothing can match; bm25s would divide 0 by 0
         return ChunkIndex(language=lang, n_chunks=len(chunks), terms="", data=b"", indices=b"",
-                          indptr=np.zeros(1, dtype="uint32").tobytes(), index_dtype=index_dtype, version=index_version())
+                          indptr=np.zeros(1, dtype="uint16").tobytes(), int_dtype="uint16", version=index_version())
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     s = retriever.scores
+    int_dtype = "uint16" if max(len(chunks), len(s["data"])) <= np.iinfo(np.uint16).max else "uint32"
     return ChunkIndex(
         language=lang, n_chunks=len(chunks), terms="\n".join(t for t, _ in by_id),
-        data=np.asarray(s["data"], dtype=_SCORE_DTYPE).tobytes(), indices=np.asarray(s["indices"]).astype(index_dtype).tobytes(),
-        indptr=np.asarray(s["indptr"]).astype("uint32").tobytes(), index_dtype=index_dtype, version=index_version(),
+        data=np.asarray(s["data"], dtype=_SCORE_DTYPE).tobytes(), indices=np.asarray(s["indices"]).astype(int_dtype).tobytes(),
+        indptr=np.asarray(s["indptr"]).astype(int_dtype).tobytes(), int_dtype=int_dtype, version=index_version(),
     )
 
 

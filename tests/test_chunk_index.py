@@ -18,7 +18,7 @@ from benchmarks.realweb import find_realweb, load_pages
 from pipelines.chunk_index import ChunkIndex, build_chunk_index, chunk_index_of
 from pipelines.extract import ExtractedPage, extract_page
 from pipelines.fetch.result import FetchResult
-from pipelines.ranking import LANGUAGES, RankQuery, _sample, _stemmer, detect_language, rank_chunks, rank_page
+from pipelines.ranking import LANGUAGES, RankQuery, _sample, _stemmer, detect_language, rank_chunks, rank_indexed, rank_page
 
 DE_HTML = """<html><head><title>Über uns</title></head><body><article><h1>Über die Firma</h1>
 <p>Die Müller Maschinenbau GmbH wurde 1998 in Stuttgart gegründet und ist seitdem ein Familienunternehmen.</p>
@@ -94,7 +94,7 @@ def test_an_index_that_does_not_fit_the_page_is_rebuilt(stale):
     if stale == "other_chunks":  # an index that belongs to other chunks (e.g. a page whose chunks were replaced)
         page.chunk_index = build_chunk_index(page.chunks[:1])
     else:  # built by another bm25s/PyStemmer: its stems may not match the query's
-        page.chunk_index = ChunkIndex(**{**vars(page.chunk_index), "version": "trawl-chunk-index-1/bm25s-0.0.1/PyStemmer-0"})
+        page.chunk_index = ChunkIndex(**{**vars(page.chunk_index), "version": "trawl-chunk-index-2/bm25s-0.0.1/PyStemmer-0"})
     ranked = rank_page(RankQuery("Vorstandsvorsitzender"), page, 1)
     assert chunk_index_of(page).fits(page.chunks) and "Klaus Schmidt" in ranked[0].text
 
@@ -115,8 +115,6 @@ def test_the_query_is_tokenized_once_per_language(monkeypatch):
 
 
 def test_rank_indexed_refuses_an_index_of_other_chunks():
-    from pipelines.ranking import rank_indexed
-
     with pytest.raises(ValueError, match="covers 1 chunks"):
         rank_indexed(RankQuery("x"), build_chunk_index(["one chunk"]), ["one", "two"], 1)
 
@@ -201,7 +199,7 @@ def test_extract_store_keeps_the_index(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("edit", [
     lambda e: e.pop("chunk_index"),  # an entry written without one
-    lambda e: e["chunk_index"].update(version="trawl-chunk-index-1/bm25s-0.2.0/PyStemmer-2.2.0"),  # another bm25s
+    lambda e: e["chunk_index"].update(version="trawl-chunk-index-2/bm25s-0.2.0/PyStemmer-2.2.0"),  # another bm25s
     lambda e: e["chunk_index"].update(data="not base64!"),  # damaged
 ], ids=["absent", "other_bm25s", "damaged"])
 def test_a_stored_page_without_a_usable_index_still_ranks(tmp_path, edit):
@@ -210,3 +208,11 @@ def test_a_stored_page_without_a_usable_index_still_ranks(tmp_path, edit):
     assert got is not None and got.text == page.text and got.chunk_index is None
     assert _pairs(rank_page(RankQuery("Mitarbeiter Standorte"), got, 2)) == _rank_as_before("Mitarbeiter Standorte", page.chunks, 2)
     assert got.chunk_index == page.chunk_index  # built once, kept on the page object
+
+
+def test_a_page_too_big_for_16_bit_offsets_ranks_the_same():
+    chunks = [" ".join(f"term{(c * 7 + w) % 5000}" for w in range(60)) for c in range(1200)]  # 72,000 (term, chunk) pairs
+    index = build_chunk_index(chunks, "en")
+    assert index.int_dtype == "uint32"
+    for query in ("term4999 term3", "term17 term18 term19 term20"):
+        assert _pairs(rank_indexed(RankQuery(query), index, chunks, 5)) == _rank_as_before(query, chunks, 5, language="en")
