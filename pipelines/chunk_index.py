@@ -49,7 +49,9 @@ class ChunkIndex:
     chunks; ``terms`` the stemmed vocabulary joined by "\\n" (a term's id is its line);
     ``data`` float32 scores, ``indices`` chunk numbers and ``indptr`` column starts (both
     ``int_dtype``): the CSC matrix (chunks x terms) of ``bm25s.BM25().scores``;
-    ``version`` is ``index_version()`` at build time.
+    ``version`` is ``index_version()`` at build time. bm25s numbers terms in set order,
+    which differs between processes (string hashing): two indexes of the same chunks
+    rank alike but need not be equal byte for byte.
     """
 
     language: str
