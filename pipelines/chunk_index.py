@@ -38,7 +38,7 @@ _SCORE_DTYPE = "float32"  # bm25s.BM25's default dtype: what its score matrix ho
 @cache
 def index_version() -> str:
     """What an index depends on besides the chunks: our layout, bm25s (tokenizer, stopwords, scoring) and PyStemmer."""
-    return f"trawl-chunk-index-2/bm25s-{metadata.version('bm25s')}/PyStemmer-{metadata.version('PyStemmer')}"
+    return f"trawl-chunk-index-3/bm25s-{metadata.version('bm25s')}/PyStemmer-{metadata.version('PyStemmer')}"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ChunkIndex:
     """bm25s's eager BM25 index of one page's chunks, in a compact picklable form.
 
     ``language`` the ISO 639-1 code the chunks were tokenized for; ``n_chunks`` how many
-    chunks; ``terms`` the stemmed vocabulary joined by "\\n" (a term's id is its line);
+    chunks and ``n_chars`` their total length in characters (what ``fits`` checks); ``terms`` the stemmed vocabulary joined by "\\n" (a term's id is its line);
     ``data`` float32 scores, ``indices`` chunk numbers and ``indptr`` column starts (both
     ``int_dtype``): the CSC matrix (chunks x terms) of ``bm25s.BM25().scores``;
     ``version`` is ``index_version()`` at build time. bm25s numbers terms in set order,
@@ -56,6 +56,7 @@ class ChunkIndex:
 
     language: str
     n_chunks: int
+    n_chars: int
     terms: str
     data: bytes
     indices: bytes
@@ -64,8 +65,8 @@ class ChunkIndex:
     version: str
 
     def fits(self, chunks: list[str]) -> bool:
-        """True when this index can rank ``chunks``: same count and built by the bm25s/PyStemmer installed now."""
-        return self.n_chunks == len(chunks) and self.version == index_version()
+        """True when this index can rank ``chunks``: same count and length, built by the bm25s/PyStemmer installed now."""
+        return self.n_chunks == len(chunks) and self.n_chars == sum(map(len, chunks)) and self.version == index_version()
 
     def term_ids(self, query_tokens: list[str]) -> list[int]:
         """Ids of the query's tokens that occur on the page, each once, in query order."""
@@ -89,7 +90,7 @@ class ChunkIndex:
 
     def to_json(self) -> dict:
         """A JSON-safe dict (bytes as base64) for the extract store; ``from_json`` reads it back."""
-        return {"language": self.language, "n_chunks": self.n_chunks, "terms": self.terms, "int_dtype": self.int_dtype,
+        return {"language": self.language, "n_chunks": self.n_chunks, "n_chars": self.n_chars, "terms": self.terms, "int_dtype": self.int_dtype,
                 "version": self.version, **{k: base64.b64encode(getattr(self, k)).decode("ascii") for k in ("data", "indices", "indptr")}}
 
     @classmethod
@@ -98,7 +99,7 @@ class ChunkIndex:
         if not entry or entry.get("version") != index_version():
             return None
         try:
-            return cls(language=str(entry["language"]), n_chunks=int(entry["n_chunks"]), terms=str(entry["terms"]),
+            return cls(language=str(entry["language"]), n_chunks=int(entry["n_chunks"]), n_chars=int(entry["n_chars"]), terms=str(entry["terms"]),
                        int_dtype=str(entry["int_dtype"]), version=str(entry["version"]),
                        **{k: base64.b64decode(entry[k], validate=True) for k in ("data", "indices", "indptr")})
         except (KeyError, TypeError, ValueError) as exc:
@@ -129,14 +130,14 @@ def build_chunk_index(chunks: list[str], language: str | None = None) -> ChunkIn
     if [i for _, i in by_id] != list(range(len(by_id))):  # bm25s numbers its vocabulary 0..n-1; the layout relies on it
         raise ValueError("bm25s.tokenize returned non-contiguous token ids")
     if not by_id:  # no chunk has a token (e.g. only 1-letter words): nothing can match; bm25s would divide 0 by 0
-        return ChunkIndex(language=lang, n_chunks=len(chunks), terms="", data=b"", indices=b"",
+        return ChunkIndex(language=lang, n_chunks=len(chunks), n_chars=sum(map(len, chunks)), terms="", data=b"", indices=b"",
                           indptr=np.zeros(1, dtype="uint16").tobytes(), int_dtype="uint16", version=index_version())
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     s = retriever.scores
     int_dtype = "uint16" if max(len(chunks), len(s["data"])) <= np.iinfo(np.uint16).max else "uint32"
     return ChunkIndex(
-        language=lang, n_chunks=len(chunks), terms="\n".join(t for t, _ in by_id),
+        language=lang, n_chunks=len(chunks), n_chars=sum(map(len, chunks)), terms="\n".join(t for t, _ in by_id),
         data=np.asarray(s["data"], dtype=_SCORE_DTYPE).tobytes(), indices=np.asarray(s["indices"]).astype(int_dtype).tobytes(),
         indptr=np.asarray(s["indptr"]).astype(int_dtype).tobytes(), int_dtype=int_dtype, version=index_version(),
     )

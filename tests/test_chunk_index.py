@@ -88,13 +88,15 @@ def test_a_page_without_an_index_is_indexed_once_when_first_ranked(monkeypatch):
     assert "1998" in first[0].text and "450" in second[0].text
 
 
-@pytest.mark.parametrize("stale", ["other_chunks", "other_bm25s"])
+@pytest.mark.parametrize("stale", ["fewer_chunks", "other_text", "other_bm25s"])
 def test_an_index_that_does_not_fit_the_page_is_rebuilt(stale):
     page = _extracted(DE_HTML)
-    if stale == "other_chunks":  # an index that belongs to other chunks (e.g. a page whose chunks were replaced)
+    if stale == "fewer_chunks":  # an index that belongs to other chunks (e.g. a page whose chunks were replaced)
         page.chunk_index = build_chunk_index(page.chunks[:1])
+    elif stale == "other_text":  # as many chunks, other text
+        page.chunk_index = build_chunk_index([f"{c} Nachtrag" for c in page.chunks])
     else:  # built by another bm25s/PyStemmer: its stems may not match the query's
-        page.chunk_index = ChunkIndex(**{**vars(page.chunk_index), "version": "trawl-chunk-index-2/bm25s-0.0.1/PyStemmer-0"})
+        page.chunk_index = ChunkIndex(**{**vars(page.chunk_index), "version": "trawl-chunk-index-3/bm25s-0.0.1/PyStemmer-0"})
     ranked = rank_page(RankQuery("Vorstandsvorsitzender"), page, 1)
     assert chunk_index_of(page).fits(page.chunks) and "Klaus Schmidt" in ranked[0].text
 
@@ -199,7 +201,7 @@ def test_extract_store_keeps_the_index(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("edit", [
     lambda e: e.pop("chunk_index"),  # an entry written without one
-    lambda e: e["chunk_index"].update(version="trawl-chunk-index-2/bm25s-0.2.0/PyStemmer-2.2.0"),  # another bm25s
+    lambda e: e["chunk_index"].update(version="trawl-chunk-index-3/bm25s-0.2.0/PyStemmer-2.2.0"),  # another bm25s
     lambda e: e["chunk_index"].update(data="not base64!"),  # damaged
 ], ids=["absent", "other_bm25s", "damaged"])
 def test_a_stored_page_without_a_usable_index_still_ranks(tmp_path, edit):
