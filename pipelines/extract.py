@@ -7,13 +7,18 @@ and a reason, never an exception: one bad page must not sink a batch.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipelines.fetch.decode import decode_body
 from pipelines.status import PageStatus
+
+if TYPE_CHECKING:
+    from pipelines.chunk_index import ChunkIndex
 
 __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 
@@ -22,6 +27,7 @@ __all__ = ["ExtractedPage", "extract_page", "chunk_text", "page_record"]
 RECALL_RETRY_CHARS = 200
 # a comments section at least this long is real discussion and kept; shorter ones are "0 comments" boilerplate.
 COMMENTS_MIN_CHARS = 500
+logger = logging.getLogger(__name__)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"'])")
 
 
@@ -57,6 +63,8 @@ class ExtractedPage:
     chunk_pages: list[int] = field(default_factory=list)  # a PDF's 1-based page of each chunk; empty for HTML/text
     needs_render: bool = False  # static HTML with scripts and (almost) no text: see pipelines.render.decision
     extract_ms: float = 0.0
+    # bm25s's index of ``chunks`` for ranking (pipelines.chunk_index), built at extraction; None: built when first ranked
+    chunk_index: ChunkIndex | None = None
     node_id: str | None = None
     # (host, port) hops that were private addresses reached only because the job allowed them
     private_hosts: list[tuple[str, int | None]] = field(default_factory=list)
@@ -126,7 +134,7 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
     from pipelines.extract_pdf import extract_pdf_into, is_pdf  # late: extract_pdf reuses chunk_text from here
 
     if is_pdf(page.content_type, body):
-        return extract_pdf_into(page, body, chunk_chars=chunk_chars, settings=pdf, started=started)
+        return _with_chunk_index(extract_pdf_into(page, body, chunk_chars=chunk_chars, settings=pdf, started=started))
     try:
         page.title, page.text = _main_text(body, getattr(fetched, "charset", None), page.content_type, page.final_url)
     except Exception as exc:  # noqa: BLE001 - trafilatura/lxml raise many types on hostile markup; a bad page is an outcome
@@ -141,6 +149,18 @@ def extract_page(fetched, *, chunk_chars: int = 800, node_id: str | None = None,
         page.status, page.reason = PageStatus.SKIPPED, "no_text: no main text found"
         return page
     page.chunks = chunk_text(page.text, chunk_chars)
+    return _with_chunk_index(page)
+
+
+def _with_chunk_index(page: ExtractedPage) -> ExtractedPage:
+    """Index the page's chunks for ranking here, once, instead of once per cell that judges the page."""
+    if page.ok and page.chunks:
+        from pipelines.chunk_index import build_chunk_index
+
+        try:
+            page.chunk_index = build_chunk_index(page.chunks)
+        except Exception as exc:  # noqa: BLE001 - the index is an optimisation: ranking builds it again when it is missing
+            logger.warning("chunk index for %s not built, ranking will build it: %r", page.url, exc)
     return page
 
 

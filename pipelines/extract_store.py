@@ -1,9 +1,10 @@
 """Extracted pages kept on disk across jobs, next to the page store's bodies.
 
 The page store saves a re-run the fetch; this saves it the extraction too. A
-re-run (or another job reading the same pages) gets each page's main text and
-chunks straight from here, in the driver, with no fetcher hop, no object
-store transfer and no extraction task.
+re-run (or another job reading the same pages) gets each page's main text,
+chunks and chunk index for ranking (``pipelines.chunk_index``) straight from
+here, in the driver, with no fetcher hop, no object store transfer and no
+extraction task.
 
 An entry is valid for one extraction: the key is the normalized URL plus the
 chunk size plus ``EXTRACT_VERSION`` (trafilatura's version and our extraction
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from pipelines.chunk_index import ChunkIndex
 from pipelines.extract import ExtractedPage
 from pipelines.fetch.page_store import write_gzip_atomically
 
@@ -36,8 +38,10 @@ __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
 
 logger = logging.getLogger(__name__)
 
-# Bump the trawl part whenever extract_page's output for the same body can change.
-EXTRACT_VERSION = f"trawl-extract-2/trafilatura-{metadata.version('trafilatura')}"
+# Bump the trawl part whenever extract_page's output for the same body can change
+# (3: pages carry their chunk index for ranking; an index built by another bm25s/PyStemmer is dropped on read
+# and rebuilt when ranked, see pipelines.chunk_index).
+EXTRACT_VERSION = f"trawl-extract-3/trafilatura-{metadata.version('trafilatura')}"
 
 
 class ExtractedStore:
@@ -74,6 +78,7 @@ class ExtractedStore:
             title=entry["title"], text=entry["text"], chunks=list(entry["chunks"]), private_hosts=private,
             chunk_pages=list(entry.get("chunk_pages") or []),
             encoding=entry.get("encoding"), encoding_source=entry.get("encoding_source"), canonical_url=entry.get("canonical_url"),
+            chunk_index=ChunkIndex.from_json(entry.get("chunk_index")),
         )
 
     def put(self, page: ExtractedPage) -> bool:
@@ -86,5 +91,6 @@ class ExtractedStore:
             "fetched_at": page.fetched_at.astimezone(timezone.utc).isoformat(), "title": page.title, "text": page.text,
             "chunks": page.chunks, "chunk_pages": page.chunk_pages, "private_hosts": [list(hp) for hp in page.private_hosts],
             "encoding": page.encoding, "encoding_source": page.encoding_source, "canonical_url": page.canonical_url,
+            "chunk_index": page.chunk_index.to_json() if page.chunk_index is not None and page.chunk_index.fits(page.chunks) else None,
         }
         return write_gzip_atomically(self.path_for(page.url), [json.dumps(entry, ensure_ascii=False).encode("utf-8")])

@@ -25,8 +25,12 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-__all__ = ["RankedChunk", "rank_chunks", "detect_language", "LANGUAGES", "MIN_STOPWORD_SHARE"]
+if TYPE_CHECKING:  # pipelines.chunk_index imports this module's language helpers
+    from pipelines.chunk_index import ChunkIndex
+
+__all__ = ["RankedChunk", "RankQuery", "rank_chunks", "rank_indexed", "rank_page", "detect_language", "LANGUAGES", "MIN_STOPWORD_SHARE"]
 
 log = logging.getLogger(__name__)
 
@@ -102,31 +106,69 @@ def _stemmer(language: str):
     return cache[language].stemWords
 
 
+class RankQuery:
+    """A cell's ranking query (question + row context + keywords), tokenized once per page language.
+
+    ``text`` is ``query`` and ``keywords`` joined by spaces; ``tokens(language)`` its
+    stopword-free, Snowball-stemmed tokens for an ISO 639-1 code from ``LANGUAGES``,
+    computed on first use and kept: a cell judging ten pages in one language tokenizes
+    its query once. Not thread-safe to build concurrently (a race only recomputes).
+    """
+
+    def __init__(self, query: str, keywords: list[str] | tuple[str, ...] = ()) -> None:
+        self.text = " ".join([query, *keywords])
+        self._tokens: dict[str, list[str]] = {}
+
+    def tokens(self, language: str) -> list[str]:
+        if language not in self._tokens:
+            import bm25s  # lazy: pulls numpy; only cells that judge need it
+
+            self._tokens[language] = bm25s.tokenize([self.text], stopwords=LANGUAGES[language], stemmer=_stemmer(language),
+                                                    show_progress=False, return_ids=False)[0]
+        return self._tokens[language]
+
+
+def rank_indexed(query: RankQuery, index: ChunkIndex, chunks: list[str], top_k: int) -> list[RankedChunk]:
+    """The ``top_k`` of ``chunks`` by BM25 score from their prebuilt ``index``, best first; ties keep page order.
+
+    Only arithmetic: ``index`` holds bm25s's precomputed scores (``pipelines.chunk_index``).
+    Query terms count once each, wherever they came from (question or keywords), so a
+    word repeated across keywords does not outweigh the rest. Chunks with no query term
+    score 0 and are still returned when there is nothing better, so a short page is judged
+    whole rather than dropped. Raises ValueError if ``index`` was built for other chunks.
+    """
+    if index.n_chunks != len(chunks):
+        raise ValueError(f"chunk index covers {index.n_chunks} chunks, the page has {len(chunks)}")
+    scores = index.scores(index.term_ids(query.tokens(index.language)))
+    order = sorted(range(len(chunks)), key=lambda i: (-float(scores[i]), i))[:top_k]
+    return [RankedChunk(i, chunks[i], float(scores[i])) for i in order]
+
+
+def rank_page(query: RankQuery, page, top_k: int) -> list[RankedChunk]:
+    """``rank_indexed`` over a page's chunks (``ExtractedPage``, duck-typed), with the index it carries.
+
+    A page extracted without one (an old extract-store entry, another bm25s) gets it built
+    here once and kept on the page object (``chunk_index_of``). An empty page ranks to [].
+    """
+    if not page.chunks:
+        return []
+    from pipelines.chunk_index import chunk_index_of
+
+    return rank_indexed(query, chunk_index_of(page), page.chunks, top_k)
+
+
 def rank_chunks(
     query: str, chunks: list[str], top_k: int, *, keywords: list[str] | tuple[str, ...] = (), language: str | None = None
 ) -> list[RankedChunk]:
     """The ``top_k`` chunks by BM25 score against ``query`` and ``keywords``, best first; ties keep page order.
 
-    ``language`` is an ISO 639-1 code from ``LANGUAGES``; None guesses it from
-    the chunks (``detect_language``), falling back to English. Query terms
-    count once each, wherever they came from (question or keywords), so a
-    word repeated across keywords does not outweigh the rest.
-    Chunks with no query term at all score 0 and are still returned when there
-    is nothing better, so a short page is judged whole rather than dropped.
+    One-off form of ``rank_indexed``: indexes ``chunks`` now (``build_chunk_index``).
+    ``language`` is an ISO 639-1 code from ``LANGUAGES``; None guesses it from the chunks
+    (``detect_language``), falling back to English. Callers that rank the same page for
+    several queries should keep its ``ChunkIndex`` (``rank_page``) instead.
     """
     if not chunks:
         return []
-    import bm25s  # lazy: pulls numpy; only cells that judge need it
+    from pipelines.chunk_index import build_chunk_index
 
-    lang = language if language in LANGUAGES else (detect_language(_sample(chunks)) or DEFAULT_LANGUAGE)
-    stop, stem = LANGUAGES[lang], _stemmer(lang)
-    corpus = bm25s.tokenize(chunks, stopwords=stop, stemmer=stem, show_progress=False)
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
-    text = " ".join([query, *keywords])
-    query_tokens = bm25s.tokenize([text], stopwords=stop, stemmer=stem, show_progress=False, return_ids=False)[0]
-    vocab = corpus.vocab
-    known = list(dict.fromkeys(t for t in query_tokens if t in vocab))
-    scores = retriever.get_scores(known) if known else [0.0] * len(chunks)
-    order = sorted(range(len(chunks)), key=lambda i: (-float(scores[i]), i))[:top_k]
-    return [RankedChunk(i, chunks[i], float(scores[i])) for i in order]
+    return rank_indexed(RankQuery(query, keywords), build_chunk_index(chunks, language), chunks, top_k)

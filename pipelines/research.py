@@ -24,7 +24,7 @@ from pipelines.errors import BudgetExhaustedError, TrawlError, UnparseableOutput
 from pipelines.extract import ExtractedPage
 from pipelines.llm.prices import add_costs
 from pipelines.llm.types import CallContext, LLMRequest, LLMResult
-from pipelines.ranking import rank_chunks
+from pipelines.ranking import RankQuery, rank_page
 from pipelines.reasons import split_reason
 from pipelines.search.types import SearchHit, SearchRequest
 from pipelines.settings import ResearchSettings
@@ -117,6 +117,7 @@ class _Cell:
         self.judge_errors: list[TrawlError] = []
         self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
         self.keywords: list[str] = []  # the expanded search keywords: page wording, ranked with the question
+        self.rank_query: RankQuery | None = None  # question + context + keywords, tokenized once per page language
         self.search_errors: list[TrawlError] = []  # searches that failed while others answered
 
     def _keys(self) -> dict:
@@ -196,8 +197,9 @@ class _Cell:
 
     async def judge(self, page: ExtractedPage) -> tuple[list[str], float]:
         t = self.task
-        ranked = rank_chunks(f"{t.question} {' '.join(t.context.values())}", page.chunks, t.research.chunks_per_page,
-                             keywords=self.keywords)
+        if self.rank_query is None:
+            self.rank_query = RankQuery(f"{t.question} {' '.join(t.context.values())}", self.keywords)
+        ranked = rank_page(self.rank_query, page, t.research.chunks_per_page)
         best = max((r.score for r in ranked), default=0.0)
         shown = [r.text for r in sorted(ranked, key=lambda r: r.index)]
         msg = prompts.judge_messages(t.question, t.context, prompts.PageForJudge("P", page.url, page.title, shown))
