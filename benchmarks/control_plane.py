@@ -149,9 +149,8 @@ def _in_window(rows: list[dict], column: str, t0: float, t1: float) -> list[dict
 
 def window_counts(output: str, job_id: str, t0: float, t1: float) -> dict:
     """Cells finished, LLM calls and searches started in [t0, t1), read from the job's tables."""
-    from pipelines.store.reader import read_table
-
     from benchmarks.control_plane_stubs import STUB_MODEL_PREFIX
+    from pipelines.store.reader import read_table
 
     def table(name: str, columns: list[str]) -> list[dict]:
         try:
