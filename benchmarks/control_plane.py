@@ -18,7 +18,8 @@ infinitely fast: the CPU that trawl's own central processes spend per cell.
   interrupted like Ctrl-C (SIGINT; the runner records the job as interrupted).
 - In the window: cells/s and LLM calls/s (from the job's own ``cells`` and
   ``llm_calls`` tables, by timestamp), and CPU seconds per process group
-  (``harness.CPUAccounting``: driver, ``ray::`` actors by class or name).
+  (``harness.CPUAccounting``: driver, ``ray::`` actors by class or name;
+  the CPU of this script's own measuring threads is taken off the driver).
   For each central process (driver, writer, gateways, any other single
   actor, GCS): CPU ms per cell and its ceiling, 1 / (CPU s per cell), the
   cells/s it could carry on one whole core. The job's ceiling is the lowest.
@@ -41,6 +42,8 @@ import tempfile
 import threading
 import time
 
+import psutil
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.harness import ROOT, CPUAccounting, machine_info, markdown_table, start_ray, write_results  # noqa: E402
@@ -55,6 +58,9 @@ PER_NODE_GROUPS = ("ray_research", "ray_DashboardAgent", "ray_RuntimeEnvAgent", 
 CENTRAL_SYSTEM_GROUPS = ("ray_system_gcs_server", "ray_system_monitor")
 # The window ends early once this share of the job is done: the DAG's tail has fewer cells in flight.
 STOP_FRACTION = 0.9
+# CPUAccounting's sampling interval: no process of the job ends inside the window, so few samples suffice, and
+# each one costs the driver's process CPU (subtracted from the driver anyway, see SteadyWindow).
+CPU_SAMPLE_S = 5.0
 # How long the window waits for a first finished cell before it starts counting the warm-up anyway.
 FIRST_CELL_WAIT_S = 120.0
 # A stub host no request ever reaches (port 9, discard): a call that escaped the stubs fails loudly.
@@ -93,12 +99,13 @@ class SteadyWindow:
     has left the hook's context (the job finished first).
     """
 
-    def __init__(self, *, warmup_s: float, seconds: float, total_cells: int, cpu_interval_s: float = 1.0) -> None:
+    def __init__(self, *, warmup_s: float, seconds: float, total_cells: int, cpu_interval_s: float = CPU_SAMPLE_S) -> None:
         self.warmup_s, self.seconds, self.total_cells, self.cpu_interval_s = warmup_s, seconds, total_cells, cpu_interval_s
         self.t0 = self.t1 = None
         self.cpu: dict | None = None
         self.progress = None
         self.interrupted = False
+        self.overhead_cpu_s = 0.0
         self.research_started = self.first_cell_at = 0.0
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -129,18 +136,31 @@ class SteadyWindow:
         self.first_cell_at = time.time()
         if self._done.wait(self.warmup_s):
             return  # the job ended before its steady state
+        own_cpu = time.thread_time()
         with CPUAccounting(interval_s=self.cpu_interval_s) as cpu:
             self.t0 = time.time()
             deadline = time.perf_counter() + self.seconds
-            while (not self._done.wait(0.25) and time.perf_counter() < deadline
+            while (not self._done.wait(0.5) and time.perf_counter() < deadline
                    and self._cells_done() < STOP_FRACTION * self.total_cells):
                 pass
             self.t1 = time.time()
+            sampler_cpu = _thread_cpu_s(cpu._thread.native_id)
         self.cpu = cpu.result()
+        self.overhead_cpu_s = round(time.thread_time() - own_cpu + sampler_cpu, 3)
+        by_group = self.cpu["cpu_s_by_group"]  # the driver's CPU without this measurement's own threads
+        by_group["driver"] = round(max(0.0, by_group.get("driver", 0.0) - self.overhead_cpu_s), 2)
         with self._lock:
             if not self._done.is_set():
                 self.interrupted = True
                 os.kill(os.getpid(), signal.SIGINT)
+
+
+def _thread_cpu_s(native_id: int | None) -> float:
+    """CPU seconds a thread of this process has used (psutil's per-thread times; 0.0 when it is gone)."""
+    for thread in psutil.Process().threads():
+        if thread.id == native_id:
+            return thread.user_time + thread.system_time
+    return 0.0
 
 
 def _in_window(rows: list[dict], column: str, t0: float, t1: float) -> list[dict]:
@@ -220,7 +240,8 @@ def run_design(research_workers: int | None, args, tmp: str) -> dict:
         "cells_per_s": round(counts["cells"] / span, 2), "llm_calls_per_s": round(counts["llm_calls"] / span, 1),
         "searches_per_s": round(counts["searches"] / span, 1),
         "llm_calls_per_cell": round(counts["llm_calls"] / counts["cells"], 2) if counts["cells"] else None,
-        "cores_busy": window.cpu["cores_busy"], "processes": processes,
+        "cores_busy": window.cpu["cores_busy"], "measurement_overhead_cpu_s": window.overhead_cpu_s,
+        "processes": processes,
         "ceiling_cells_per_s": bottleneck["ceiling_cells_per_s"] if bottleneck else None,
         "bottleneck": bottleneck["group"] if bottleneck else None,
     }
