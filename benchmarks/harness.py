@@ -65,14 +65,14 @@ def machine_info() -> dict:
     }
 
 
-def start_ray(num_cpus: int = 2) -> None:
-    """The one Ray instance of a benchmark run (run_job reuses an initialized Ray)."""
+def start_ray(num_cpus: int = 2, runtime_env: dict | None = None) -> None:
+    """The one Ray instance of a benchmark run (run_job reuses an initialized Ray); ``runtime_env``: the job's."""
     import ray
 
     if not ray.is_initialized():
         # address="local": always a fresh instance of our own, never a cluster someone else started on this machine.
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-                 namespace="trawl")
+                 namespace="trawl", runtime_env=runtime_env)
 
 
 def bench_spec(world, *, rows: list[dict], columns: dict | None = None, output: str, name: str = "bench",
