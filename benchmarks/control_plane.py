@@ -51,7 +51,7 @@ from benchmarks.harness import ROOT, CPUAccounting, machine_info, markdown_table
 # Ray imports this in every worker process of the job before it runs anything (RuntimeEnv.worker_process_setup_hook).
 SETUP_HOOK = "benchmarks.control_plane_stubs.install"
 # Process groups with one or more per node (they scale out with the cluster): not central.
-PER_NODE_GROUPS = ("ray_research", "ray_DashboardAgent", "ray_RuntimeEnvAgent", "ray_fetcher", "ray_extract", "ray_idle", "ray_worker_starting", "ray_renderer",
+PER_NODE_GROUPS = ("ray_research", "ray_ResearchWorker", "ray_DashboardAgent", "ray_RuntimeEnvAgent", "ray_fetcher", "ray_extract", "ray_idle", "ray_worker_starting", "ray_renderer",
                    "ray_python", "ray_system_raylet", "ray_system_runtime_env", "ray_system_log_monitor",
                    "ray_system_dashboard")
 # Ray processes that exist once per cluster (the GCS answers every actor lookup and placement).

@@ -6,9 +6,10 @@ operator checks in the dashboard: extraction ran on both workers and never on
 the head, fetchers are spread over the nodes, and losing a worker in the
 middle of a job still ends with every cell done and no duplicate rows.
 
-The LLM and search gateways are one actor each on purpose (rate limits,
-breakers and the budget hold cluster-wide without coordination); their work is
-I/O on one event loop, so "spread" applies to fetch and extraction only.
+The cell workflow runs in research workers, one per worker node (the default
+for 1-CPU nodes), each with its own LLM and search gateways; the job's quota
+actor and the writer stay on the driver's node. The driver researches only
+the few cells that bridge the workers' start-up.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from cluster.runner import run_job
+from actors.research_pool import route
+from cluster.runner import DRIVER_CELLS_WITH_WORKERS, run_job
+from pipelines.world.faults import LLMFaults
 from pipelines.spec import parse_job
 from pipelines.store.query import query
 from pipelines.store.reader import part_files
@@ -33,7 +36,7 @@ from pipelines.store.schemas import KEYS
 pytestmark = pytest.mark.slow
 
 # the actors a job has one of; they belong on the driver's node (here the head)
-SINGLETONS = ("WriterActor", "_LLMGatewayActor", "SearchGatewayActor")
+SINGLETONS = ("WriterActor", "QuotaActor")
 NODE = dict(num_cpus=1, object_store_memory=100 * 1024 * 1024, dashboard_agent_listen_port=0)
 
 
@@ -106,6 +109,10 @@ def test_work_spreads_over_both_workers(cluster, world, tmp_path):
         r["node_id"] for r in query(result.output, "SELECT node_id FROM pages WHERE node_id IS NOT NULL").to_pylist()
     )
     assert set(extraction_nodes) == worker_ids, f"extraction on {extraction_nodes}, workers {worker_ids}, head {head_id}"
+    researched = collections.Counter(r["worker"] for r in query(result.output, "SELECT worker FROM cells").to_pylist())
+    assert researched.pop("driver", 0) <= DRIVER_CELLS_WITH_WORKERS, researched  # only the start-up bridge
+    research_nodes = {name.split("@")[1] for name in researched}
+    assert research_nodes == {n[:12] for n in worker_ids}, (researched, worker_ids, head_id)  # both workers, never the head
     seen.update(_actor_nodes("FetcherActor"))
     seen = {k: v for k, v in seen.items() if k not in before}
     assert len(seen) == job.fetch.shards
@@ -158,4 +165,46 @@ def test_losing_a_worker_mid_job_still_finishes_every_cell_once(cluster, world, 
     dupes = query(result.output, 'SELECT job_id, row_key, "column", count(*) AS n FROM cells GROUP BY ALL HAVING n > 1')
     assert dupes.num_rows == 0
     for table in ("cells", "pages", "keywords", "excerpts"):
+        assert _raw_duplicates(result.output, table) == 0, table
+
+
+def test_killing_a_research_worker_mid_job_loses_no_cell_and_duplicates_no_row(cluster, world, tmp_path):
+    """Every cell's first LLM call is held until the kill has landed, so the killed worker surely held cells."""
+    job = _job(world, tmp_path / "out", ["ceo", "founded"], "kill-a-research-worker")
+    rows = job.row_keys()
+    total = len(rows) * len(job.columns)
+    victim_rows = [r for r in rows if route(r, 2) == 0]
+    assert victim_rows, "the world's rows all route to one worker; pick other rows"
+    world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
+    killed = threading.Event()
+
+    def chaos(progress, connection):
+        @contextlib.contextmanager
+        def view():
+            def kill_when_every_cell_is_held():
+                try:
+                    deadline = time.monotonic() + 300
+                    while time.monotonic() < deadline and progress.in_flight < total:
+                        time.sleep(0.05)
+                    victim = ray.get_actor("trawl.research[0]", namespace=f"trawl.{job.job_id}")
+                    ray.kill(victim, no_restart=False)  # a crash: Ray starts it again, the driver re-sends its cells
+                    killed.set()
+                finally:
+                    world.set_faults("llm", LLMFaults())
+
+            t = threading.Thread(target=kill_when_every_cell_is_held, daemon=True)
+            t.start()
+            try:
+                yield
+            finally:
+                t.join(timeout=60)
+
+        return view()
+
+    result = run_job(job, dashboard=False, on_start=chaos)
+    assert killed.is_set()
+    assert result.statuses == {"done": total}, result.statuses
+    cells = query(result.output, "SELECT row_key, worker FROM cells").to_pylist()
+    assert {c["row_key"] for c in cells if c["worker"].startswith("research[0]")}, "the restarted worker finished its rows"
+    for table in ("cells", "pages", "keywords", "excerpts", "search_results"):
         assert _raw_duplicates(result.output, table) == 0, table
