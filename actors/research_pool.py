@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Callable
 
@@ -49,8 +50,11 @@ class ResearchPool:
     """
 
     def __init__(self, events: asyncio.Queue, *, per_worker: int, on_counters: Callable[[dict], None],
-                 away: AwayPolicy | None = None, poll_wait_s: float = POLL_WAIT_S) -> None:
+                 away: AwayPolicy | None = None, poll_wait_s: float = POLL_WAIT_S,
+                 on_driver_done: Callable[[], None] = lambda: None) -> None:
+        """``on_driver_done()``: the driver researches nothing more (it leaves the job's quota)."""
         self.events, self.per_worker, self.on_counters = events, per_worker, on_counters
+        self.driver_done = on_driver_done
         self.away, self.poll_wait_s = away or AwayPolicy(), poll_wait_s
         self.handles: list = []
         self.live: set[int] = set()
@@ -61,6 +65,10 @@ class ResearchPool:
         self.restarts = 0
 
     # --- RemoteCells ------------------------------------------------------------
+
+    @property
+    def launched(self) -> bool:
+        return len(self.dead) < len(self.handles)
 
     @property
     def started(self) -> bool:
@@ -90,6 +98,7 @@ class ResearchPool:
     def launch(self, handles: list) -> None:
         """Start watching ``handles`` (the job's research workers); cells go to them once they answer."""
         self.handles = list(handles)
+        self._launched = time.monotonic()
         self.outstanding = [{} for _ in self.handles]
         loop = asyncio.get_running_loop()
         self._watchers = [loop.create_task(self._watch(i), name=f"trawl.research[{i}] watcher") for i in range(len(handles))]
@@ -142,6 +151,8 @@ class ResearchPool:
                     return False
                 await asyncio.sleep(delay)
         self.live.add(index)
+        logger.info("research worker %d ready on node %s, %.1f s after launch", index, self.node_of[index][:12],
+                    time.monotonic() - self._launched)
         if self.outstanding[index]:
             self.handles[index].submit.remote(list(self.outstanding[index].values()))
         self.events.put_nowait(("wake",))

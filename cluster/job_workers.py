@@ -96,7 +96,7 @@ class JobWorkers:
     def start_quota(self):
         """The quota actor (once): leases of the providers' limits and the job's spending."""
         if self.quota is None:
-            self.quota = start_quota(self.job, self.llm_settings, self.spent)
+            self.quota = start_quota(self.job, self.llm_settings, self.spent, participants=len(self.research_nodes) + 1)
         return self.quota
 
     def _start_research(self) -> None:
@@ -106,6 +106,11 @@ class JobWorkers:
         setup = WorkerSetup(job, self.paths, self.llm_settings, self.writer, fetchers, self.quota, len(self.research_nodes))
         self.research = start_research_workers(setup, self.research_nodes)
         self.fetchers = fetchers
+
+    def driver_done(self) -> None:
+        """The driver researches no more cells: its share of the providers' concurrency goes to the workers."""
+        if self.quota is not None:
+            self.quota.leave.remote(0)
 
     def close_research(self) -> None:
         """Ask every research worker to stop and send its last records (best effort per worker)."""

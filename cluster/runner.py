@@ -185,7 +185,8 @@ class JobRun:
         events: asyncio.Queue = asyncio.Queue()
         pool = None
         if self.workers.research_nodes:
-            pool = ResearchPool(events, per_worker=job.run.max_cells_in_flight, on_counters=self._count_remote)
+            pool = ResearchPool(events, per_worker=job.run.max_cells_in_flight, on_counters=self._count_remote,
+                                on_driver_done=self.workers.driver_done)
             services = self._local_services(batcher, caches, render_tier, pool)
         else:
             services = self._services(batcher, caches, render_tier)

@@ -3,7 +3,7 @@
 Plain asyncio over a ``TaskServices`` object (``pipelines.research.Services`` plus
 ``run_python``, see ``pipelines.tasks.base``): the
 Ray wiring lives in ``actors.services``. Cells run in this process until the
-job's research workers are up (``RemoteCells``), then on the workers; the
+job's research workers start (``RemoteCells``), then on the workers; the
 DAG stays here. Backpressure is a hard bound on cells in flight (per
 process that researches); each cell bounds its own pages, so the pages and
 LLM calls in flight are bounded too and memory stays flat as the job grows.
@@ -145,18 +145,22 @@ def make_task(job, row_key: str, column: str, row: dict, answers: dict[str, str]
 class RemoteCells(Protocol):
     """Research workers as the coordinator sees them (``actors.research_pool.ResearchPool``).
 
-    ``started``: workers exist and answer (until then cells run in this process);
-    ``capacity()``: cells it would take now; ``submit(tasks)``: research these (many per message);
-    ``in_flight``: cells sent and not yet finished. It reports each finished cell by calling
-    ``on_finished(row_key, column, outcome)`` given to ``start``, and calls ``wake()`` when
-    ``started`` or ``capacity()`` changed. Its cells' records are written by the workers.
+    ``launched``: workers are starting or running (from then on this process starts no new cell
+    of its own); ``started``: at least one answers; ``capacity()``: cells it would take now;
+    ``submit(tasks)``: research these (many per message); ``in_flight``: cells sent and not yet
+    finished; ``driver_done()``: this process has no cell left, for good. Finished cells arrive
+    on the coordinator's ``events`` queue as ``("done", row_key, column, outcome)``, cells no
+    worker can take as ``("requeue", task)``, and ``("wake",)`` when ``started``/``capacity()``
+    changed. Its cells' records are written by the workers.
     """
 
+    launched: bool
     started: bool
     in_flight: int
 
     def capacity(self) -> int: ...
     def submit(self, tasks: list[CellTask]) -> None: ...
+    def driver_done(self) -> None: ...
 
 
 async def run_cells(
@@ -178,8 +182,9 @@ async def run_cells(
     ``answers`` holds upstream answers of cells finished in an earlier run:
     row_key -> {column: answer}; ``skipped`` are cells ``build_dag`` skipped,
     to be recorded. Cells run in this process (at most ``max_in_flight``)
-    until ``remote`` research workers have ``started``; from then on every new
-    cell goes to them. ``events`` is where finished cells arrive (``("done",
+    until ``remote`` research workers are ``launched`` (the first call this
+    process's caches cannot answer starts them); new cells then wait for
+    them and go to them once ``started``. ``events`` is where finished cells arrive (``("done",
     row_key, column, outcome)``) and wake-ups (``("wake",)``); the caller
     gives ``remote`` the same queue. Returns the progress counters.
     """
@@ -232,17 +237,22 @@ async def run_cells(
             start_local((event[1].row_key, event[1].column))
 
     record_skips(skipped or [])
+    handed_over = False
     while True:
         if not budget_out:
             if remote is not None and remote.started:
                 ready = dag.take_ready(remote.capacity())
                 if ready:
                     remote.submit([task_of(cell) for cell in ready])
-            else:
+            elif remote is None or not remote.launched:
                 for cell in dag.take_ready(max(0, max_in_flight - len(local))):
                     start_local(cell)
+        if remote is not None and remote.started and not local and not handed_over:
+            remote.driver_done()  # its share of the providers' concurrency goes to the workers
+            handed_over = True
         progress.in_flight = len(local) + (remote.in_flight if remote is not None else 0)
-        if not progress.in_flight:
+        waiting = remote is not None and remote.launched and not remote.started and not budget_out and not dag.is_finished()
+        if not progress.in_flight and not waiting:
             break
         handle(await events.get())
         while not events.empty():

@@ -24,9 +24,16 @@ next exchange and the book grants nothing until it ends.
 
 The budget (``budget.max_total_tokens``/``max_cost_usd``) holds job-wide the
 same way: each gateway reports what it spent with every exchange (and at least
-every ``BUDGET_SYNC_S`` while a budget is set) and learns the job's total. A
-job can overshoot its budget by what is in flight plus what the other workers
-spent since their last report (at most ``BUDGET_SYNC_S`` of spending each).
+every ``SYNC_S``) and learns the job's total. A job can overshoot its budget
+by what is in flight plus what the other workers spent since their last
+report (at most ``SYNC_S`` of spending each).
+
+A provider's ``max_concurrency`` is split evenly between the job's *active*
+participants: the research workers, and the driver while it researches the
+cells that bridge the workers' start-up. When the driver leaves, every worker
+learns it at its next sync and grows its share; nobody's share ever grows
+before the departing participant's calls are done, so the sum never exceeds
+the limit.
 """
 
 from __future__ import annotations
@@ -36,16 +43,16 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipelines.llm.limits import WINDOW_S, ProviderLimits, SlidingWindow
 
-__all__ = ["Grant", "QuotaBook", "LeasedLimits", "QuotaClient", "SharedSpend", "SpacedStarts", "LEASE_TTL_S", "BUDGET_SYNC_S"]
+__all__ = ["Grant", "QuotaBook", "LeasedLimits", "QuotaClient", "QuotaSync", "SpacedStarts", "LEASE_TTL_S", "SYNC_S"]
 
 logger = logging.getLogger(__name__)
 
 LEASE_TTL_S = 2.0  # how long a worker may use a lease; the book's windows are this much longer than 60 s
-BUDGET_SYNC_S = 0.25  # with a budget set, a gateway reports its spending at least this often
+SYNC_S = 0.25  # a gateway reports its spending and learns the active participants at least this often
 MIN_POLL_S = 0.005  # a caller waiting for a lease in flight checks again after this
 
 
@@ -71,8 +78,10 @@ class QuotaBook:
     """
 
     def __init__(self, limits: dict[str, tuple[int | None, int | None]], *, spent: tuple[int, float] = (0, 0.0),
-                 lease_ttl_s: float = LEASE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 participants: int = 1, lease_ttl_s: float = LEASE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.lease_ttl_s = lease_ttl_s
+        self.active = set(range(participants))  # who shares max_concurrency (0: the driver, 1..: research workers)
+        self._leaving: set[int] = set()
         self._clock = clock
         window = WINDOW_S + lease_ttl_s
         self._requests = {k: SlidingWindow(rpm, window, clock) for k, (rpm, _) in limits.items() if rpm}
@@ -123,6 +132,19 @@ class QuotaBook:
             return next_start - now
         self._next_start[key] = now + interval_s
         return 0.0
+
+    def leave(self, index: int) -> None:
+        """Participant ``index`` will start no more calls; the others grow once its last call is done (``sync``)."""
+        self._leaving.add(index)
+
+    def sync(self, index: int, tokens: int, cost_usd: float, idle: bool = False) -> tuple[int, float, tuple[int, ...]]:
+        """A participant's periodic report: its spending since the last one and whether it has no call in flight.
+
+        Returns the job's totals (tokens, USD) and the active participants."""
+        self.spend(tokens, cost_usd)
+        if idle and index in self._leaving:
+            self.active.discard(index)
+        return (*self.totals(), tuple(sorted(self.active)))
 
     def spend(self, tokens: int, cost_usd: float) -> tuple[int, float]:
         """Add a caller's spending; returns the job's totals (tokens, USD)."""
@@ -228,10 +250,11 @@ class LeasedLimits(ProviderLimits):
 
 @dataclass
 class QuotaClient:
-    """How one gateway (in a research worker or the driver) reaches its job's ``QuotaBook``.
+    """How one participant (a research worker's gateways, or the driver's) reaches its job's ``QuotaBook``.
 
-    ``lease``/``space``/``spend`` are ``QuotaBook``'s methods over the wire (coroutines);
-    ``index`` of ``count`` participants: a provider's ``max_concurrency`` is split between them.
+    ``lease``/``space``/``spend``/``sync``/``leave`` are ``QuotaBook``'s methods over the wire (coroutines);
+    ``index`` of ``count`` participants; ``active``: the participants sharing ``max_concurrency`` now,
+    as the last sync reported. ``listeners`` are called after ``active`` changed (gateways resize their slots).
     """
 
     job_id: str
@@ -240,26 +263,41 @@ class QuotaClient:
     spend: Callable[[int, float], Awaitable[tuple[int, float]]]
     index: int = 0
     count: int = 1
+    sync: Callable[..., Awaitable[tuple[int, float, tuple[int, ...]]]] | None = None
+    active: tuple[int, ...] = ()
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.active:
+            self.active = tuple(range(self.count))
 
     def share(self, total: int) -> int:
-        """This participant's part of ``total`` concurrent calls: an even split, at least 1.
+        """This participant's part of ``total`` concurrent calls: an even split over the active ones, at least 1.
 
         With more participants than ``total`` every one still gets 1, so the job may run up to
-        ``count`` calls at once; the gateway logs that once."""
-        base, extra = divmod(total, self.count)
-        return max(1, base + (1 if self.index < extra else 0))
+        ``count`` calls at once."""
+        if self.index not in self.active:
+            return 1
+        base, extra = divmod(total, len(self.active))
+        return max(1, base + (1 if self.active.index(self.index) < extra else 0))
+
+    def set_active(self, active: tuple[int, ...]) -> None:
+        if active and active != self.active:
+            self.active = active
+            for listener in self.listeners:
+                listener()
 
 
-class SharedSpend:
-    """A gateway's spending against the job-wide budget: reported to the book, the job's total learned back.
+class QuotaSync:
+    """A participant's spending against the job-wide budget and its view of who shares the limits.
 
-    ``tracker`` is the gateway's ``BudgetTracker``; every call's spending goes through ``add``. ``take`` hands
-    what was not reported yet to an exchange; ``totals`` sets the tracker to the job's total plus that.
-    ``run`` reports at least every ``BUDGET_SYNC_S`` (start it only when a budget is set).
+    ``tracker`` is the gateway's ``BudgetTracker``; every call's spending goes through ``add``. ``take``
+    hands what was not reported yet to an exchange; ``totals`` sets the tracker to the job's total plus
+    that. ``run`` syncs every ``SYNC_S``; ``idle()`` says whether the participant has no call in flight.
     """
 
-    def __init__(self, client: QuotaClient, tracker) -> None:
-        self.client, self.tracker = client, tracker
+    def __init__(self, client: QuotaClient, tracker, idle: Callable[[], bool] = lambda: False) -> None:
+        self.client, self.tracker, self.idle = client, tracker, idle
         self._tokens, self._cost = 0, 0.0
 
     def add(self, tokens: int, cost: float | None) -> None:
@@ -273,15 +311,23 @@ class SharedSpend:
     def totals(self, tokens: int, cost: float) -> None:
         self.tracker.set_total(self.client.job_id, tokens + self._tokens, cost + self._cost)
 
+    async def once(self) -> None:
+        spent = self.take()
+        try:
+            if self.client.sync is not None:
+                tokens, cost, active = await self.client.sync(self.client.index, *spent, idle=self.idle())
+                self.client.set_active(active)
+            else:
+                tokens, cost = await self.client.spend(*spent)
+            self.totals(tokens, cost)
+        except Exception as exc:  # noqa: BLE001 - the quota actor is away: keep the amount for the next report
+            self.add(*spent)
+            logger.warning("quota sync failed; retrying: %r", exc)
+
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(BUDGET_SYNC_S)
-            spent = self.take()
-            try:
-                self.totals(*await self.client.spend(*spent))
-            except Exception as exc:  # noqa: BLE001 - the quota actor is away: keep the amount for the next report
-                self.add(*spent)
-                logger.warning("budget report failed; retrying: %r", exc)
+            await asyncio.sleep(SYNC_S)
+            await self.once()
 
 
 class SpacedStarts:

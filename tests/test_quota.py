@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.llm.budget import BudgetTracker
 from pipelines.llm.limits import WINDOW_S
-from pipelines.quota import LEASE_TTL_S, LeasedLimits, QuotaBook, QuotaClient, SharedSpend, SpacedStarts
+from pipelines.quota import LEASE_TTL_S, LeasedLimits, QuotaBook, QuotaClient, QuotaSync, SpacedStarts
 from pipelines.settings import BudgetSettings
 
 
@@ -150,7 +150,7 @@ def test_budget_holds_across_gateways():
 
         client = QuotaClient("job", None, None, spend)  # type: ignore[arg-type]
         trackers = [BudgetTracker(BudgetSettings(max_total_tokens=1000)) for _ in range(2)]
-        shared = [SharedSpend(client, t) for t in trackers]
+        shared = [QuotaSync(client, t) for t in trackers]
         trackers[0].add("job", 600, 0.0)
         shared[0].add(600, 0.0)
         shared[0].totals(*await spend(*shared[0].take()))

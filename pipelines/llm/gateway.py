@@ -45,7 +45,7 @@ from pipelines.llm.records import call_record, cost_usd, utc_now
 from pipelines.llm.replies import reply_problem
 from pipelines.llm.telemetry import CallStats
 from pipelines.llm.types import LLMRequest, LLMResult
-from pipelines.quota import LeasedLimits, QuotaClient, SharedSpend
+from pipelines.quota import LeasedLimits, QuotaClient, QuotaSync
 from pipelines.settings import BudgetSettings
 
 __all__ = ["Gateway"]
@@ -103,8 +103,10 @@ class Gateway:
         self._providers: dict[str, _Provider] = {}
         self._budget = BudgetTracker(budget)
         self._quota, self._budgeted = quota, bool(budget and (budget.max_total_tokens or budget.max_cost_usd))
-        self._spend = SharedSpend(quota, self._budget) if quota is not None else None
+        self._spend = QuotaSync(quota, self._budget, self._idle) if quota is not None else None
         self._spend_sync: asyncio.Task | None = None
+        if quota is not None:
+            quota.listeners.append(self._resize)
         for cfg in self.settings.providers:
             limits = self._limits(cfg, clock)
             concurrency = quota.share(cfg.max_concurrency) if quota is not None else cfg.max_concurrency
@@ -131,7 +133,7 @@ class Gateway:
     async def complete(self, req: LLMRequest) -> LLMResult:
         """The answer to ``req``; raises a ``RetryableError``/``PermanentError`` subclass or ``BudgetExhaustedError``."""
         started = self._clock()
-        if self._spend is not None and self._budgeted and self._spend_sync is None:
+        if self._spend is not None and self._spend_sync is None:
             await self._start_spend_sync()
         candidates = self._candidates(req)
         key = logical_key(candidates)
@@ -175,13 +177,22 @@ class Gateway:
                             on_totals=spend.totals if spend else None, take_spent=spend.take if spend else None)
 
     async def _start_spend_sync(self) -> None:
-        """With a budget and a quota: learn the job's spending before the first call, then report it periodically."""
-        assert self._spend is not None and self._quota is not None
+        """With a quota: sync with the book periodically (spending, who shares max_concurrency); with a budget,
+        learn the job's spending before the first call."""
+        assert self._spend is not None
         self._spend_sync = asyncio.get_running_loop().create_task(self._spend.run())
-        try:
-            self._spend.totals(*await self._quota.spend(0, 0.0))
-        except Exception as exc:  # noqa: BLE001 - the periodic report retries
-            log.warning("could not read the job's spending from the quota actor: %r", exc)
+        if self._budgeted:
+            await self._spend.once()
+
+    def _idle(self) -> bool:
+        return not any(p.in_flight for p in self._providers.values())
+
+    def _resize(self) -> None:
+        """Take this participant's new share of each provider's max_concurrency (``QuotaClient.listeners``)."""
+        assert self._quota is not None
+        for p in self._providers.values():
+            p.concurrency = self._quota.share(p.config.max_concurrency)
+            p.slots.resize(p.concurrency)
 
     def add_spent(self, job_id: str, tokens: int, cost_usd: float) -> None:
         """Count earlier spending of a resumed job against its budget."""

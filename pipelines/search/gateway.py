@@ -78,6 +78,8 @@ class SearchGateway:
         self.settings = settings
         self._sleep = sleep  # backoff and Retry-After waits; injectable so tests check the waits asked for
         self._providers = [_Provider(cfg, quota) for cfg in settings.providers]
+        if quota is not None:  # a participant leaving the job's quota: take the new share of max_concurrency
+            quota.listeners.append(lambda: [p.slots.resize(quota.share(p.config.max_concurrency)) for p in self._providers])
         self._record_sink = record_sink
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
         self._session: aiohttp.ClientSession | None = None
