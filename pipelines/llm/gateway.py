@@ -45,6 +45,7 @@ from pipelines.llm.records import call_record, cost_usd, utc_now
 from pipelines.llm.replies import reply_problem
 from pipelines.llm.telemetry import CallStats
 from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.priority import PrioritySemaphore, call_priority
 from pipelines.quota import LeasedLimits, QuotaClient, SharedSpend
 from pipelines.settings import BudgetSettings
 
@@ -59,7 +60,7 @@ class _Provider:
     client: ProviderClient
     limits: ProviderLimits
     breaker: CircuitBreaker
-    slots: asyncio.Semaphore  # max_concurrency (this gateway's share of it, with a quota)
+    slots: PrioritySemaphore  # max_concurrency (this gateway's share of it, with a quota); waiters in queue_order
     concurrency: int  # the slots' size
     in_flight: int = 0  # calls holding or waiting for a slot
 
@@ -116,7 +117,7 @@ class Gateway:
                     self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s,
                     clock=clock, min_failure_rate=self.settings.breaker_failure_rate,
                 ),
-                slots=asyncio.Semaphore(concurrency),
+                slots=PrioritySemaphore(concurrency, self.settings.queue_order),
                 concurrency=concurrency,
             )
         directory = cache_dir or self.settings.cache_dir
@@ -325,7 +326,7 @@ class Gateway:
         p.in_flight += 1
         started_at = None
         try:
-            async with p.slots:
+            async with p.slots.slot(call_priority(req.stage, req.context.cell_started)):
                 # The window is checked again once a slot is ours: the start we count is the start we make.
                 while (wait := p.limits.delay(estimate)) > 0:
                     await self._sleep(wait)

@@ -34,12 +34,14 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from pipelines.errors import BadRequestError, RateLimitedError, RetryableError, TrawlError
+from pipelines.priority import PrioritySemaphore, QueueOrder, call_priority
 from pipelines.quota import QuotaClient, SpacedStarts
 from pipelines.search.adapter import SearchAdapter
 from pipelines.search.cache import SearchCache, cache_key, normalize_query
 from pipelines.search.config import SearchProviderConfig, SearchSettings
 from pipelines.search.providers import make_adapter
 from pipelines.search.types import SearchHit, SearchRequest
+from pipelines.status import Stage
 
 __all__ = ["SearchGateway"]
 
@@ -51,7 +53,7 @@ RecordSink = Callable[[list[dict]], None]
 class _Provider:
     """One configured provider with its adapter, limiter, concurrency slots and cool-down."""
 
-    def __init__(self, config: SearchProviderConfig, quota: QuotaClient | None = None) -> None:
+    def __init__(self, config: SearchProviderConfig, order: QueueOrder, quota: QuotaClient | None = None) -> None:
         self.config = config
         self.adapter: SearchAdapter = make_adapter(config)
         # alone in its job: aiolimiter spaces the starts; one of several gateways: the job's quota book does
@@ -59,7 +61,8 @@ class _Provider:
         if config.rpm:
             self.limiter = (SpacedStarts(f"search:{config.name}", config.rpm, quota.space) if quota is not None
                             else AsyncLimiter(1, 60.0 / config.rpm))
-        self.slots = asyncio.Semaphore(quota.share(config.max_concurrency) if quota is not None else config.max_concurrency)
+        # waiters in settings.queue_order (pipelines.priority)
+        self.slots = PrioritySemaphore(quota.share(config.max_concurrency) if quota is not None else config.max_concurrency, order)
         self.cool_until = 0.0  # monotonic time before which the provider asked us not to call
         self.cool_cause = ""  # the answer that asked for the pause, so a skipped call still says why
 
@@ -77,7 +80,7 @@ class SearchGateway:
         """``quota``: one of several gateways of a job (research workers): rpm and concurrency hold job-wide."""
         self.settings = settings
         self._sleep = sleep  # backoff and Retry-After waits; injectable so tests check the waits asked for
-        self._providers = [_Provider(cfg, quota) for cfg in settings.providers]
+        self._providers = [_Provider(cfg, settings.queue_order, quota) for cfg in settings.providers]
         self._record_sink = record_sink
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
         self._session: aiohttp.ClientSession | None = None
@@ -237,7 +240,7 @@ class SearchGateway:
             )
         if cool > 0:
             await self._sleep(cool)
-        async with provider.slots:
+        async with provider.slots.slot(call_priority(Stage.SEARCH, req.cell_started)):
             if provider.limiter is not None:
                 await provider.limiter.acquire()
             try:
