@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from pipelines.coordinator import build_dag, run_cells
 from pipelines.llm.gateway import Gateway
+from pipelines.llm.types import CallContext, LLMRequest
+from pipelines.priority import call_priority
 from pipelines.spec import parse_job
 from pipelines.world.extractive import complete
 from tests.fakes import FakeServices, html_page
@@ -158,3 +161,48 @@ def test_fifo_order_advances_every_cell_at_once(held_server):
     services = asyncio.run(_run("fifo", held_server))
     # the control: the same job, the same gate, waiters in arrival order: the first cell finishes late
     assert services.served_before_finish[0] > services.served // 2
+
+
+def _rate_limited_order(order: str, server) -> list[str]:
+    """Calls in the order the window admitted them (their virtual start times): a filler takes the provider's
+    one request per minute, then six calls of different stages and cell ages wait for the window."""
+    virtual = {"t": 0.0}
+    epoch = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    records: list[dict] = []
+
+    async def sleep(seconds):  # time passes only when someone waits for it
+        virtual["t"] += seconds
+        await asyncio.sleep(0)
+
+    gateway = Gateway(settings_for(provider("main", server.base_url, rpm=1), max_limit_wait_s=600, cache=False,
+                                   queue_order=order), record_sink=records.extend,
+                      clock=lambda: virtual["t"], sleep=sleep, now=lambda: epoch + timedelta(seconds=virtual["t"]))
+    calls = [("filler", "expand", 0.0)] + [(f"{stage}@{started}", stage, started) for stage, started in WAITERS]
+
+    async def go():
+        try:
+            await asyncio.gather(*(gateway.complete(LLMRequest(
+                stage=stage, messages=[{"role": "user", "content": text}],
+                context=CallContext("job", text, "c", cell_started=started))) for text, stage, started in calls))
+        finally:
+            await gateway.aclose()
+
+    asyncio.run(go())
+    assert len({r["started_at"] for r in records}) == len(calls)  # one admission per minute: no ties
+    return [r["row_key"] for r in sorted(records, key=lambda r: r["started_at"])]
+
+
+WAITERS = [("expand", 1.0), ("judge", 3.0), ("expand", 2.0), ("summarize", 4.0), ("judge", 2.0), ("summarize", 9.0)]
+
+
+def test_calls_waiting_for_the_rate_limit_window_are_admitted_in_priority_order(llm_server):
+    received = _rate_limited_order("priority", llm_server)
+    by_priority = [f"{stage}@{started}" for stage, started in sorted(WAITERS, key=lambda w: call_priority(*w))]
+    assert received[0] == "filler" and len(received) == 1 + len(WAITERS)
+    assert received[1:] == by_priority
+
+
+def test_fifo_admits_rate_limited_calls_in_arrival_order(llm_server):
+    received = _rate_limited_order("fifo", llm_server)
+    # the first waiter slept for the window alone, then queued again for it as a newcomer (see _wait_for_window)
+    assert received == ["filler"] + [f"{stage}@{started}" for stage, started in WAITERS[1:]] + ["expand@1.0"]
