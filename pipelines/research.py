@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
@@ -113,7 +114,7 @@ class _Cell:
         self.task = task
         self.services = services
         self.outcome = CellOutcome(status=CellStatus.DONE)
-        self.ctx = CallContext(task.job_id, task.row_key, task.column)
+        self.ctx = CallContext(task.job_id, task.row_key, task.column, cell_started=time.time())  # pipelines.priority
         self.judge_errors: list[TrawlError] = []
         self.unread: list[str] = []  # reason slugs of pages that gave no text to judge
         self.keywords: list[str] = []  # the expanded search keywords: page wording, ranked with the question
@@ -168,7 +169,7 @@ class _Cell:
             req = SearchRequest(
                 query=keyword, count=n, language=t.language, region=t.region, time_range=t.time_range,
                 include_domains=t.include_domains, exclude_domains=t.exclude_domains,
-                job_id=t.job_id, row_key=t.row_key, column=t.column,
+                job_id=t.job_id, row_key=t.row_key, column=t.column, cell_started=self.ctx.cell_started,
             )
             try:
                 return (await self.services.search(req))[:n]

@@ -27,6 +27,7 @@ CASES = {
     "gateway_cpu": ["--calls", "20", "--concurrency", "4", "--repeats", "1"],
     "pdf_readers": ["--documents", "1", "--pages", "2", "--repeats", "1"],
     "render_cost": ["--pages", "2"],
+    "progress": ["--companies", "2", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
 }
 
 
@@ -65,6 +66,9 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
         assert all(r["planted_on_its_page"] for r in data["results"])
     elif script == "render_cost":
         assert data["pages"] == 2 and data["browser_rss_mib_max"] > 0
+    elif script == "progress":
+        assert set(data["runs"]) == {"fifo", "priority"}
+        assert all(r["cells"] == 14 and r["first_cell_s"] is not None and 0 <= r["share_at_50"] <= 1 for r in data["runs"].values())
     elif script == "cache":
         assert data["runs"]["second"]["llm_uncached"] == 0 and data["summary"]["answers_identical"]
     else:

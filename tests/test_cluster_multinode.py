@@ -27,11 +27,11 @@ from ray.cluster_utils import Cluster
 
 from actors.research_pool import route
 from cluster.runner import DRIVER_CELLS_WITH_WORKERS, run_job
-from pipelines.world.faults import LLMFaults
 from pipelines.spec import parse_job
 from pipelines.store.query import query
 from pipelines.store.reader import part_files
 from pipelines.store.schemas import KEYS
+from pipelines.world.faults import LLMFaults
 
 pytestmark = pytest.mark.slow
 

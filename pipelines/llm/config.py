@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from pipelines.priority import DEFAULT_QUEUE_ORDER, QueueOrder
 from pipelines.settings import Strict
 from pipelines.status import LLM_STAGES, LLMStageName
 
@@ -96,6 +97,8 @@ class LLMSettings(Strict):
         "with no chains, providers are tried in the order declared.",
     )
     max_attempts_per_provider: int = Field(3, ge=1, le=10, description="Tries on one provider before falling back.")
+    queue_order: QueueOrder = Field(DEFAULT_QUEUE_ORDER, description="Order of calls waiting for a provider's concurrency "
+                                    "slot: 'priority' (later stage, then older cell, first: started cells finish first) or 'fifo'.")
     cache: bool = Field(True, description="Cache responses by a SHA-256 of the full request.")
     cache_ttl_s: float | None = Field(None, gt=0, description="Cache entry lifetime; None keeps entries forever.")
     cache_dir: str | None = Field(None, description="Shared cache folder; defaults to <output>/llm-cache.")

@@ -45,6 +45,7 @@ from pipelines.llm.records import call_record, cost_usd, utc_now
 from pipelines.llm.replies import reply_problem
 from pipelines.llm.telemetry import CallStats
 from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.priority import Priority, PrioritySemaphore, call_priority
 from pipelines.quota import LeasedLimits, QuotaClient, QuotaSync
 from pipelines.settings import BudgetSettings
 
@@ -59,8 +60,9 @@ class _Provider:
     client: ProviderClient
     limits: ProviderLimits
     breaker: CircuitBreaker
-    slots: asyncio.Semaphore  # max_concurrency (this gateway's share of it, with a quota)
+    slots: PrioritySemaphore  # max_concurrency (this gateway's share of it, with a quota); waiters in queue_order
     concurrency: int  # the slots' size
+    turn: PrioritySemaphore  # one caller at a time waits for the rpm/tpm window, the others queue in the same order
     in_flight: int = 0  # calls holding or waiting for a slot
 
 
@@ -118,8 +120,9 @@ class Gateway:
                     self.settings.breaker_failures, self.settings.breaker_cooldown_s, self.settings.breaker_max_cooldown_s,
                     clock=clock, min_failure_rate=self.settings.breaker_failure_rate,
                 ),
-                slots=asyncio.Semaphore(concurrency),
+                slots=PrioritySemaphore(concurrency, self.settings.queue_order),
                 concurrency=concurrency,
+                turn=PrioritySemaphore(1, self.settings.queue_order),
             )
         directory = cache_dir or self.settings.cache_dir
         self._cache = ResponseCache(directory, self.settings.cache_ttl_s) if self.settings.cache else None
@@ -321,10 +324,24 @@ class Gateway:
                 return None
             _, delay, cand = best
             if delay > 0:
-                await self._sleep(delay)
+                await self._wait_for_window(cand, call_priority(req.stage, req.context.cell_started))
                 continue  # someone else may have taken the slot meanwhile: route again
             if cand.provider.breaker.allow():
                 return cand
+
+    async def _wait_for_window(self, cand: _Candidate, priority: Priority) -> None:
+        """Sleep until ``cand``'s rpm/tpm window would admit the call; callers take turns in ``queue_order``.
+
+        One caller per provider sleeps at a time, so when the window frees up the first caller in queue order
+        (pipelines.priority) is the one that sees it, not whichever sleeper's timer fires first. The caller then
+        routes again and checks the window once more in ``_attempt``, queueing with its priority (in ``fifo``
+        order: as a newcomer). Without an rpm/tpm limit nobody ever waits here.
+        """
+        p = cand.provider
+        async with p.turn.slot(priority):
+            delay = p.limits.delay(_estimate_tokens(cand.body))
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
@@ -333,14 +350,16 @@ class Gateway:
             call_record, ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
             request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
             request_adaptations=cand.adaptations)
+        priority = call_priority(req.stage, req.context.cell_started)
         p.in_flight += 1
         started_at = None
         try:
-            async with p.slots:
+            async with p.slots.slot(priority):
                 # The window is checked again once a slot is ours: the start we count is the start we make.
-                while (wait := p.limits.delay(estimate)) > 0:
-                    await self._sleep(wait)
-                reservation = p.limits.take(estimate)
+                async with p.turn.slot(priority):
+                    while (wait := p.limits.delay(estimate)) > 0:
+                        await self._sleep(wait)
+                    reservation = p.limits.take(estimate)
                 started_at, t0 = self._now(), self._clock()
                 reply = await p.client.complete(cand.body)
         except (TrawlError, asyncio.CancelledError) as err:

@@ -16,11 +16,13 @@ __all__ = ["CallContext", "LLMRequest", "LLMResult"]
 
 @dataclass(frozen=True)
 class CallContext:
-    """Which job cell a call belongs to (for telemetry and budgets)."""
+    """Which job cell a call belongs to (for telemetry and budgets); ``cell_started`` (``time.time()``
+    seconds when the cell's workflow began) orders waiting calls (``pipelines.priority``)."""
 
     job_id: str = ""
     row_key: str = ""
     column: str = ""
+    cell_started: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from pipelines.priority import DEFAULT_QUEUE_ORDER, QueueOrder
 from pipelines.settings import Strict
 
 __all__ = ["SearchProviderConfig", "SearchSettings", "PROVIDER_KINDS"]
@@ -56,6 +57,8 @@ class SearchSettings(Strict):
         True, description="When a provider finds nothing, ask the next one; an empty answer is never cached."
     )
     max_attempts_per_provider: int = Field(3, ge=1, le=10, description="Tries on one provider before falling back to the next.")
+    queue_order: QueueOrder = Field(DEFAULT_QUEUE_ORDER, description="Order of searches waiting for a provider's concurrency "
+                                    "slot: 'priority' (older cell first) or 'fifo'.")
     backoff_base_s: float = Field(0.5, ge=0, le=60, description="First retry waits up to this long (full jitter, doubling).")
     backoff_max_s: float = Field(8.0, ge=0, le=600, description="Longest wait between two tries without a Retry-After.")
     max_retry_after_s: float = Field(

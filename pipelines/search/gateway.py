@@ -34,12 +34,14 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from pipelines.errors import BadRequestError, RateLimitedError, RetryableError, TrawlError
+from pipelines.priority import PrioritySemaphore, QueueOrder, call_priority
 from pipelines.quota import QuotaClient, SpacedStarts
 from pipelines.search.adapter import SearchAdapter
 from pipelines.search.cache import SearchCache, cache_key, normalize_query
 from pipelines.search.config import SearchProviderConfig, SearchSettings
 from pipelines.search.providers import make_adapter
 from pipelines.search.types import SearchHit, SearchRequest
+from pipelines.status import Stage
 
 __all__ = ["SearchGateway"]
 
@@ -51,7 +53,7 @@ RecordSink = Callable[[list[dict]], None]
 class _Provider:
     """One configured provider with its adapter, limiter, concurrency slots and cool-down."""
 
-    def __init__(self, config: SearchProviderConfig, quota: QuotaClient | None = None) -> None:
+    def __init__(self, config: SearchProviderConfig, order: QueueOrder, quota: QuotaClient | None = None) -> None:
         self.config = config
         self.adapter: SearchAdapter = make_adapter(config)
         # alone in its job: aiolimiter spaces the starts; one of several gateways: the job's quota book does
@@ -59,7 +61,8 @@ class _Provider:
         if config.rpm:
             self.limiter = (SpacedStarts(f"search:{config.name}", config.rpm, quota.space) if quota is not None
                             else AsyncLimiter(1, 60.0 / config.rpm))
-        self.slots = asyncio.Semaphore(quota.share(config.max_concurrency) if quota is not None else config.max_concurrency)
+        # waiters in settings.queue_order (pipelines.priority)
+        self.slots = PrioritySemaphore(quota.share(config.max_concurrency) if quota is not None else config.max_concurrency, order)
         self.cool_until = 0.0  # monotonic time before which the provider asked us not to call
         self.cool_cause = ""  # the answer that asked for the pause, so a skipped call still says why
 
@@ -77,14 +80,21 @@ class SearchGateway:
         """``quota``: one of several gateways of a job (research workers): rpm and concurrency hold job-wide."""
         self.settings = settings
         self._sleep = sleep  # backoff and Retry-After waits; injectable so tests check the waits asked for
-        self._providers = [_Provider(cfg, quota) for cfg in settings.providers]
-        if quota is not None:  # a participant leaving the job's quota: take the new share of max_concurrency
-            quota.listeners.append(lambda: [p.slots.resize(quota.share(p.config.max_concurrency)) for p in self._providers])
+        self._providers = [_Provider(cfg, settings.queue_order, quota) for cfg in settings.providers]
+        self._quota = quota
+        if quota is not None:
+            quota.listeners.append(self._resize)
         self._record_sink = record_sink
         self._cache = SearchCache(cache_dir, settings.cache_ttl_s) if settings.cache else None
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
         self._inflight: dict[str, asyncio.Future] = {}
+
+    def _resize(self) -> None:
+        """Take this participant's new share of each provider's max_concurrency (``QuotaClient.listeners``)."""
+        assert self._quota is not None
+        for p in self._providers:
+            p.slots.resize(self._quota.share(p.config.max_concurrency))
 
     @property
     def provider_names(self) -> list[str]:
@@ -239,7 +249,7 @@ class SearchGateway:
             )
         if cool > 0:
             await self._sleep(cool)
-        async with provider.slots:
+        async with provider.slots.slot(call_priority(Stage.SEARCH, req.cell_started)):
             if provider.limiter is not None:
                 await provider.limiter.acquire()
             try:

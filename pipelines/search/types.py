@@ -27,6 +27,7 @@ class SearchRequest:
     row_key: str = ""
     column: str = ""
     extra: dict = field(default_factory=dict)
+    cell_started: float | None = None  # time.time() when the cell began: orders waiting searches (pipelines.priority)
 
 
 @dataclass(frozen=True)
