@@ -45,8 +45,8 @@ from pipelines.version import __version__
 __all__ = ["RunResult", "JobRun", "run_job", "previous_state"]
 
 TRAWL_VERSION = __version__  # recorded in every jobs row
-# Cells the driver researches at once while research workers start (and when none is left): a few, so the
-# first cells do not wait for the workers, and a re-run its caches answer never needs them.
+# Cells the driver researches at once before the research workers are launched (its caches answered everything
+# so far) and when none is left: a few, so a re-run its caches answer never needs the workers.
 DRIVER_CELLS_WITH_WORKERS = 8
 
 logger = logging.getLogger(__name__)
