@@ -32,8 +32,8 @@ class QuotaActor:
     def spend(self, tokens: int, cost_usd: float) -> tuple[int, float]:
         return self._book.spend(tokens, cost_usd)
 
-    def sync(self, index: int, tokens: int, cost_usd: float, idle: bool = False) -> tuple[int, float, tuple[int, ...]]:
-        return self._book.sync(index, tokens, cost_usd, idle)
+    def sync(self, index: int, tokens: int, cost_usd: float) -> tuple[int, float, tuple[int, ...]]:
+        return self._book.sync(index, tokens, cost_usd)
 
     def leave(self, index: int) -> None:
         self._book.leave(index)
@@ -69,7 +69,7 @@ def quota_client(handle, job_id: str, index: int = 0, count: int = 1) -> QuotaCl
     async def spend(tokens, cost) -> tuple[int, float]:
         return await objects.get_object(actor().spend.remote(tokens, cost))
 
-    async def sync(i, tokens, cost, idle=False) -> tuple[int, float, tuple[int, ...]]:
-        return await objects.get_object(actor().sync.remote(i, tokens, cost, idle))
+    async def sync(i, tokens, cost) -> tuple[int, float, tuple[int, ...]]:
+        return await objects.get_object(actor().sync.remote(i, tokens, cost))
 
     return QuotaClient(job_id, lease, space, spend, index, count, sync=sync)

@@ -34,6 +34,7 @@ __all__ = ["ResearchPool", "route"]
 logger = logging.getLogger(__name__)
 
 POLL_WAIT_S = 1.0  # how long a worker holds a poll with nothing finished
+READY_TRY_S = 10.0  # one wait for a (re)starting worker to answer; a worker pinned to a lost node never does
 
 
 def route(row_key: str, workers: int) -> int:
@@ -51,8 +52,11 @@ class ResearchPool:
 
     def __init__(self, events: asyncio.Queue, *, per_worker: int, on_counters: Callable[[dict], None],
                  away: AwayPolicy | None = None, poll_wait_s: float = POLL_WAIT_S,
-                 on_driver_done: Callable[[], None] = lambda: None) -> None:
-        """``on_driver_done()``: the driver researches nothing more (it leaves the job's quota)."""
+                 on_driver_done: Callable[[], None] = lambda: None,
+                 node_alive: Callable[[str | None], bool] = lambda node_id: True) -> None:
+        """``on_driver_done()``: the driver researches nothing more (it leaves the job's quota);
+        ``node_alive(node_id)``: whether a worker's node is still in the cluster."""
+        self.node_alive = node_alive
         self.events, self.per_worker, self.on_counters = events, per_worker, on_counters
         self.driver_done = on_driver_done
         self.away, self.poll_wait_s = away or AwayPolicy(), poll_wait_s
@@ -79,7 +83,7 @@ class ResearchPool:
         return sum(len(o) for o in self.outstanding)
 
     def capacity(self) -> int:
-        return max(0, len(self.live) * self.per_worker - self.in_flight)
+        return max(0, (len(self.handles) - len(self.dead)) * self.per_worker - self.in_flight)
 
     def submit(self, tasks: list[CellTask]) -> None:
         batches: dict[int, list[CellTask]] = {}
@@ -112,9 +116,9 @@ class ResearchPool:
         if not self.handles:
             return None
         index = route(row_key, len(self.handles))
-        for step in range(len(self.handles)):  # a dead worker's rows go to the next live one
+        for step in range(len(self.handles)):  # a dropped worker's rows go to the next one (a starting one waits)
             candidate = (index + step) % len(self.handles)
-            if candidate in self.live:
+            if candidate not in self.dead:
                 return candidate
         return None
 
@@ -130,22 +134,25 @@ class ResearchPool:
                                type(exc).__name__, len(self.outstanding[index]))
                 self.live.discard(index)
                 self.restarts += 1
-                if not await self._until_ready(index):
+                if not await self._until_ready(index, resend=True):
                     return
                 continue
             self._take(index, report)
 
-    async def _until_ready(self, index: int) -> bool:
+    async def _until_ready(self, index: int, resend: bool = False) -> bool:
         """Wait for the worker to answer; re-send its cells. False (and its cells moved) when it stays away."""
         backoff = self.away.start()
         while True:
             try:
-                self.node_of[index] = await objects.get_object(self.handles[index].ready.remote())
+                ref = self.handles[index].ready.remote()
+                self.node_of[index] = await asyncio.wait_for(objects.get_object(ref), READY_TRY_S)
                 break
-            except RayActorError as exc:
+            except (RayActorError, TimeoutError) as exc:
                 delay = backoff.next_delay()
-                if delay is None:
-                    logger.error("research worker %d away for %gs, dropped: %r", index, self.away.wait_s, exc)
+                node_lost = resend and not self.node_alive(self.node_of.get(index))
+                if delay is None or node_lost:  # its node is gone: Ray cannot start it again there
+                    why = "its node is gone" if node_lost else f"away for {self.away.wait_s:g}s"
+                    logger.error("research worker %d dropped (%s), its rows move to the next worker: %r", index, why, exc)
                     self.dead.add(index)
                     self._move(index)
                     return False
@@ -153,7 +160,7 @@ class ResearchPool:
         self.live.add(index)
         logger.info("research worker %d ready on node %s, %.1f s after launch", index, self.node_of[index][:12],
                     time.monotonic() - self._launched)
-        if self.outstanding[index]:
+        if resend and self.outstanding[index]:  # the new incarnation knows none of them
             self.handles[index].submit.remote(list(self.outstanding[index].values()))
         self.events.put_nowait(("wake",))
         return True

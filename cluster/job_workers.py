@@ -9,6 +9,7 @@ outlives it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -103,12 +104,15 @@ class JobWorkers:
         job = self.job
         self.start_quota()
         fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"), job_id=job.job_id)
-        setup = WorkerSetup(job, self.paths, self.llm_settings, self.writer, fetchers, self.quota, len(self.research_nodes))
+        # a worker needs the job's settings, not its rows or spec text (each cell carries its own row)
+        settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
+        setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer, fetchers, self.quota,
+                            len(self.research_nodes))
         self.research = start_research_workers(setup, self.research_nodes)
         self.fetchers = fetchers
 
     def driver_done(self) -> None:
-        """The driver researches no more cells: its share of the providers' concurrency goes to the workers."""
+        """The driver has no cell left and starts none: its share of the providers' concurrency goes to the workers."""
         if self.quota is not None:
             self.quota.leave.remote(0)
 

@@ -186,7 +186,7 @@ class JobRun:
         pool = None
         if self.workers.research_nodes:
             pool = ResearchPool(events, per_worker=job.run.max_cells_in_flight, on_counters=self._count_remote,
-                                on_driver_done=self.workers.driver_done)
+                                on_driver_done=self.workers.driver_done, node_alive=_node_alive)
             services = self._local_services(batcher, caches, render_tier, pool)
         else:
             services = self._services(batcher, caches, render_tier)
@@ -271,6 +271,13 @@ class JobRun:
         return RunResult(job_id=self.job.job_id, run_id=self.run_id, mode=self.mode, output=self.paths.output,
                          progress=self.progress, wall_s=wall_s, connection=connection, statuses=counts,
                          interrupted=self.interrupted)
+
+
+def _node_alive(node_id: str | None) -> bool:
+    """Whether ``node_id`` is a live node of the cluster (unknown: assume it is)."""
+    if node_id is None:
+        return True
+    return any(n["NodeID"] == node_id and n["Alive"] for n in ray.nodes())
 
 
 def research_nodes(job) -> list[str]:

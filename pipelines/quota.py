@@ -29,11 +29,11 @@ by what is in flight plus what the other workers spent since their last
 report (at most ``SYNC_S`` of spending each).
 
 A provider's ``max_concurrency`` is split evenly between the job's *active*
-participants: the research workers, and the driver while it researches the
-cells that bridge the workers' start-up. When the driver leaves, every worker
-learns it at its next sync and grows its share; nobody's share ever grows
-before the departing participant's calls are done, so the sum never exceeds
-the limit.
+participants: the research workers, and the driver until it has no cell of
+its own left (it researches only what its caches answer, and the first cells
+while the workers start). The driver leaves when its last cell is done, so
+it has no call in flight; every worker learns it at its next sync and grows
+its share, and the sum never exceeds the limit.
 """
 
 from __future__ import annotations
@@ -81,7 +81,6 @@ class QuotaBook:
                  participants: int = 1, lease_ttl_s: float = LEASE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.lease_ttl_s = lease_ttl_s
         self.active = set(range(participants))  # who shares max_concurrency (0: the driver, 1..: research workers)
-        self._leaving: set[int] = set()
         self._clock = clock
         window = WINDOW_S + lease_ttl_s
         self._requests = {k: SlidingWindow(rpm, window, clock) for k, (rpm, _) in limits.items() if rpm}
@@ -134,16 +133,14 @@ class QuotaBook:
         return 0.0
 
     def leave(self, index: int) -> None:
-        """Participant ``index`` will start no more calls; the others grow once its last call is done (``sync``)."""
-        self._leaving.add(index)
+        """Participant ``index`` has no call in flight and will start none: the others take its share."""
+        self.active.discard(index)
 
-    def sync(self, index: int, tokens: int, cost_usd: float, idle: bool = False) -> tuple[int, float, tuple[int, ...]]:
-        """A participant's periodic report: its spending since the last one and whether it has no call in flight.
+    def sync(self, index: int, tokens: int, cost_usd: float) -> tuple[int, float, tuple[int, ...]]:
+        """A participant's periodic report of its spending since the last one.
 
         Returns the job's totals (tokens, USD) and the active participants."""
         self.spend(tokens, cost_usd)
-        if idle and index in self._leaving:
-            self.active.discard(index)
         return (*self.totals(), tuple(sorted(self.active)))
 
     def spend(self, tokens: int, cost_usd: float) -> tuple[int, float]:
@@ -293,11 +290,11 @@ class QuotaSync:
 
     ``tracker`` is the gateway's ``BudgetTracker``; every call's spending goes through ``add``. ``take``
     hands what was not reported yet to an exchange; ``totals`` sets the tracker to the job's total plus
-    that. ``run`` syncs every ``SYNC_S``; ``idle()`` says whether the participant has no call in flight.
+    that. ``run`` syncs every ``SYNC_S``.
     """
 
-    def __init__(self, client: QuotaClient, tracker, idle: Callable[[], bool] = lambda: False) -> None:
-        self.client, self.tracker, self.idle = client, tracker, idle
+    def __init__(self, client: QuotaClient, tracker) -> None:
+        self.client, self.tracker = client, tracker
         self._tokens, self._cost = 0, 0.0
 
     def add(self, tokens: int, cost: float | None) -> None:
@@ -315,7 +312,7 @@ class QuotaSync:
         spent = self.take()
         try:
             if self.client.sync is not None:
-                tokens, cost, active = await self.client.sync(self.client.index, *spent, idle=self.idle())
+                tokens, cost, active = await self.client.sync(self.client.index, *spent)
                 self.client.set_active(active)
             else:
                 tokens, cost = await self.client.spend(*spent)

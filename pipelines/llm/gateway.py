@@ -105,7 +105,7 @@ class Gateway:
         self._providers: dict[str, _Provider] = {}
         self._budget = BudgetTracker(budget)
         self._quota, self._budgeted = quota, bool(budget and (budget.max_total_tokens or budget.max_cost_usd))
-        self._spend = QuotaSync(quota, self._budget, self._idle) if quota is not None else None
+        self._spend = QuotaSync(quota, self._budget) if quota is not None else None
         self._spend_sync: asyncio.Task | None = None
         if quota is not None:
             quota.listeners.append(self._resize)
@@ -186,9 +186,6 @@ class Gateway:
         self._spend_sync = asyncio.get_running_loop().create_task(self._spend.run())
         if self._budgeted:
             await self._spend.once()
-
-    def _idle(self) -> bool:
-        return not any(p.in_flight for p in self._providers.values())
 
     def _resize(self) -> None:
         """Take this participant's new share of each provider's max_concurrency (``QuotaClient.listeners``)."""
