@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--search-latency", type=float, default=0.3)
     parser.add_argument("--page-latency", type=float, default=0.2)
     parser.add_argument("--llm-rpm", type=int, default=None, help="Requests per minute of the LLM provider (default: none).")
+    parser.add_argument("--research-workers", type=int, default=None,
+                        help="run.research_workers (default: trawl's; 0 researches in the driver).")
     parser.add_argument("--order", action="append", choices=ORDERS, default=None,
                         help="Queue order(s) to run, in this order (default: fifo, then priority).")
     parser.add_argument("--results-dir", default=None, help="Where to write the results (default benchmarks/results).")
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
             spec["search"]["queue_order"] = order
             if args.llm_rpm:
                 spec["llm"]["providers"][0]["rpm"] = args.llm_rpm
+            if args.research_workers is not None:
+                spec.setdefault("run", {})["research_workers"] = args.research_workers
             run = run_trawl_timed(spec)
             curve = progress_curve(run["cells"], run["started_epoch"] + run["startup_s"], run["research_s"])
             runs[order] = {"wall_s": run["wall_s"], "startup_s": run["startup_s"], "research_s": run["research_s"],
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
                            "llm_calls": run["llm_calls"], "pages": run["pages"], **curve,
                            "accuracy": score_cells(run["cells"], world)}
     data = {"benchmark": "progress", "machine": machine, "config": config.model_dump(include={
-        "companies", "seed", "llm_latency_s", "search_latency_s", "site_latency_s"}), "llm_rpm": args.llm_rpm, "runs": runs}
+        "companies", "seed", "llm_latency_s", "search_latency_s", "site_latency_s"}), "llm_rpm": args.llm_rpm,
+        "research_workers": args.research_workers, "runs": runs}
     table = markdown_table(
         ["queue order", "first cell s", "done at 25 %", "done at 50 %", "done at 75 %", "research s", "cells/s",
          "wall s", "LLM calls", "accuracy"],
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
           r["research_s"], r["cells_per_s"], r["wall_s"], r["llm_calls"],
           f"{r['accuracy']['correct']}/{r['accuracy']['total']}"] for order, r in runs.items()])
     rpm = f", rpm {args.llm_rpm}" if args.llm_rpm else ""
+    rpm += f", research_workers {args.research_workers}" if args.research_workers is not None else ""
     md = (f"{args.companies} companies x 7 columns; LLM {args.llm_latency} s{rpm}, search {args.search_latency} s, "
           f"page {args.page_latency} s; default limits (LLM 32 in flight, search 8, 64 cells in flight).\n"
           f"Shares are of all cells, at that fraction of the run's own research time.\n\n{table}\n")

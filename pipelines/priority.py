@@ -26,7 +26,7 @@ rate-limit windows stay exactly as they are, and a free slot is never left
 idle while anyone waits (work-conserving), so throughput does not drop.
 
 No starvation: a waiting call is passed only by calls of a later stage or of
-an older cell. Cells in flight are bounded (``run.max_in_flight``) and each
+an older cell. Cells in flight are bounded (``run.max_cells_in_flight``) and each
 has a bounded number of calls (keywords, ``max_pages_per_cell`` judgements and
 one repair retry each, one summary); a cell started after the waiting one
 reaches a later stage only through its own first-stage call, which queues

@@ -20,6 +20,9 @@ from pipelines.coordinator import build_dag, run_cells
 from pipelines.llm.gateway import Gateway
 from pipelines.llm.types import CallContext, LLMRequest
 from pipelines.priority import call_priority
+from pipelines.search.config import SearchProviderConfig, SearchSettings
+from pipelines.search.gateway import SearchGateway
+from pipelines.search.types import SearchRequest
 from pipelines.spec import parse_job
 from pipelines.world.extractive import complete
 from tests.fakes import FakeServices, html_page
@@ -206,3 +209,24 @@ def test_fifo_admits_rate_limited_calls_in_arrival_order(llm_server):
     received = _rate_limited_order("fifo", llm_server)
     # the first waiter slept for the window alone, then queued again for it as a newcomer (see _wait_for_window)
     assert received == ["filler"] + [f"{stage}@{started}" for stage, started in WAITERS[1:]] + ["expand@1.0"]
+
+
+def test_searches_waiting_for_a_provider_slot_go_older_cell_first(search_replay):
+    """One search slot, held by a first search; three more queue behind it: they go out oldest cell first."""
+    search_replay.reply(200, json={"results": []}, delay_s=1.0)  # holds the one slot while the others queue
+    gateway = SearchGateway(SearchSettings(providers=[SearchProviderConfig(
+        name="s", kind="searxng", base_url=search_replay.url, max_concurrency=1)], cache=False))
+
+    async def go():
+        try:
+            first = asyncio.ensure_future(gateway.search(SearchRequest(query="first", cell_started=9.0)))
+            while not search_replay.requests:  # until the first search holds the slot
+                await asyncio.sleep(0.01)
+            queued = [asyncio.ensure_future(gateway.search(SearchRequest(query=f"cell {t}", cell_started=t)))
+                      for t in (3.0, 1.0, 2.0)]
+            await asyncio.gather(first, *queued)
+        finally:
+            await gateway.aclose()
+
+    asyncio.run(go())
+    assert [r.query["q"] for r in search_replay.requests] == ["first", "cell 1.0", "cell 2.0", "cell 3.0"]
