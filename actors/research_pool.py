@@ -99,9 +99,11 @@ class ResearchPool:
 
     # --- lifecycle --------------------------------------------------------------
 
-    def launch(self, handles: list) -> None:
-        """Start watching ``handles`` (the job's research workers); cells go to them once they answer."""
+    def launch(self, handles: list, node_ids: list[str] | None = None) -> None:
+        """Start watching ``handles`` (the job's research workers, pinned to ``node_ids``); cells go to them once
+        they answer."""
         self.handles = list(handles)
+        self.node_of = dict(enumerate(node_ids or []))
         self._launched = time.monotonic()
         self.outstanding = [{} for _ in self.handles]
         loop = asyncio.get_running_loop()
@@ -149,7 +151,7 @@ class ResearchPool:
                 break
             except (RayActorError, TimeoutError) as exc:
                 delay = backoff.next_delay()
-                node_lost = resend and not self.node_alive(self.node_of.get(index))
+                node_lost = not self.node_alive(self.node_of.get(index))
                 if delay is None or node_lost:  # its node is gone: Ray cannot start it again there
                     why = "its node is gone" if node_lost else f"away for {self.away.wait_s:g}s"
                     logger.error("research worker %d dropped (%s), its rows move to the next worker: %r", index, why, exc)

@@ -237,12 +237,12 @@ class JobRun:
 
         def start_on_first_miss():
             workers.start()
-            pool.launch(workers.research)
+            pool.launch(workers.research, workers.research_nodes)
             batcher.warm_up()
             return None, None, workers.fetchers
 
         if self.eager:
-            pool.launch(workers.research)
+            pool.launch(workers.research, workers.research_nodes)
         quota = quota_client(lambda: workers.start_quota(), self.job.job_id, index=0, count=len(workers.research_nodes) + 1)
         return make_services(self.job, self.paths, self.llm_settings, writer=workers.writer, fetchers=workers.fetchers,
                              quota=quota, batcher=batcher, render_tier=render_tier, progress=self.progress,
