@@ -34,6 +34,7 @@ __all__ = ["ResearchPool", "route"]
 logger = logging.getLogger(__name__)
 
 POLL_WAIT_S = 1.0  # how long a worker holds a poll with nothing finished
+POLL_GRACE_S = 20.0  # a poll unanswered this long after its wait: is the worker's node still there?
 READY_TRY_S = 10.0  # one wait for a (re)starting worker to answer; a worker pinned to a lost node never does
 
 
@@ -130,7 +131,16 @@ class ResearchPool:
             return
         while True:
             try:
-                report = await objects.get_object(handle.finished.remote(self.poll_wait_s))
+                ref = handle.finished.remote(self.poll_wait_s)
+                report = await asyncio.wait_for(objects.get_object(ref), self.poll_wait_s + POLL_GRACE_S)
+            except TimeoutError:  # no answer at all: on a lost node a call can hang instead of failing
+                if self.node_alive(self.node_of.get(index)):
+                    continue
+                logger.error("research worker %d dropped (its node is gone), its rows move to the next worker", index)
+                self.live.discard(index)
+                self.dead.add(index)
+                self._move(index)
+                return
             except RayActorError as exc:
                 logger.warning("research worker %d lost (%s); its %d cells will be sent again", index,
                                type(exc).__name__, len(self.outstanding[index]))

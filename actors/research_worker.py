@@ -141,21 +141,22 @@ ResearchWorker = ray.remote(num_cpus=0, max_concurrency=10_000, max_restarts=-1)
 def default_worker_count(nodes: list[dict]) -> list[str]:
     """Node ids to place the default workers on: one per ``CPUS_PER_WORKER`` CPUs of each live node with CPUs."""
     placed: list[str] = []
-    for node in nodes:
+    for node in sorted(nodes, key=lambda n: n.get("NodeID", "")):  # the same order on every run: rows meet the same node
         cpus = int(node.get("Resources", {}).get("CPU", 0))
         if node.get("Alive") and cpus > 0:
             placed += [node["NodeID"]] * max(1, cpus // CPUS_PER_WORKER)
     return placed
 
 
-def start_research_workers(setup: WorkerSetup, node_ids: list[str]) -> list:
-    """One worker per entry of ``node_ids`` (hard affinity: a worker whose node is lost is replaced by the driver)."""
+def start_research_workers(setup, node_ids: list[str], job_id: str) -> list:
+    """One worker per entry of ``node_ids``, pinned there (a worker whose node is lost is dropped by the driver,
+    which moves its rows). ``setup``: a ``WorkerSetup``'s ObjectRef, which the caller keeps for the whole run."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     handles = []
     for index, node_id in enumerate(node_ids):
         handles.append(ResearchWorker.options(
-            name=f"trawl.research[{index}]", namespace=f"trawl.{setup.job.job_id}",
+            name=f"trawl.research[{index}]", namespace=f"trawl.{job_id}",
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
         ).remote(setup, index))
     return handles

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import BENCH_COLUMNS, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
+from benchmarks.harness import BENCH_COLUMNS, add_design_arg, apply_design, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
 
 
 def _between(output: str, job_id: str, table: str, since: float, until: float | None) -> list[dict]:
@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--page-latency", type=float, default=0.2)
     parser.add_argument("--results-dir", default=None)
     parser.add_argument("--seed", type=int, default=7)
+    add_design_arg(parser)
     args = parser.parse_args(argv)
+    design = apply_design(args)
 
     from pipelines.store.reader import read_table
     from pipelines.world import WorldConfig, start_world
@@ -110,7 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{summary['second_run_uncached_searches']} uncached searches, {second_pages_from_store}/{len(pages)} pages from "
           f"the page store, answers identical: {identical}. Speed-up: {summary['speedup_wall']}x wall, "
           f"{summary['speedup_research']}x research (writer start-up excluded).\n")
-    write_results("cache", data, md, args.results_dir)
+    data["design"] = design
+    suffix = "" if design.endswith("default") else "_" + design.replace("=", "_")
+    write_results("cache" + suffix, data, md, args.results_dir)
     print(md)
     return data
 

@@ -32,7 +32,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import BENCH_COLUMNS, bench_spec, critical_path, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray, write_results  # noqa: E402
+from benchmarks.harness import BENCH_COLUMNS, add_design_arg, apply_design, bench_spec, critical_path, machine_info, markdown_table, run_trawl_timed, score_cells, start_ray, write_results  # noqa: E402
 
 TUNED = {"fetch": {"per_domain_concurrency": 16}, "llm_provider": {"max_concurrency": 256},
          "search_provider": {"max_concurrency": 64}}
@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results-dir", default=None, help="Where to write the results (default benchmarks/results).")
     parser.add_argument("--name", default="critical_path", help="Results file name (without extension).")
     parser.add_argument("--seed", type=int, default=7)
+    add_design_arg(parser)
     args = parser.parse_args(argv)
+    design = apply_design(args)
 
     from benchmarks.baselines import run_asyncio, run_sequential
     from benchmarks.harness import ROOT
@@ -119,7 +121,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{table}\n\ntrawl research / critical path: **{summary['trawl_research_over_cp']}** "
           f"(wall incl. actor start-up: {summary['trawl_wall_over_cp']}); speed-up of trawl (wall) over "
           + ", ".join(f"{k}: {v}x" for k, v in summary["speedup_vs"].items()) + "\n")
-    write_results(args.name, data, md, args.results_dir)
+    data["design"] = design
+    suffix = "" if design.endswith("default") else "_" + design.replace("=", "_")
+    write_results(args.name + suffix, data, md, args.results_dir)
     print(md)
     return data
 

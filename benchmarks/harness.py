@@ -87,7 +87,28 @@ def bench_spec(world, *, rows: list[dict], columns: dict | None = None, output: 
     spec["search"]["providers"][0].update(search_provider or {})
     if run:
         spec["run"] = dict(run)
+    if RUN_OVERRIDES:
+        spec["run"] = {**spec.get("run", {}), **RUN_OVERRIDES}
     return spec
+
+
+# run.* settings every bench_spec of this process gets (``--research-workers`` of the scripts that take it)
+RUN_OVERRIDES: dict = {}
+
+
+def add_design_arg(parser) -> None:
+    """``--research-workers N`` (0: the cell workflow in the driver, the design before research workers)."""
+    parser.add_argument("--research-workers", type=int, default=None,
+                        help="run.research_workers for every job of this run (default: the setting's default; "
+                             "0: research in the driver, the design before research workers).")
+
+
+def apply_design(args) -> str:
+    """Apply ``--research-workers`` to every later ``bench_spec``; returns a label for the results."""
+    if args.research_workers is not None:
+        RUN_OVERRIDES["research_workers"] = args.research_workers
+        return f"research_workers={args.research_workers}"
+    return "research_workers=default"
 
 
 def run_trawl(spec: dict, *, mode: str = "run"):

@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import BENCH_COLUMNS, CPUAccounting, MemorySampler, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
+from benchmarks.harness import BENCH_COLUMNS, CPUAccounting, MemorySampler, add_design_arg, apply_design, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
 
 
 def _extract_timed(item: tuple) -> tuple[bool, float]:
@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit-pages", type=int, default=2000, help="Pages sampled for the extraction-limit measurement.")
     parser.add_argument("--results-dir", default=None)
     parser.add_argument("--seed", type=int, default=7)
+    add_design_arg(parser)
     args = parser.parse_args(argv)
+    design = apply_design(args)
     sizes = [int(x) for x in args.rows.split(",") if x.strip()]
     columns = {k: json.loads(json.dumps(v)) for k, v in list(BENCH_COLUMNS.items())[: args.columns]
                if not v.get("depends_on")}
@@ -140,7 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
          for r in runs])
     md = (f"Zero injected latency; columns: {', '.join(columns)}; 4 keywords x 10 results, up to 12 pages per cell; "
           f"one world of {max(sizes)} companies.\n\n{table}\n")
-    write_results("scale", data, md, args.results_dir)
+    data["design"] = design
+    suffix = "" if design.endswith("default") else "_" + design.replace("=", "_")
+    write_results("scale" + suffix, data, md, args.results_dir)
     print(md)
     return data
 

@@ -108,7 +108,10 @@ class JobWorkers:
         settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
         setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer, fetchers, self.quota,
                             len(self.research_nodes))
-        self.research = start_research_workers(setup, self.research_nodes)
+        # Kept in the object store by this reference for the whole run: a restarted worker reads its constructor
+        # arguments again, and Ray does not keep them alive for restarts (ray-project/ray#53727).
+        self._setup_ref = ray.put(setup)
+        self.research = start_research_workers(self._setup_ref, self.research_nodes, job.job_id)
         self.fetchers = fetchers
 
     def driver_done(self) -> None:

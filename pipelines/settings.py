@@ -107,7 +107,8 @@ class BudgetSettings(Strict):
 
 
 class RunSettings(Strict):
-    max_cells_in_flight: int = Field(64, ge=1, le=10_000, description="Cells being researched at once (backpressure bound).")
+    max_cells_in_flight: int = Field(64, ge=1, le=10_000, description="Cells being researched at once by each research "
+                                     "worker (by the driver with research_workers: 0): the backpressure bound.")
     extract_batch_size: int = Field(16, ge=1, le=512, description="Pages per extraction task.")
     cell_timeout_s: float = Field(600.0, gt=0, description="A cell still running after this fails with reason 'timeout'.")
     research_workers: int | None = Field(

@@ -1,4 +1,5 @@
-"""Chaos: fetchers, both gateways and extraction workers are killed again and again during a 20-company job.
+"""Chaos: fetchers, research workers, the quota actor and extraction workers (or, with ``research_workers: 0``,
+both gateway actors) are killed again and again during a 20-company job.
 
 The job must still finish with every cell done, and no table may hold a key
 twice in its files as written (retries and restarts must not duplicate rows).
@@ -59,7 +60,9 @@ def _extraction_workers() -> list[psutil.Process]:
     return found
 
 
-KINDS = ("fetcher", "llm_gateway", "extract", "search_gateway")
+# what each design has one or more of: research workers with the quota actor, or (research_workers: 0) the gateways
+KINDS_BY_DESIGN = {"workers": ("fetcher", "research", "extract", "quota"),
+                   "driver": ("fetcher", "llm_gateway", "extract", "search_gateway")}
 
 
 def _questions_of(company: str) -> list[str]:
@@ -93,11 +96,12 @@ class Gate:
 
 
 class Chaos:
-    """Kills one victim every ``gap`` seconds (seeded jitter): fetcher, LLM gateway, extraction worker, search gateway."""
+    """Kills one victim of each of ``kinds`` in turn, every ``gap`` seconds (seeded jitter)."""
 
-    def __init__(self, job_id: str, shards: int, gate: Gate, seed: int = 3, gap: tuple[float, float] = (0.4, 1.2),
-                 rounds: int = 3):
+    def __init__(self, job_id: str, shards: int, gate: Gate, kinds: tuple[str, ...], seed: int = 3,
+                 gap: tuple[float, float] = (0.4, 1.2), rounds: int = 3):
         self.job_id = job_id
+        self.kinds = kinds
         self.gate = gate
         self.held_at_last_kill = 0
         self.shards = shards
@@ -117,11 +121,12 @@ class Chaos:
         self._thread.join(30)
 
     def _wait_job_started(self) -> bool:
-        """The job's workers exist (the LLM gateway starts with them). Not "an extraction batch is running":
-        batches last milliseconds, so sampling for one could miss them all (seen in CI)."""
+        """The job's workers exist (the LLM gateway, or the first research worker, starts with them). Not "an
+        extraction batch is running": batches last milliseconds, so sampling for one could miss them all (seen in CI)."""
         deadline = time.monotonic() + 120
+        first = "trawl.research[0]" if "research" in self.kinds else f"trawl.llm_gateway[{self.job_id}]"
         while not self._stop.is_set() and time.monotonic() < deadline:
-            if _actor_pid(f"trawl.llm_gateway[{self.job_id}]"):
+            if _actor_pid(first):
                 return True
             time.sleep(0.2)
         return False
@@ -138,10 +143,10 @@ class Chaos:
             self.misses.append("job never started")
             return
         for round_no in range(self.rounds):
-            for kind in KINDS:
+            for kind in self.kinds:
                 if self._stop.wait(self.rng.uniform(*self.gap)):
                     return
-                by_pid = (round_no + (kind == "llm_gateway")) % 2 == 1
+                by_pid = (round_no + (kind in ("llm_gateway", "research"))) % 2 == 1
                 try:
                     getattr(self, f"_kill_{kind}")(by_pid)
                 except Exception as exc:  # noqa: BLE001 - a miss is reported by the test, not raised in this thread
@@ -175,6 +180,25 @@ class Chaos:
             ray.kill(ray.get_actor(name), no_restart=False)
             self.kills.append(("search_gateway", "ray.kill"))
 
+    def _kill_research(self, by_pid: bool) -> None:
+        """A research worker holding cells (the gate holds their LLM calls): the driver must send them again."""
+        name = "trawl.research[0]"
+        if by_pid:
+            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
+            self.kills.append(("research", "SIGKILL"))
+        else:
+            ray.kill(ray.get_actor(name, namespace=f"trawl.{self.job_id}"), no_restart=False)
+            self.kills.append(("research", "ray.kill"))
+
+    def _kill_quota(self, by_pid: bool) -> None:
+        name = f"trawl.quota[{self.job_id}]"
+        if by_pid:
+            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
+            self.kills.append(("quota", "SIGKILL"))
+        else:
+            ray.kill(ray.get_actor(name), no_restart=False)
+            self.kills.append(("quota", "ray.kill"))
+
     def _kill_extract(self, by_pid: bool) -> None:
         """Kill a running extraction batch; while none runs, release one more company every few seconds to feed one."""
         feed_at = time.monotonic() + 3
@@ -192,16 +216,19 @@ class Chaos:
         self.misses.append("extract: no extraction batch was running")
 
 
-def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability, tmp_path):
+@pytest.mark.parametrize("design", ["workers", "driver"])
+def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability, tmp_path, design):
     config = WorldConfig(companies=20, seed=11, site_latency_s=0.05, llm_latency_s=0.08, search_latency_s=0.02)
     with start_world(config, world_dir=tmp_path / "world") as world:
         spec = world_job_spec(world, tmp_path / "out", name="chaos", columns=("ceo", "founded", "ceo_previous"))
         spec["fetch"]["shards"] = 2
-        spec["run"] = {"max_cells_in_flight": 12}  # a steadier job: the kills land while work is in flight
+        spec["run"] = {"max_cells_in_flight": 12,  # a steadier job: the kills land while work is in flight
+                       "research_workers": 0 if design == "driver" else None}
+        kinds = KINDS_BY_DESIGN[design]
         spec["llm"]["providers"][0]["timeout_s"] = 600  # a held call waits for the gate, never for a timeout
         job = parse_job(spec)
         gate = Gate(world, [row["company"] for row in spec["rows"]], LLMFaults(latency_s=config.llm_latency_s))
-        chaos = Chaos(job.job_id, shards=2, gate=gate)
+        chaos = Chaos(job.job_id, shards=2, gate=gate, kinds=kinds)
         chaos.start()
         try:
             result = run_job(job, dashboard=False)
@@ -209,8 +236,8 @@ def test_kills_during_a_job_finish_every_cell_without_duplicates(ray_reliability
             chaos.stop()
         held_calls = world.stats("llm").get("held", 0)
 
-    per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in KINDS}
-    assert per_kind == dict.fromkeys(KINDS, chaos.rounds), (per_kind, chaos.kills, chaos.misses)
+    per_kind = {k: sum(1 for kind, _ in chaos.kills if kind == k) for k in kinds}
+    assert per_kind == dict.fromkeys(kinds, chaos.rounds), (per_kind, chaos.kills, chaos.misses)
     # The gate held calls, and still held a company at the last kill: the job could not have finished before it.
     assert chaos.misses == [] and held_calls > 0 and chaos.held_at_last_kill >= 1, (chaos.misses, held_calls)
     cells = read_table(result.output, "cells", job_id=job.job_id).to_pylist()

@@ -169,3 +169,30 @@ def test_with_no_worker_left_the_driver_researches_the_cells():
     assert dag.is_finished()
     assert {c["worker"] for c in driver.records["cells"]} == {"driver"} and len(driver.records["cells"]) == 9
     assert "cells" not in shared.records
+
+
+def test_default_workers_one_per_four_cpus_of_each_node_with_cpus():
+    from actors.research_worker import default_worker_count
+
+    nodes = [
+        {"NodeID": "b-worker", "Alive": True, "Resources": {"CPU": 16.0}},
+        {"NodeID": "a-head", "Alive": True, "Resources": {"CPU": 0.0}},  # the head keeps no CPUs for work
+        {"NodeID": "c-small", "Alive": True, "Resources": {"CPU": 2.0}},
+        {"NodeID": "d-gone", "Alive": False, "Resources": {"CPU": 8.0}},
+    ]
+    assert default_worker_count(nodes) == ["b-worker"] * 4 + ["c-small"]
+    assert default_worker_count(list(reversed(nodes))) == default_worker_count(nodes)  # same order every run
+
+
+def test_rows_route_the_same_way_in_every_process():
+    """A re-run (another process, another hash seed) sends each row to the same worker index, so to its caches."""
+    import os
+    import subprocess
+    import sys
+
+    here = [route(f"row {i}", 3) for i in range(20)]
+    code = "from actors.research_pool import route; print([route(f'row {i}', 3) for i in range(20)])"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.strip()
+    assert other == str(here)
+    assert len({route(f"row {i}", 4) for i in range(100)}) == 4  # every worker gets rows
