@@ -23,9 +23,8 @@ import time
 import zlib
 from collections.abc import Callable
 
-from ray.exceptions import RayActorError
+from ray.exceptions import ActorUnschedulableError, RayActorError
 
-from actors import objects
 from pipelines.actor_away import AwayPolicy
 from pipelines.research import CellTask
 
@@ -36,6 +35,21 @@ logger = logging.getLogger(__name__)
 POLL_WAIT_S = 1.0  # how long a worker holds a poll with nothing finished
 POLL_GRACE_S = 20.0  # a poll unanswered this long after its wait: is the worker's node still there?
 READY_TRY_S = 10.0  # one wait for a (re)starting worker to answer; a worker pinned to a lost node never does
+
+
+async def _within(ref, timeout_s: float):
+    """The call's result, or ``TimeoutError`` after ``timeout_s``. Not ``asyncio.wait_for``: it waits for the
+    cancelled call to finish cancelling, and a call to an actor pinned to a lost node never finishes."""
+    task = asyncio.ensure_future(_result(ref))
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()  # only our wait: ray.cancel of a call to an actor on a lost node can block the event loop
+        raise TimeoutError(f"no answer in {timeout_s:g} s")
+    return task.result()
+
+
+async def _result(ref):
+    return await ref
 
 
 def route(row_key: str, workers: int) -> int:
@@ -132,14 +146,14 @@ class ResearchPool:
         while True:
             try:
                 ref = handle.finished.remote(self.poll_wait_s)
-                report = await asyncio.wait_for(objects.get_object(ref), self.poll_wait_s + POLL_GRACE_S)
+                report = await _within(ref, self.poll_wait_s + POLL_GRACE_S)
             except TimeoutError:  # no answer at all: on a lost node a call can hang instead of failing
                 if self.node_alive(self.node_of.get(index)):
                     continue
-                logger.error("research worker %d dropped (its node is gone), its rows move to the next worker", index)
-                self.live.discard(index)
-                self.dead.add(index)
-                self._move(index)
+                self._drop(index, "its node is gone")
+                return
+            except ActorUnschedulableError:  # pinned to a node that is gone: Ray cannot start it again
+                self._drop(index, "its node is gone")
                 return
             except RayActorError as exc:
                 logger.warning("research worker %d lost (%s); its %d cells will be sent again", index,
@@ -157,16 +171,14 @@ class ResearchPool:
         while True:
             try:
                 ref = self.handles[index].ready.remote()
-                self.node_of[index] = await asyncio.wait_for(objects.get_object(ref), READY_TRY_S)
+                self.node_of[index] = await _within(ref, READY_TRY_S)
                 break
-            except (RayActorError, TimeoutError) as exc:
+            except (RayActorError, ActorUnschedulableError, TimeoutError) as exc:
+                logger.info("research worker %d not answering yet: %r", index, exc)
                 delay = backoff.next_delay()
-                node_lost = not self.node_alive(self.node_of.get(index))
+                node_lost = isinstance(exc, ActorUnschedulableError) or not self.node_alive(self.node_of.get(index))
                 if delay is None or node_lost:  # its node is gone: Ray cannot start it again there
-                    why = "its node is gone" if node_lost else f"away for {self.away.wait_s:g}s"
-                    logger.error("research worker %d dropped (%s), its rows move to the next worker: %r", index, why, exc)
-                    self.dead.add(index)
-                    self._move(index)
+                    self._drop(index, "its node is gone" if node_lost else f"away for {self.away.wait_s:g}s")
                     return False
                 await asyncio.sleep(delay)
         self.live.add(index)
@@ -183,6 +195,12 @@ class ResearchPool:
         for done in report.finished:
             if self.outstanding[index].pop((done.row_key, done.column), None) is not None:
                 self.events.put_nowait(("done", done.row_key, done.column, done.outcome))
+
+    def _drop(self, index: int, why: str) -> None:
+        logger.error("research worker %d dropped (%s); its rows move to the next worker", index, why)
+        self.live.discard(index)
+        self.dead.add(index)
+        self._move(index)
 
     def _move(self, index: int) -> None:
         tasks, self.outstanding[index] = list(self.outstanding[index].values()), {}

@@ -115,6 +115,10 @@ class _ResearchWorker:
         """The node this worker runs on (the driver waits for it before sending cells)."""
         return ray.get_runtime_context().get_node_id()
 
+    async def stats(self) -> dict:
+        """Cells this worker holds now (running or waiting for a slot), for tests and the curious."""
+        return {"index": self.index, "in_flight": len(self._worker._tasks)}
+
     async def submit(self, tasks: list[CellTask]) -> None:
         self._worker.submit(tasks)
 
