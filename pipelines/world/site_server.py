@@ -160,6 +160,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             state.stats[f"{klass}_injected"] += 1
             return injected
     state.stats[klass] += 1
+    if ctype == "text/html":
+        state.stats[f"served:{authority}{path}"] += 1  # per page, so a test can check each URL is fetched once
     return web.Response(text=body, content_type=ctype)
 
 
