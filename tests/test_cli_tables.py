@@ -18,9 +18,9 @@ from tests.fixtures_store import job_record, write_demo
 
 # Long names, as real providers have them; before, rich cut them to "pri…" at 80 columns.
 PROVIDERS = [
-    ProviderConfig(name="primary-openrouter", base_url="https://openrouter.ai/api/v1",
+    ProviderConfig(name="primary-openrouter", base_url="http://127.0.0.1:9/api/v1",
                    model="meta-llama/llama-3.3-70b-instruct", price_input_per_m=0.1, price_output_per_m=0.3),
-    ProviderConfig(name="backup-selfhosted-vllm", base_url="http://10.0.0.7:8000/v1", model="Qwen/Qwen3-30B-A3B-Instruct-2507"),
+    ProviderConfig(name="backup-selfhosted-vllm", base_url="http://127.0.0.1:8000/v1", model="Qwen/Qwen3-30B-A3B-Instruct-2507"),
 ]
 
 

@@ -33,7 +33,7 @@ APP_JS = b"""fetch('/data.json').then(r => r.json()).then(d => {
   document.getElementById('app').innerHTML = '<article><h1>About us</h1><p>' + d.text + '</p><p>' + d.text + '</p></article>';
 });
 fetch('/private/secret.json').catch(() => {});
-fetch('http://10.1.2.3/metadata').catch(() => {});"""
+fetch('http://127.0.0.1:1/metadata').catch(() => {});"""
 POLL_JS = b"""document.getElementById('app').innerHTML = '<article><p>""" + FACT.encode() + b"""</p></article>';
 setInterval(() => fetch('/data.json?t=' + Date.now()).catch(() => {}), 100);"""
 ROUTES = {
