@@ -129,13 +129,30 @@ def _raw_duplicates(output: str, table: str) -> int:
     return sum(n - 1 for n in keys.values() if n > 1)
 
 
+def _during_research(chaos):
+    """run_job's ``on_start``: ``chaos(progress)`` runs in a thread while the job researches (joined at the end)."""
+    def on_start(progress, connection):
+        @contextlib.contextmanager
+        def view():
+            t = threading.Thread(target=chaos, args=(progress,), daemon=True)
+            t.start()
+            try:
+                yield
+            finally:
+                t.join(timeout=60)
+
+        return view()
+
+    return on_start
+
+
 def _worker_holding_cells(job_id: str, workers: int):
-    """(handle, node id) of a research worker of the job that holds cells now, or None."""
+    """(handle, node id, index) of a research worker of the job that holds cells now, or None."""
     for index in range(workers):
         with contextlib.suppress(Exception):
             handle = ray.get_actor(f"trawl.research[{index}]", namespace=f"trawl.{job_id}")
             if ray.get(handle.stats.remote(), timeout=10)["in_flight"]:
-                return handle, ray.get(handle.ready.remote(), timeout=10)
+                return handle, ray.get(handle.ready.remote(), timeout=10), index
     return None
 
 
@@ -148,33 +165,21 @@ def test_losing_a_worker_mid_job_still_finishes_every_cell_once(cluster, world, 
     world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
     lost: dict = {}
 
-    def chaos(progress, connection):
-        @contextlib.contextmanager
-        def view():
-            def remove_a_node_whose_worker_holds_cells():
-                try:
-                    deadline = time.monotonic() + 300
-                    while time.monotonic() < deadline and not lost:
-                        found = _worker_holding_cells(job.job_id, workers=3)
-                        node = next((n for n in [*workers, spare] if found and n.node_id == found[1]), None)
-                        if node is not None:
-                            c.remove_node(node, allow_graceful=False)
-                            workers[:] = [w for w in workers if w is not node]  # later tests use the nodes that stay
-                            lost["node_id"] = node.node_id
-                        time.sleep(0.05)
-                finally:
-                    world.set_faults("llm", LLMFaults())
+    def remove_a_node_whose_worker_holds_cells(progress):
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not lost:
+                found = _worker_holding_cells(job.job_id, workers=3)
+                node = next((n for n in [*workers, spare] if found and n.node_id == found[1]), None)
+                if node is not None:
+                    c.remove_node(node, allow_graceful=False)
+                    workers[:] = [w for w in workers if w is not node]  # later tests use the nodes that stay
+                    lost["node_id"] = node.node_id
+                time.sleep(0.05)
+        finally:
+            world.set_faults("llm", LLMFaults())
 
-            t = threading.Thread(target=remove_a_node_whose_worker_holds_cells, daemon=True)
-            t.start()
-            try:
-                yield
-            finally:
-                t.join(timeout=60)
-
-        return view()
-
-    result = run_job(job, dashboard=False, on_start=chaos)
+    result = run_job(job, dashboard=False, on_start=_during_research(remove_a_node_whose_worker_holds_cells))
     assert lost, "no research worker ever held a cell"
     if spare not in workers and spare.node_id != lost["node_id"]:
         workers.append(spare)
@@ -195,34 +200,19 @@ def test_killing_a_research_worker_mid_job_loses_no_cell_and_duplicates_no_row(c
     world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
     victim: dict = {}
 
-    def chaos(progress, connection):
-        @contextlib.contextmanager
-        def view():
-            def kill_a_worker_holding_cells():
-                try:
-                    deadline = time.monotonic() + 300
-                    while time.monotonic() < deadline and not victim:
-                        for index in range(2):
-                            with contextlib.suppress(Exception):
-                                handle = ray.get_actor(f"trawl.research[{index}]", namespace=f"trawl.{job.job_id}")
-                                if ray.get(handle.stats.remote(), timeout=10)["in_flight"]:
-                                    ray.kill(handle, no_restart=False)  # a crash: Ray starts it again
-                                    victim["index"] = index
-                                    break
-                        time.sleep(0.05)
-                finally:
-                    world.set_faults("llm", LLMFaults())
+    def kill_a_worker_holding_cells(progress):
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not victim:
+                found = _worker_holding_cells(job.job_id, workers=2)
+                if found is not None:
+                    ray.kill(found[0], no_restart=False)  # a crash: Ray starts it again
+                    victim["index"] = found[2]
+                time.sleep(0.05)
+        finally:
+            world.set_faults("llm", LLMFaults())
 
-            t = threading.Thread(target=kill_a_worker_holding_cells, daemon=True)
-            t.start()
-            try:
-                yield
-            finally:
-                t.join(timeout=60)
-
-        return view()
-
-    result = run_job(job, dashboard=False, on_start=chaos)
+    result = run_job(job, dashboard=False, on_start=_during_research(kill_a_worker_holding_cells))
     assert victim, "no research worker ever held a cell"
     assert result.statuses == {"done": total}, result.statuses
     workers = {c["worker"].split("@")[0] for c in query(result.output, "SELECT worker FROM cells").to_pylist()}

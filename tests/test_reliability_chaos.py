@@ -153,51 +153,31 @@ class Chaos:
                     self.misses.append(f"{kind}: {type(exc).__name__}: {exc}")
                 self.gate.release()
 
+    def _kill_actor(self, kind: str, name: str, by_pid: bool, namespace: str | None = None) -> None:
+        """SIGKILL the actor's process, or ``ray.kill`` it (with restart); recorded as (kind, method)."""
+        if by_pid:
+            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
+            self.kills.append((kind, "SIGKILL"))
+        else:
+            ray.kill(ray.get_actor(name, namespace=namespace), no_restart=False)
+            self.kills.append((kind, "ray.kill"))
+
     def _kill_fetcher(self, by_pid: bool) -> None:
         name = f"trawl.fetcher[{self.rng.randrange(self.shards)}]"
-        if by_pid:
-            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
-            self.kills.append(("fetcher", "SIGKILL"))
-        else:
-            ray.kill(ray.get_actor(name, namespace=f"trawl.{self.job_id}"), no_restart=False)
-            self.kills.append(("fetcher", "ray.kill"))
+        self._kill_actor("fetcher", name, by_pid, namespace=f"trawl.{self.job_id}")
 
     def _kill_llm_gateway(self, by_pid: bool) -> None:
-        name = f"trawl.llm_gateway[{self.job_id}]"
-        if by_pid:
-            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
-            self.kills.append(("llm_gateway", "SIGKILL"))
-        else:
-            ray.kill(ray.get_actor(name), no_restart=False)
-            self.kills.append(("llm_gateway", "ray.kill"))
+        self._kill_actor("llm_gateway", f"trawl.llm_gateway[{self.job_id}]", by_pid)
 
     def _kill_search_gateway(self, by_pid: bool) -> None:
-        name = f"trawl.search_gateway[{self.job_id}]"
-        if by_pid:
-            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
-            self.kills.append(("search_gateway", "SIGKILL"))
-        else:
-            ray.kill(ray.get_actor(name), no_restart=False)
-            self.kills.append(("search_gateway", "ray.kill"))
+        self._kill_actor("search_gateway", f"trawl.search_gateway[{self.job_id}]", by_pid)
 
     def _kill_research(self, by_pid: bool) -> None:
         """A research worker holding cells (the gate holds their LLM calls): the driver must send them again."""
-        name = "trawl.research[0]"
-        if by_pid:
-            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
-            self.kills.append(("research", "SIGKILL"))
-        else:
-            ray.kill(ray.get_actor(name, namespace=f"trawl.{self.job_id}"), no_restart=False)
-            self.kills.append(("research", "ray.kill"))
+        self._kill_actor("research", "trawl.research[0]", by_pid, namespace=f"trawl.{self.job_id}")
 
     def _kill_quota(self, by_pid: bool) -> None:
-        name = f"trawl.quota[{self.job_id}]"
-        if by_pid:
-            os.kill(_actor_pid(name, wait_s=15), signal.SIGKILL)
-            self.kills.append(("quota", "SIGKILL"))
-        else:
-            ray.kill(ray.get_actor(name), no_restart=False)
-            self.kills.append(("quota", "ray.kill"))
+        self._kill_actor("quota", f"trawl.quota[{self.job_id}]", by_pid)
 
     def _kill_extract(self, by_pid: bool) -> None:
         """Kill a running extraction batch; while none runs, release one more company every few seconds to feed one."""
