@@ -20,7 +20,7 @@ from actors.placement import on_this_node
 from pipelines.record_batcher import RecordBatcher
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "BatchedRecordSink", "MAX_UNACKED_WRITES", "UNACKED_AFTER_WAIT", "start_writer", "writer_name", "writer_handle", "free_actor_name"]
+__all__ = ["WriterActor", "BatchedRecordSink", "MAX_UNACKED_WRITES", "UNACKED_AFTER_WAIT", "start_writer", "DeferredWriter", "writer_name", "writer_handle", "free_actor_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,58 @@ def writer_handle(writer):
 def start_writer(output_dir: str, *, job_id: str):
     """Start the writer pinned to this node (the output folder lives here)."""
     return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)  # type: ignore[attr-defined]  # an @ray.remote class
+
+
+class DeferredWriter:
+    """The job's writer actor, started only when a process other than the driver has records to send.
+
+    Until ``handle()`` is first called (the driver's first call its caches cannot answer starts
+    the gateways, fetchers or research workers, which write through the actor), appends are kept
+    in the driver. A run its caches answer entirely never starts the actor: ``close`` writes the
+    kept records with an in-process ``StoreWriter``. Starting the actor took 0.55-0.6 s of such a
+    1.2 s re-run on 2 cores (``benchmarks/cache.py``). Past ``max_kept`` records the actor is
+    started anyway, so a large re-run does not hold its whole output in the driver's memory.
+    """
+
+    def __init__(self, output_dir: str, *, job_id: str, max_kept: int = 50_000) -> None:
+        self.output_dir, self.job_id, self.max_kept = output_dir, job_id, max_kept
+        self._handle = None
+        self._kept: list[tuple[str, list[dict]]] = []
+        self._kept_records = 0
+
+    @property
+    def started(self) -> bool:
+        return self._handle is not None
+
+    def handle(self):
+        """The actor's handle, started now if it is not yet; what was kept is sent to it first."""
+        if self._handle is None:
+            self._handle = start_writer(self.output_dir, job_id=self.job_id)
+            if self._kept:
+                self._handle.append_many.remote(self._kept)  # before any later append: the actor runs them in order
+                self._kept, self._kept_records = [], 0
+        return self._handle
+
+    def send(self, batch: list[tuple[str, list[dict]]]):
+        """Append ``batch`` ([(table, records)]): the append's ObjectRef, or None while the records stay here."""
+        if self._handle is not None:
+            return self._handle.append_many.remote(batch)
+        self._kept += batch
+        self._kept_records += sum(len(records) for _, records in batch)
+        if self._kept_records > self.max_kept:
+            self.handle()
+        return None
+
+    def close(self) -> None:
+        """Flush, compact and refresh the catalog: in the actor if it started, else here. Raises ``StoreError``."""
+        if self._handle is not None:
+            ray.get(self._handle.close.remote())
+            return
+        writer = StoreWriter(self.output_dir)
+        for table, records in self._kept:
+            writer.append(table, records)
+        self._kept, self._kept_records = [], 0
+        writer.close()
 
 
 # Backpressure on the writer: with more than MAX_UNACKED_WRITES appends sent and not acknowledged, the
@@ -139,7 +191,13 @@ class BatchedRecordSink:
             self._send(batch)
 
     def _send(self, batch) -> None:
-        self._pending.append(self._writer.append_many.remote(batch))
+        if isinstance(self._writer, DeferredWriter):
+            ref = self._writer.send(batch)
+            if ref is None:  # kept in the driver until the actor starts
+                return
+        else:
+            ref = self._writer.append_many.remote(batch)
+        self._pending.append(ref)
         if len(self._pending) > MAX_UNACKED_WRITES:
             _, self._pending = ray.wait(self._pending, num_returns=len(self._pending), timeout=0)  # forget acknowledged
         if len(self._pending) > MAX_UNACKED_WRITES:

@@ -4,9 +4,10 @@ The first run pays every LLM call, search and page fetch (with the critical
 path's injected latencies: LLM 1.0 s, search 0.3 s, page 0.2 s); the second
 should answer every LLM call from the LLM cache, every search from the search
 cache and every page from the page store and extract store. Both runs start
-their workers as ``trawl run`` does, on the first cache miss, so a run's
-start-up is the writer (and research includes the other actors' start when
-the run needs them). Reported: both runs' wall time (start-up and research), the second
+their actors as ``trawl run`` does, on the first cache miss (the writer too:
+``actors.writer.DeferredWriter``), so start-up is ~0 and research includes
+the actors' start when the run needs them; a run its caches answer starts
+no actor at all. Reported: both runs' wall time (start-up and research), the second
 run's uncached LLM calls (``llm_calls.cache_hit``), uncached searches
 (``search_calls.cache_hit``), pages not served by the page store
 (``pages.from_page_store``), and whether the answers are identical.
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"Second run: {summary['second_run_uncached_llm_calls']} uncached LLM calls, "
           f"{summary['second_run_uncached_searches']} uncached searches, {second_pages_from_store}/{len(pages)} pages from "
           f"the page store, answers identical: {identical}. Speed-up: {summary['speedup_wall']}x wall, "
-          f"{summary['speedup_research']}x research (writer start-up excluded).\n")
+          f"{summary['speedup_research']}x research (start-up excluded).\n")
     data["design"] = design
     suffix = "" if design.endswith("default") else "_" + design.replace("=", "_")
     write_results("cache" + suffix, data, md, args.results_dir)

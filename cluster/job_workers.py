@@ -1,10 +1,10 @@
-"""The Ray actors of one job run, owned by one object: writer at once, the rest lazily, then flush and kill.
+"""The Ray actors of one job run, owned by one object: started lazily, then flushed and killed.
 
 ``JobWorkers`` is what ``cluster.runner.run_job`` drives: ``start_writer``
-before anything is recorded, ``start`` (idempotent) on the first call the
-job's caches cannot answer, ``close`` to flush the gateways' telemetry and
-close the output, and ``kill`` in every case, so no actor of the run
-outlives it.
+before anything is recorded (a ``DeferredWriter``: the actor itself starts
+with the others), ``start`` (idempotent) on the first call the job's caches
+cannot answer, ``close`` to flush the gateways' telemetry and close the
+output, and ``kill`` in every case, so no actor of the run outlives it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from actors.llm_gateway import start_llm_gateway
 from actors.quota import start_quota
 from actors.research_worker import WorkerSetup, start_research_workers
 from actors.search_gateway import start_search_gateway
-from actors.writer import start_writer, writer_name
+from actors.writer import DeferredWriter, writer_name
 
 __all__ = ["JobWorkers", "WorkerPaths", "GATEWAY_FLUSH_TIMEOUT_S"]
 
@@ -70,8 +70,9 @@ class JobWorkers:
     def started(self) -> bool:
         return self.fetchers is not None
 
-    def start_writer(self):
-        self.writer = start_writer(self.paths.output, job_id=self.job.job_id)
+    def start_writer(self) -> DeferredWriter:
+        """The job's writer; its actor starts with ``start`` (a run its caches answer writes in the driver)."""
+        self.writer = DeferredWriter(self.paths.output, job_id=self.job.job_id)
         return self.writer
 
     def start(self):
@@ -79,6 +80,8 @@ class JobWorkers:
 
         With research workers: the fetchers, the quota actor and the workers; the gateways are None
         (each worker and the driver run their own)."""
+        if not self.started:
+            self.writer.handle()  # first: the gateways look it up by name, the workers hold its handle
         if not self.started and self.research_nodes:
             self._start_research()
         if not self.started:
@@ -106,7 +109,7 @@ class JobWorkers:
         fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"), job_id=job.job_id)
         # a worker needs the job's settings, not its rows or spec text (each cell carries its own row)
         settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
-        setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer, fetchers, self.quota,
+        setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer.handle(), fetchers, self.quota,
                             len(self.research_nodes))
         # Kept in the object store by this reference for the whole run: a restarted worker reads its constructor
         # arguments again, and Ray does not keep them alive for restarts (ray-project/ray#53727).
@@ -129,8 +132,10 @@ class JobWorkers:
                 logger.warning("a research worker's last records were not flushed: %r", exc)
 
     def record_job(self, record: dict) -> None:
-        """Write the job's row (``jobs`` table) and wait for the writer to take it."""
-        ray.get(self.writer.append.remote("jobs", [record]))
+        """Write the job's row (``jobs`` table) and wait for the writer to take it (kept in the driver until it starts)."""
+        ref = self.writer.send([("jobs", [record])])
+        if ref is not None:
+            ray.get(ref)
 
     def flush_gateways(self) -> None:
         """Wait until each gateway's telemetry records have reached the writer (best effort per gateway)."""
@@ -145,11 +150,12 @@ class JobWorkers:
         self.close_research()
         self.flush_gateways()
         self.record_job(final_record)
-        ray.get(self.writer.close.remote())
+        self.writer.close()
 
     def kill(self) -> None:
         """Kill every actor of the run (without restart)."""
-        for handle in [*self.research, self.quota, *self._gateways(), self.writer]:
+        writer = self.writer.handle() if self.writer is not None and self.writer.started else None
+        for handle in [*self.research, self.quota, *self._gateways(), writer]:
             if handle is not None:
                 ray.kill(handle, no_restart=True)
         if self.fetchers is not None:

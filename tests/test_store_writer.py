@@ -2,10 +2,12 @@
 
 import datetime as dt
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.errors import StoreError
+from pipelines.store.catalog import CATALOG_STAMP
 from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.schemas import SCHEMAS
 from pipelines.store.writer import StoreWriter
@@ -84,8 +86,32 @@ def test_a_later_writer_resuming_the_job_wins_over_the_earlier_one(tmp_path):
 def test_no_temporary_files_are_left_behind(tmp_path):
     with StoreWriter(tmp_path) as w:
         w.append("jobs", [job_record()])
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+    leftovers = [p for p in tmp_path.rglob("*") if (p.name.startswith(".") and p.name != CATALOG_STAMP) or p.suffix == ".tmp"]
     assert leftovers == [] and (tmp_path / "trawl.duckdb").is_file()
+
+
+def test_close_writes_each_partition_once_and_keeps_an_unchanged_catalog(tmp_path):
+    with StoreWriter(tmp_path) as w:
+        w.append("jobs", [job_record()])
+        w.append("cells", [cell("Acme", "ceo", None, status="failed"), cell("Beta", "ceo", "Bo")])
+    catalog = tmp_path / "trawl.duckdb"
+    built = catalog.stat().st_ino, catalog.stat().st_mtime_ns
+    with StoreWriter(tmp_path) as w:  # a re-run: new rows for the same job, its partitions exist
+        w.append("cells", [cell("Acme", "ceo", "Ada")])
+        w.flush()
+        w.append("cells", [cell("Beta", "ceo", "Bea")])
+    assert sorted((r["row_key"], r["answer"]) for r in read_table(tmp_path, "cells").to_pylist()) == [("Acme", "Ada"), ("Beta", "Bea")]
+    assert len(part_files(tmp_path, "cells")) == 1  # the part flushed mid-run, the old file and the buffer: one file
+    assert (catalog.stat().st_ino, catalog.stat().st_mtime_ns) == built  # same views: the catalog was not rebuilt
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        con.execute(f"SET file_search_path = '{tmp_path}'")
+        assert con.execute("SELECT answer FROM cells ORDER BY row_key").fetchall() == [("Ada",), ("Bea",)]
+    with StoreWriter(tmp_path) as w:  # a new table partition changes the views: rebuilt
+        w.append("pages", [{"job_id": "demo-abc", "url": "http://a.example/", "status": "ok"}])
+    assert catalog.stat().st_ino != built[0]
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        con.execute(f"SET file_search_path = '{tmp_path}'")
+        assert con.execute("SELECT url FROM pages").fetchall() == [("http://a.example/",)]
 
 
 @pytest.mark.parametrize(

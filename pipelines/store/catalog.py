@@ -41,6 +41,7 @@ so nothing newer is needed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -56,9 +57,10 @@ from pipelines.store.filesystem import is_uri
 from pipelines.store.reader import job_columns, part_files, read_table
 from pipelines.store.schemas import KEYS, SCHEMAS
 
-__all__ = ["CATALOG_FILE", "STORAGE_VERSION", "RESULT_TYPES", "table_sql", "view_statements", "results_view_statements", "results_sql", "results_view_name", "refresh_catalog", "duckdb_cli_hint", "quote_ident", "quote_literal"]
+__all__ = ["CATALOG_FILE", "CATALOG_STAMP", "STORAGE_VERSION", "RESULT_TYPES", "table_sql", "view_statements", "results_view_statements", "results_sql", "results_view_name", "refresh_catalog", "duckdb_cli_hint", "quote_ident", "quote_literal"]
 
 CATALOG_FILE = "trawl.duckdb"
+CATALOG_STAMP = ".trawl.duckdb.sha256"  # what the catalog was built from (refresh_catalog)
 STORAGE_VERSION = "v1.0.0"  # the oldest format DuckDB 1.x+ clients read; see the module docstring
 RESULT_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "list": "VARCHAR[]", "text": "VARCHAR", "url": "VARCHAR"}
 
@@ -167,24 +169,40 @@ def results_view_statements(jobs: list[dict[str, Any]]) -> list[str]:
 
 
 def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
-    """Rebuild <output>/trawl.duckdb atomically; returns its path."""
+    """Rebuild <output>/trawl.duckdb atomically, unless it already holds exactly these views; returns its path.
+
+    The views name file globs, not files, so new part files of a table never change them; a new
+    table partition, job or column does. ``CATALOG_STAMP`` beside the file keeps the SHA-256 of the
+    statements the file was built from (with DuckDB's version and the storage format), and an equal
+    one skips the rebuild: opening DuckDB and creating the views was a tenth of a second of every
+    close, most of a re-run that its caches answer. Raises ``StoreError`` when the file cannot be built.
+    """
     import duckdb
 
     if is_uri(output_dir):
         raise StoreError(f"{output_dir}: a URI output has no trawl.duckdb; `trawl query` reads it through pyarrow")
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / CATALOG_FILE
+    final, stamp_file = folder / CATALOG_FILE, folder / CATALOG_STAMP
+    statements = view_statements(folder, relative=True)
+    stamp = hashlib.sha256("\n".join([duckdb.__version__, STORAGE_VERSION, *statements]).encode("utf-8")).hexdigest()
+    try:
+        if final.is_file() and stamp_file.read_text(encoding="utf-8").strip() == stamp:
+            return final
+    except OSError:
+        pass  # no stamp yet: build
     tmp = folder / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     try:
+        stamp_file.unlink(missing_ok=True)  # a crash below leaves no stamp, so the next close rebuilds
         con = duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION})
         try:
             con.execute(f"SET file_search_path = {quote_literal(str(folder.resolve()))}")  # binds the relative paths
-            for statement in view_statements(folder, relative=True):
+            for statement in statements:
                 con.execute(statement)
         finally:
             con.close()
         os.replace(tmp, final)
+        stamp_file.write_text(stamp + "\n", encoding="utf-8")
     except (duckdb.Error, OSError) as err:
         raise StoreError(f"cannot build {final}: {err}") from None
     finally:

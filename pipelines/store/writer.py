@@ -180,11 +180,7 @@ class StoreWriter:
         written = 0
         buffers, self._buffers = self._buffers, {}
         for (table, job_id), buf in buffers.items():
-            try:
-                data = pa.Table.from_pylist(buf.records, schema=SCHEMAS[table])
-            except (pa.ArrowException, OverflowError) as err:  # e.g. an int beyond int64
-                raise StoreError(f"{table}: {len(buf.records)} buffered records could not be written: {err}") from None
-            data = dedup_latest(data, KEYS[table])
+            data = dedup_latest(self._arrow(table, buf.records), KEYS[table])
             folder = self._partition(table, job_id)
             if not self._is_dir(folder) or table == "jobs":
                 self._catalog_dirty = True  # a new partition or new job metadata changes the views
@@ -199,6 +195,13 @@ class StoreWriter:
         if self._catalog_dirty and written:
             self.refresh_catalog()
         return written
+
+    @staticmethod
+    def _arrow(table: str, records: list[dict[str, Any]]) -> pa.Table:
+        try:
+            return pa.Table.from_pylist(records, schema=SCHEMAS[table])
+        except (pa.ArrowException, OverflowError) as err:  # e.g. an int beyond int64
+            raise StoreError(f"{table}: {len(records)} buffered records could not be written: {err}") from None
 
     def _part_name(self) -> str:
         # Names sort in write order: a time that never goes backwards inside this writer,
@@ -260,6 +263,11 @@ class StoreWriter:
             return 0  # a single part was deduplicated when it was flushed
         data = dedup_latest(_read_files(files, table, self._remote), KEYS[table])
         self._write_part(folder, data)  # newest name: it wins over the old parts until they are gone
+        self._remove(files)
+        self._part_counts[(table, job_id)] = 1
+        return len(files)
+
+    def _remove(self, files: list) -> None:
         for path in files:
             if self._remote is not None:
                 self._remote.delete(path)
@@ -268,8 +276,6 @@ class StoreWriter:
                 path.unlink()
             except FileNotFoundError:
                 pass
-        self._part_counts[(table, job_id)] = 1
-        return len(files)
 
     def refresh_catalog(self) -> None:
         """(Re)create the views in <output>/trawl.duckdb (local outputs only; see the module docstring)."""
@@ -278,10 +284,29 @@ class StoreWriter:
         self._catalog_dirty = False
 
     def close(self) -> None:
-        """Flush, compact what this writer touched, and refresh the catalog. Safe to call twice."""
+        """Write what is buffered, compact what this writer touched, and refresh the catalog. Safe to call twice.
+
+        Each partition is written once: its buffered rows and its part files are deduplicated
+        together into one file (a flush and then a compaction would write the buffer twice and read
+        it back once, most of a short run's close)."""
         if self._closed:
             return
-        self.compact()
+        buffers, self._buffers = self._buffers, {}
+        jobs = {jid for _, jid in self._touched} | {jid for _, jid in buffers}
+        for table, job_id in sorted({(t, jid) for t in SCHEMAS for jid in jobs}):
+            buf = buffers.get((table, job_id))
+            new = self._arrow(table, buf.records) if buf is not None else None
+            folder = self._partition(table, job_id)
+            files = self._parts(folder)
+            if new is None and len(files) <= 1:
+                continue  # nothing new, and a single part was deduplicated when it was written
+            if not files or table == "jobs":
+                self._catalog_dirty = True
+            parts = ([_read_files(files, table, self._remote)] if files else []) + ([new] if new is not None else [])
+            self._write_part(folder, dedup_latest(pa.concat_tables(parts), KEYS[table]))  # newest name: wins until the old go
+            self._remove(files)
+            self._touched.add((table, job_id))
+            self._part_counts[(table, job_id)] = 1
         self.refresh_catalog()
         self._closed = True
 
