@@ -20,6 +20,7 @@ from typing import Any
 import ray
 from ray.util import metrics
 
+from pipelines import urls
 from pipelines.errors import SpecError
 from pipelines.fetch import FetchResult, PageFetcher, shard_index
 from pipelines.fetch.checks import fetch_settings_problems
@@ -43,6 +44,7 @@ def fetcher_name(index: int) -> str:
 class FetcherActor:
     def __init__(self, settings: FetchSettings, name: str, page_store_dir: str | None = None) -> None:
         self._fetcher = PageFetcher(settings, name=name, page_store_dir=page_store_dir)
+        urls.warm_up()  # every page's domain needs the Public Suffix List: parse it before the first page waits on it
         tags = {"fetcher": name}
         self._pages = metrics.Counter(
             "trawl_fetch_pages", description="Pages fetched, by outcome and reason slug.", tag_keys=("fetcher", "status", "reason")

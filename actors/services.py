@@ -80,8 +80,9 @@ class RayServices:
         self.records = BatchedRecordSink(writer, max_records=record_batch, linger_s=record_linger_s)
         self._stores: set[asyncio.Future] = set()
         # The judge ranks chunks on this event loop; bm25s/numpy take ~0.4 s to import, so import them now,
-        # off the loop, while the first cells are still waiting for their keywords.
-        threading.Thread(target=_warm_ranking, name="trawl.warm-ranking", daemon=True).start()
+        # off the loop, while the first cells are still waiting for their keywords (the Public Suffix List
+        # and the TLS context too: each costs its first user tens of milliseconds on the loop).
+        threading.Thread(target=_warm_up, name="trawl.warm-up", daemon=True).start()
 
     # --- remote calls ---------------------------------------------------------
 
@@ -169,7 +170,7 @@ class RayServices:
 
     async def _fetch_and_extract(self, url: str) -> ExtractedPage:
         started = time.perf_counter()
-        if self.extracted is not None:
+        if self.extracted is not None and self.extracted.has(url):  # a miss costs a stat, not a hop to a thread
             page = await asyncio.to_thread(self.extracted.get, url, host_allowed=self.host_allowed)
             if page is not None:  # extracted before, by this job or another: no fetcher, no extraction task
                 page.fetch_ms = (time.perf_counter() - started) * 1000.0
@@ -248,10 +249,14 @@ def _task_error(stage: str, exc: RayTaskError) -> TrawlError:
     return UnavailableError(f"{stage} failed: {type(exc.cause).__name__}: {str(exc.cause)[:200]}", reason=f"{stage}_error")
 
 
-def _warm_ranking() -> None:
+def _warm_up() -> None:
+    from pipelines import urls
+    from pipelines.llm.client import warm_up as warm_llm_client
     from pipelines.ranking import rank_chunks
 
     try:
+        urls.warm_up()
+        warm_llm_client()
         rank_chunks("warm up", ["warm up the ranking"], 1)
     except Exception as exc:  # noqa: BLE001 - only a warm-up; the first real call will report any problem
-        logger.debug("ranking warm-up failed (the first real call will report it): %r", exc)
+        logger.debug("warm-up failed (the first real call will report it): %r", exc)

@@ -7,9 +7,12 @@ gateway process's CPU time per call, for two provider clients:
 
 - **sdk_create** (the baseline): ``chat.completions.with_raw_response.create``
   on one ``AsyncOpenAI`` client, which is how trawl called providers before;
+- **httpx_post**: the SDK client's ``post("/chat/completions")`` with the
+  exact body trawl builds anyway, over httpx's own transport and several SDK
+  clients (connection pools of 8), as trawl had it until 2026-11-30;
 - **trawl**: ``pipelines.llm.client.ProviderClient`` as it is now: the same
-  SDK client's ``post("/chat/completions")`` with the exact body trawl
-  builds anyway, over several SDK clients (connection pools of 8).
+  ``post``, one SDK client on the SDK's aiohttp transport
+  (``openai.DefaultAioHttpClient``).
 
 Variants alternate, ``--repeats`` times each, and the median is reported
 (this machine is shared). Judge-sized requests (3 chunks of ~600 characters);
@@ -41,11 +44,9 @@ def _sdk_create_client():
     from pipelines.llm import client as c
 
     class SdkCreateClient(c.ProviderClient):
-        def _sdk(self):
-            if not self._clients:
-                self._clients = [openai.AsyncOpenAI(api_key=self._key, base_url=self.provider.base_url, max_retries=0,
-                                                    timeout=self.provider.timeout_s)]
-            return self._clients[0]
+        def _new_sdk(self):
+            return openai.AsyncOpenAI(api_key=self._key, base_url=self.provider.base_url, max_retries=0,
+                                      timeout=self.provider.timeout_s)
 
         async def complete(self, body: dict) -> c.Reply:
             try:
@@ -60,6 +61,34 @@ def _sdk_create_client():
                            finish_reason=choice.finish_reason)
 
     return SdkCreateClient
+
+
+def _httpx_post_client():
+    """trawl's client before the aiohttp transport: ``post`` over httpx pools of 8 connections, used in turn."""
+    import openai
+
+    from pipelines.llm import client as c
+
+    class HttpxPostClient(c.ProviderClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pool_clients: list = []
+            self._next = -1
+
+        def _sdk(self):
+            pools = max(1, -(-self.provider.max_concurrency // 8))
+            self._next = (self._next + 1) % pools
+            if self._next >= len(self._pool_clients):
+                self._pool_clients.append(openai.AsyncOpenAI(
+                    base_url=self.provider.base_url, api_key=self._key, max_retries=0, timeout=self.provider.timeout_s,
+                    http_client=openai.DefaultAsyncHttpxClient(verify=c._tls_context())))
+            return self._pool_clients[self._next]
+
+        async def aclose(self):
+            for client in self._pool_clients:
+                await client.close()
+
+    return HttpxPostClient
 
 
 def _requests(n: int, offset: int):
@@ -82,7 +111,7 @@ def _measure(variant: str, base_url: str, calls: int, concurrency: int, offset: 
     provider = ProviderConfig(name="world", base_url=base_url, model="trawl-extractive", max_concurrency=max(concurrency, 8))
     settings = LLMSettings(providers=[provider], cache=True)
     original = g.ProviderClient
-    g.ProviderClient = _sdk_create_client() if variant == "sdk_create" else c.ProviderClient
+    g.ProviderClient = {"sdk_create": _sdk_create_client, "httpx_post": _httpx_post_client}.get(variant, lambda: c.ProviderClient)()
     try:
         with tempfile.TemporaryDirectory() as cache_dir:
             gateway = g.Gateway(settings, record_sink=lambda records: None, cache_dir=cache_dir)
@@ -119,11 +148,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     machine = machine_info()
     server = start_llm_server(LLMFaults(), port=0)
-    samples: dict[str, list[dict]] = {"sdk_create": [], "trawl": []}
+    samples: dict[str, list[dict]] = {"sdk_create": [], "httpx_post": [], "trawl": []}
     try:
         for r in range(args.repeats):
             for variant in samples:  # alternate, so load changes hit both
-                offset = 1 + (r * 2 + len(samples[variant])) * 1_000_000 + (0 if variant == "trawl" else 500_000)
+                offset = 1 + (r * 3 + list(samples).index(variant)) * 1_000_000  # distinct requests: no cache hit
                 samples[variant].append(_measure(variant, server.base_url, args.calls, args.concurrency, offset))
     finally:
         server.stop()
@@ -131,13 +160,15 @@ def main(argv: list[str] | None = None) -> dict:
                 "calls_per_s": statistics.median(s["calls_per_s"] for s in xs),
                 "failed": sum(s["failed"] for s in xs), "samples": xs} for v, xs in samples.items()}
     ratio = round(runs["trawl"]["cpu_ms_per_call"] / runs["sdk_create"]["cpu_ms_per_call"], 3)
+    over_httpx = round(runs["trawl"]["cpu_ms_per_call"] / runs["httpx_post"]["cpu_ms_per_call"], 3)
     data = {"benchmark": "gateway_cpu", "machine": machine, "calls": args.calls, "concurrency": args.concurrency,
-            "repeats": args.repeats, "runs": runs, "summary": {"trawl_cpu_over_sdk_create": ratio}}
+            "repeats": args.repeats, "runs": runs,
+            "summary": {"trawl_cpu_over_sdk_create": ratio, "trawl_cpu_over_httpx_post": over_httpx}}
     table = markdown_table(["client", "CPU ms per call (median)", "calls/s (median)", "failed calls"],
                            [[v, r["cpu_ms_per_call"], r["calls_per_s"], r["failed"]] for v, r in runs.items()])
     md = (f"{args.calls} judge-sized calls, {args.concurrency} in flight, {args.repeats} alternating repeats, "
           f"Gateway in one process against the world's LLM server on loopback.\n\n{table}\n\n"
-          f"trawl's client: **{ratio}x** the baseline's CPU per call.\n")
+          f"trawl's client: **{ratio}x** the baseline's CPU per call, {over_httpx}x httpx_post's.\n")
     write_results("gateway_cpu", data, md, args.results_dir)
     print(md)
     return data

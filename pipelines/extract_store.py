@@ -54,6 +54,10 @@ class ExtractedStore:
         sha = hashlib.sha256(f"{EXTRACT_VERSION}\x1f{self.chunk_chars}\x1f{url}".encode()).hexdigest()
         return self.root / sha[:2] / f"{sha}.json.gz"
 
+    def has(self, url: str) -> bool:
+        """Whether an entry for ``url`` exists (one stat: cheap enough for the event loop; ``get`` reads it)."""
+        return self.path_for(url).is_file()
+
     def get(self, url: str, *, host_allowed: Callable[[str, int | None], bool], now: datetime | None = None) -> ExtractedPage | None:
         """The stored extraction of ``url``, or None (missing, expired, corrupt, or behind a host this job does not allow)."""
         try:

@@ -182,6 +182,16 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()  # the snapshot bundled with the package; never downloads
 
 
+def warm_up() -> None:
+    """Parse the Public Suffix List now, once per process.
+
+    Parsing it is pure Python, ~65 ms on a quiet core and over 100 ms on a busy one; the first
+    ``registrable_domain`` call pays it otherwise, on the event loop of a fetcher or research
+    worker, while that loop holds a row's first pages (measured with benchmarks/critical_path.py).
+    """
+    _psl()
+
+
 def registrable_domain(host: str) -> str:
     """The part of a host a registrant controls, by the Public Suffix List.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import socket
+import threading
 
 import pytest
 
@@ -54,6 +56,31 @@ def test_status_codes_map_to_the_error_tree(llm_server, status, headers, body, e
 def test_connection_refused_is_unavailable():
     err, _ = attempt(f"http://127.0.0.1:{free_port()}/v1")
     assert isinstance(err, UnavailableError) and err.reason == "connection_error"
+
+
+def test_a_connection_the_server_drops_is_unavailable_not_a_timeout():
+    # The SDK's aiohttp transport reports a dropped connection as httpx.ConnectTimeout (its cause is the
+    # aiohttp error); a person reading the cell's reason must see a connection error, not a slow server.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def drop_each():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()  # no status line: the server is gone mid-request
+
+    threading.Thread(target=drop_each, daemon=True).start()
+    try:
+        err, _ = attempt(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", timeout_s=5.0)
+    finally:
+        listener.close()
+    assert isinstance(err, UnavailableError) and err.reason == "connection_error", err
+    assert "timed out" not in str(err)
 
 
 def test_slow_server_times_out(llm_server_factory):

@@ -138,7 +138,7 @@ class PageFetcher:
         return result
 
     async def _fetch_with_store(self, url: str) -> FetchResult:
-        if self.store is not None:
+        if self.store is not None and self.store.has(url):  # a miss costs a stat, not a hop to a thread
             stored = await asyncio.to_thread(self.store.get, url)
             if stored is not None and all(self.guard.host_allowed(h, port) for h, port in stored.private_hosts):
                 return FetchResult(

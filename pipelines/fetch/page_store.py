@@ -56,6 +56,10 @@ class PageStore:
         sha = hashlib.sha256(url.encode("utf-8")).hexdigest()
         return self.root / sha[:2] / f"{sha}.page"
 
+    def has(self, url: str) -> bool:
+        """Whether a page is stored for ``url`` (one stat: cheap enough for the event loop; ``get`` reads it)."""
+        return self.path_for(url).is_file()
+
     def get(self, url: str, *, now: datetime | None = None) -> StoredPage | None:
         path = self.path_for(url)
         try:
