@@ -65,10 +65,11 @@ def _headers_of(exc: openai.APIStatusError) -> dict[str, str]:
 
 def _causes(exc: BaseException):
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__cause__
 
 
 def _refused_or_dropped(exc: BaseException) -> BaseException | None:
