@@ -3,13 +3,18 @@
 Every other actor and the driver send records here; appends are batched by
 ``StoreWriter`` and keyed, so a retried append never duplicates a row. The
 actor is synchronous (one call at a time): appends are cheap buffer writes,
-and serializing them is what makes "one writer" true.
+and serializing them is what makes "one writer" true. Part files are written
+by a thread of the actor (every ``FLUSH_CHECK_S``, when a buffer is due), so
+an append is acknowledged without waiting for Parquet or the DuckDB catalog:
+a research worker reports a finished cell only after the writer acknowledged
+its records, and a write in the append's path held those reports up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -20,32 +25,94 @@ from actors.placement import on_this_node
 from pipelines.record_batcher import RecordBatcher
 from pipelines.store.writer import StoreWriter
 
-__all__ = ["WriterActor", "BatchedRecordSink", "MAX_UNACKED_WRITES", "UNACKED_AFTER_WAIT", "start_writer", "DeferredWriter", "writer_name", "writer_handle", "free_actor_name"]
+__all__ = ["WriterActor", "BackgroundWriter", "BatchedRecordSink", "MAX_UNACKED_WRITES", "UNACKED_AFTER_WAIT", "start_writer", "DeferredWriter", "writer_name", "writer_handle", "free_actor_name"]
 
 logger = logging.getLogger(__name__)
+
+
+FLUSH_CHECK_S = 0.25  # how often the writer's thread looks for a due buffer (StoreWriter.max_age_s makes it due)
+BACKLOG_ROWS = 50_000  # buffered rows past which an append waits for the disk
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class WriterActor:
     def __init__(self, output_dir: str) -> None:
-        self._writer = StoreWriter(output_dir)
+        self._writer = BackgroundWriter(StoreWriter(output_dir, auto_flush=False))
 
     def append(self, table: str, records: list[dict]) -> None:
-        self._writer.append(table, records)
+        self._writer.append_many([(table, records)])
 
     def append_many(self, batches: list[tuple[str, list[dict]]]) -> None:
-        for table, records in batches:
-            self._writer.append(table, records)
+        self._writer.append_many(batches)
 
     def flush(self) -> None:
         self._writer.flush()
 
     def close(self) -> None:
         """Flush, compact to one row per key, and refresh the DuckDB views."""
-        self._writer.close()  # close() compacts and refreshes the catalog
+        self._writer.close()
 
     def ping(self) -> bool:
         return True
+
+
+class BackgroundWriter:
+    """A ``StoreWriter`` (made with ``auto_flush=False``) whose part files a thread of its own writes.
+
+    ``append_many`` only buffers, so it returns without waiting for Parquet or the DuckDB catalog;
+    the thread writes every ``check_s`` seconds once a buffer is due (``StoreWriter.due``).
+    """
+
+    def __init__(self, writer: StoreWriter, check_s: float = FLUSH_CHECK_S, backlog_rows: int = BACKLOG_ROWS) -> None:
+        self._writer, self._backlog_rows = writer, backlog_rows
+        self._buffers_lock = threading.Lock()  # appends, and taking the buffers away
+        self._io_lock = threading.Lock()  # one write at a time, in the order the buffers were taken
+        self._failure: BaseException | None = None  # a background write's error, raised by the next call
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write_when_due, args=(check_s,), name="trawl.writer.flush", daemon=True)
+        self._thread.start()
+
+    def append_many(self, batches: list[tuple[str, list[dict]]]) -> None:
+        """Buffer the records; raises ``StoreError`` for records that do not fit their table, or for a
+        background write that failed since the last call (its records are lost)."""
+        self._raise_failure()
+        with self._buffers_lock:
+            for table, records in batches:
+                self._writer.append(table, records)
+            backlog = self._writer.pending_rows() > self._backlog_rows
+        if backlog:  # the disk is slower than the senders: they wait for it instead of filling memory
+            self._write(everything=True)
+
+    def flush(self) -> None:
+        self._write(everything=True)
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Write what is buffered, compact to one row per key, and refresh the DuckDB views."""
+        self._stop.set()
+        with self._io_lock, self._buffers_lock:
+            self._writer.close()  # close() writes the buffers, compacts and refreshes the catalog
+        self._raise_failure()
+
+    def _write_when_due(self, check_s: float) -> None:
+        while not self._stop.wait(check_s):
+            try:
+                self._write(everything=False)
+            except Exception as exc:  # noqa: BLE001 - kept for the next call to raise
+                self._failure = exc
+
+    def _write(self, *, everything: bool) -> None:
+        with self._io_lock:
+            with self._buffers_lock:
+                if not everything and not self._writer.due():
+                    return
+                buffers = self._writer.take()
+            self._writer.write(buffers)
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
 
 def free_actor_name(name: str, timeout_s: float = 10.0) -> None:

@@ -53,7 +53,7 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
             pytest.skip(problem)
     data = _run(script, CASES[script], str(tmp_path))
     if script == "critical_path":
-        assert {"trawl", "asyncio", "sequential"} <= set(data["runs"])
+        assert {"trawl", "trawl_lazy", "asyncio", "sequential"} <= set(data["runs"])
         assert data["runs"]["trawl"]["accuracy"]["total"] == 1
         assert data["critical_path"]["levels"] == 1
     elif script == "scale":

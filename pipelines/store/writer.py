@@ -102,7 +102,10 @@ class StoreWriter:
         max_age_s: float = 2.0,
         compact_at_files: int = 64,
         compression: str = "zstd",
+        auto_flush: bool = True,
     ) -> None:
+        """``auto_flush=False``: ``append`` only buffers, and the owner writes what ``take`` hands it
+        (``actors.writer.WriterActor`` does it in a thread of its own, so appends never wait for the disk)."""
         self._remote = remote_output(output_dir)
         if self._remote is not None:
             self.output_dir: Any = str(output_dir)  # a str inside a URI output's filesystem, else a Path
@@ -115,6 +118,7 @@ class StoreWriter:
                 raise StoreError(f"cannot create output folder {self.output_dir}: {err}") from None
         self.max_rows, self.max_bytes, self.max_age_s = max_rows, max_bytes, max_age_s
         self.compression = compression
+        self.auto_flush = auto_flush
         self.compact_at_files = compact_at_files
         self._part_counts: dict[tuple[str, str], int] = {}  # part files per partition, counted once from disk
         self._buffers: dict[tuple[str, str], _Buffer] = {}
@@ -154,31 +158,41 @@ class StoreWriter:
             if missing:
                 raise StoreError(f"{table}: key field(s) {', '.join(missing)} missing in {_short(record)}")
             by_job.setdefault(check_job_id(record["job_id"]), []).append(record)
-        due = False
         for job_id, rows in by_job.items():
             buf = self._buffers.setdefault((table, job_id), _Buffer())
             buf.records += rows
             buf.bytes += sum(len(v) for row in rows for v in row.values() if isinstance(v, str))
-            due = due or len(buf.records) >= self.max_rows or buf.bytes >= self.max_bytes
-        if due:
-            self.flush()
-        else:
+        if self.auto_flush:
             self.flush_if_due()
 
-    def flush_if_due(self) -> int:
-        """Flush if any buffer is older than ``max_age_s``; returns rows written."""
+    def due(self) -> bool:
+        """Whether a buffer is full (``max_rows``, ``max_bytes``) or older than ``max_age_s``."""
         now = time.monotonic()
-        if any(now - b.since >= self.max_age_s for b in self._buffers.values()):
-            return self.flush()
-        return 0
+        return any(len(b.records) >= self.max_rows or b.bytes >= self.max_bytes or now - b.since >= self.max_age_s
+                   for b in self._buffers.values())
+
+    def flush_if_due(self) -> int:
+        """Flush if any buffer is full or older than ``max_age_s``; returns rows written."""
+        return self.flush() if self.due() else 0
 
     def pending_rows(self) -> int:
         return sum(len(b.records) for b in self._buffers.values())
 
     def flush(self) -> int:
         """Write every buffer as one part file per partition; returns rows written."""
-        written = 0
+        return self.write(self.take())
+
+    def take(self) -> dict:
+        """Every buffer, handed over for ``write`` (the writer keeps none of them)."""
         buffers, self._buffers = self._buffers, {}
+        return buffers
+
+    def write(self, buffers: dict) -> int:
+        """Write buffers from ``take`` as one part file per partition; returns rows written.
+
+        Buffers are written in the order they were taken, so a later write of a key wins; an owner
+        that writes from a thread of its own takes and writes under one lock."""
+        written = 0
         for (table, job_id), buf in buffers.items():
             data = dedup_latest(self._arrow(table, buf.records), KEYS[table])
             folder = self._partition(table, job_id)
