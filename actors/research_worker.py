@@ -112,7 +112,9 @@ class _ResearchWorker:
             raise failed[0]  # the driver must not take outcomes whose records were lost: it sends the cells again
 
     async def ready(self) -> str:
-        """The node this worker runs on (the driver waits for it before sending cells)."""
+        """The node this worker runs on, once its one-time imports are done (the driver waits for it before
+        sending cells: the warm-up thread competing for the GIL held a row's first LLM calls ~80 ms)."""
+        await self._services.warmed()
         return ray.get_runtime_context().get_node_id()
 
     async def stats(self) -> dict:

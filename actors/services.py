@@ -82,7 +82,13 @@ class RayServices:
         # The judge ranks chunks on this event loop; bm25s/numpy take ~0.4 s to import, so import them now,
         # off the loop, while the first cells are still waiting for their keywords (the Public Suffix List
         # and the TLS context too: each costs its first user tens of milliseconds on the loop).
-        threading.Thread(target=_warm_up, name="trawl.warm-up", daemon=True).start()
+        self._warm_up = threading.Thread(target=_warm_up, name="trawl.warm-up", daemon=True)
+        self._warm_up.start()
+
+    async def warmed(self) -> None:
+        """Return once the warm-up thread (ranking imports, Public Suffix List, TLS context) is done."""
+        if self._warm_up.is_alive():
+            await asyncio.to_thread(self._warm_up.join)
 
     # --- remote calls ---------------------------------------------------------
 

@@ -151,7 +151,9 @@ class _StartupClock:
                     handles.append(ray.get_actor(name, namespace=namespace))
         from actors.extract import warm_up_extraction
 
-        ray.get([h.__ray_ready__.remote() for h in handles] + warm_up_extraction(), timeout=120)
+        # a research worker is ready once its warm-up (imports, Public Suffix List) is done: its ``ready`` says so
+        ray.get([h.ready.remote() if hasattr(h, "ready") else h.__ray_ready__.remote() for h in handles]
+                + warm_up_extraction(), timeout=120)
         self.ready_at = time.perf_counter()
         return contextlib.nullcontext()
 
