@@ -29,6 +29,7 @@ default. Each row cites the document its rules come from.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -116,6 +117,7 @@ def _matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], pattern)
 
 
+@functools.lru_cache(maxsize=1024)
 def family_row(model: str) -> tuple[tuple[str, ...], Capabilities, str]:
     """The first table row whose pattern matches ``model``: (patterns, capabilities, source document)."""
     for row in FAMILIES:
