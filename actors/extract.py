@@ -102,15 +102,17 @@ class ExtractBatcher:
             await asyncio.sleep(0.005 if self._waiting or self._ready else 0)
 
     def _dispatch(self) -> None:
+        if not self._ready or self._batches >= self.max_batches:
+            return
+        if len(self._ready) < self.batch_size and time.monotonic() - self._ready[0][2] < self.linger_s and self._batches > 0:
+            return  # a batch is running: let more pages gather for a little while
+        # Spread the ready pages over every CPU instead of queueing a full batch on one: a row's first pages
+        # are on its critical path, and a CPU busy now is free again after one small batch (13 ready pages
+        # with one CPU busy went as one task of 13, 90 ms, instead of 7 now and 6 when the other CPU is
+        # free; benchmarks/critical_path.py). The size is set once per pass, so the pass's batches are even;
+        # under load (more than CPUs x batch_size ready), they are full.
+        size = min(self.batch_size, max(1, -(-len(self._ready) // self.cpus)))
         while self._ready and self._batches < self.max_batches:
-            oldest = self._ready[0][2]
-            if len(self._ready) < self.batch_size and time.monotonic() - oldest < self.linger_s and self._batches > 0:
-                return
-            # Spread the ready pages over every CPU instead of queueing a full batch on one: a row's first pages
-            # are on its critical path, and a CPU busy now is free again after one small batch (13 ready pages
-            # with one CPU busy went as one task of 13, 90 ms, instead of 7 now and 6 when the other CPU is
-            # free; benchmarks/critical_path.py). Under load, batches fill up to batch_size.
-            size = min(self.batch_size, max(1, -(-len(self._ready) // self.cpus)))
             batch, self._ready = self._ready[:size], self._ready[size:]
             self._batches += 1
             self.batches_submitted += 1

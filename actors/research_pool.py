@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from ray.exceptions import ActorUnschedulableError, RayActorError
+from ray.exceptions import ActorUnschedulableError, RayActorError, RayTaskError
 
 from pipelines.actor_away import AwayPolicy
 from pipelines.research import CellTask
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 POLL_WAIT_S = 1.0  # how long a worker holds a poll with nothing finished
 POLL_GRACE_S = 20.0  # a poll unanswered this long after its wait: is the worker's node still there?
 READY_TRY_S = 10.0  # one wait for a (re)starting worker to answer; a worker pinned to a lost node never does
+HAND_OVER_TRIES = 5  # a live worker that cannot hand its cells over this many times in a row ends the job
 
 
 async def _within(ref, timeout_s: float):
@@ -62,16 +63,19 @@ class ResearchPool:
 
     ``per_worker``: cells in flight per worker (``run.max_cells_in_flight``);
     ``on_counters(counters)``: progress counters a worker counted;
-    cells no worker can take come back as ``("requeue", task)``; ``("wake",)`` when capacity appears.
+    cells no worker can take come back as ``("requeue", task)``; ``("wake",)`` when capacity appears;
+    ``("error", exc)`` when a live worker cannot hand its cells over (their records do not reach the
+    writer) ``HAND_OVER_TRIES`` times in a row: the job cannot write its output, and ends.
     """
 
     def __init__(self, events: asyncio.Queue, *, per_worker: int, on_counters: Callable[[dict], None],
                  away: AwayPolicy | None = None, poll_wait_s: float = POLL_WAIT_S,
                  on_driver_done: Callable[[], None] = lambda: None,
-                 node_alive: Callable[[str | None], bool] = lambda node_id: True) -> None:
+                 node_alive: Callable[[str | None], bool] = lambda node_id: True, hand_over_backoff_s: float = 0.5) -> None:
         """``on_driver_done()``: the driver researches nothing more (it leaves the job's quota);
-        ``node_alive(node_id)``: whether a worker's node is still in the cluster."""
-        self.node_alive = node_alive
+        ``node_alive(node_id)``: whether a worker's node is still in the cluster;
+        ``hand_over_backoff_s``: first wait after a failed hand-over (doubling: 1, 2, 4, 8 s by default)."""
+        self.node_alive, self.hand_over_backoff_s = node_alive, hand_over_backoff_s
         self.events, self.per_worker, self.on_counters = events, per_worker, on_counters
         self.driver_done = on_driver_done
         self.away, self.poll_wait_s = away or AwayPolicy(), poll_wait_s
@@ -143,6 +147,7 @@ class ResearchPool:
         handle = self.handles[index]
         if not await self._until_ready(index):
             return
+        failures = 0  # hand-overs failed in a row
         while True:
             try:
                 ref = handle.finished.remote(self.poll_wait_s)
@@ -155,6 +160,18 @@ class ResearchPool:
             except ActorUnschedulableError:  # pinned to a node that is gone: Ray cannot start it again
                 self._drop(index, "its node is gone")
                 return
+            except RayTaskError as exc:  # the worker is alive, but its cells' records did not reach the writer
+                failures += 1
+                if failures >= HAND_OVER_TRIES:
+                    self.events.put_nowait(("error", RuntimeError(
+                        f"research worker {index} could not hand its cells over {failures} times in a row (their "
+                        f"records did not reach the writer): {str(exc.cause if exc.cause is not None else exc)[:300]}")))
+                    return
+                logger.warning("research worker %d could not hand its cells over (%s); its %d cells are sent again",
+                               index, type(exc.cause).__name__, len(self.outstanding[index]))
+                await asyncio.sleep(self.hand_over_backoff_s * 2 ** failures)
+                handle.submit.remote(list(self.outstanding[index].values()))  # the outcomes it popped were not taken
+                continue
             except RayActorError as exc:
                 logger.warning("research worker %d lost (%s); its %d cells will be sent again", index,
                                type(exc).__name__, len(self.outstanding[index]))
@@ -163,6 +180,7 @@ class ResearchPool:
                 if not await self._until_ready(index, resend=True):
                     return
                 continue
+            failures = 0
             self._take(index, report)
 
     async def _until_ready(self, index: int, resend: bool = False) -> bool:

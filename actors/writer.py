@@ -22,6 +22,7 @@ import ray
 
 from actors import objects
 from actors.placement import on_this_node
+from pipelines.errors import StoreError
 from pipelines.record_batcher import RecordBatcher
 from pipelines.store.writer import StoreWriter
 
@@ -158,10 +159,14 @@ class DeferredWriter:
     """
 
     def __init__(self, output_dir: str, *, job_id: str, max_kept: int = 50_000) -> None:
+        """Raises ``StoreError`` now for an output that cannot be created (a missing bucket, no permission):
+        the actor would only meet it on the first miss, after research had started and LLM calls were paid."""
         self.output_dir, self.job_id, self.max_kept = output_dir, job_id, max_kept
+        self._local = StoreWriter(output_dir)  # creates (and so checks) the output; writes only if the actor never starts
         self._handle = None
         self._kept: list[tuple[str, list[dict]]] = []
         self._kept_records = 0
+        self._handed: list = []  # appends that took the kept records to the actor, for the sink to check
 
     @property
     def started(self) -> bool:
@@ -171,10 +176,16 @@ class DeferredWriter:
         """The actor's handle, started now if it is not yet; what was kept is sent to it first."""
         if self._handle is None:
             self._handle = start_writer(self.output_dir, job_id=self.job_id)
-            if self._kept:
-                self._handle.append_many.remote(self._kept)  # before any later append: the actor runs them in order
-                self._kept, self._kept_records = [], 0
+            # one append per kept batch, as they would have gone (a bad batch fails alone), before any later
+            # append (the actor runs one caller's calls in order); their refs are checked like every append's
+            self._handed = [self._handle.append_many.remote([batch]) for batch in self._kept]
+            self._kept, self._kept_records = [], 0
         return self._handle
+
+    def take_handed(self) -> list:
+        """The refs of the appends that handed the kept records over (each once), for the caller to wait on."""
+        handed, self._handed = self._handed, []
+        return handed
 
     def send(self, batch: list[tuple[str, list[dict]]]):
         """Append ``batch`` ([(table, records)]): the append's ObjectRef, or None while the records stay here."""
@@ -187,15 +198,31 @@ class DeferredWriter:
         return None
 
     def close(self) -> None:
-        """Flush, compact and refresh the catalog: in the actor if it started, else here. Raises ``StoreError``."""
+        """Flush, compact and refresh the catalog: in the actor if it started, else here.
+
+        Raises ``StoreError`` (or the actor's error) for records that could not be written; in the
+        driver, a bad batch is left out and every other one is still written."""
         if self._handle is not None:
+            failed = []
+            for ref in self.take_handed():
+                try:
+                    ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - reported below, after the output is closed
+                    failed.append(exc)
             ray.get(self._handle.close.remote())
+            if failed:
+                raise failed[0]
             return
-        writer = StoreWriter(self.output_dir)
+        rejected: list[StoreError] = []
         for table, records in self._kept:
-            writer.append(table, records)
+            try:
+                self._local.append(table, records)
+            except StoreError as exc:  # only this batch: as the actor would have refused it alone
+                rejected.append(exc)
         self._kept, self._kept_records = [], 0
-        writer.close()
+        self._local.close()
+        if rejected:
+            raise StoreError(f"{len(rejected)} record batch(es) not written; first: {rejected[0]}")
 
 
 # Backpressure on the writer: with more than MAX_UNACKED_WRITES appends sent and not acknowledged, the
@@ -275,6 +302,8 @@ class BatchedRecordSink:
         """Send what is buffered and wait for every append so far; returns the appends that failed."""
         self.send()
         pending, self._pending = self._pending, []
+        if isinstance(self._writer, DeferredWriter):
+            pending = self._writer.take_handed() + pending
         results = await asyncio.gather(*(objects.get_object(ref) for ref in pending), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:

@@ -235,6 +235,8 @@ async def run_cells(
             finish((event[1], event[2]), event[3])
         elif event[0] == "requeue":  # no research worker could take it: research it here
             start_local((event[1].row_key, event[1].column))
+        elif event[0] == "error":  # the research workers cannot go on (e.g. their records cannot be written)
+            raise event[1]
 
     record_skips(skipped or [])
     handed_over = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import socket
 import threading
@@ -58,29 +59,62 @@ def test_connection_refused_is_unavailable():
     assert isinstance(err, UnavailableError) and err.reason == "connection_error"
 
 
-def test_a_connection_the_server_drops_is_unavailable_not_a_timeout():
-    # The SDK's aiohttp transport reports a dropped connection as httpx.ConnectTimeout (its cause is the
-    # aiohttp error); a person reading the cell's reason must see a connection error, not a slow server.
+@contextlib.contextmanager
+def raw_server(reply: bytes):
+    """A loopback server that reads each request and answers ``reply`` (raw bytes, maybe broken HTTP), then closes."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    listener.settimeout(0.1)
+    stop = threading.Event()
 
-    def drop_each():
-        while True:
+    def serve():
+        while not stop.is_set():
             try:
                 conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            conn.close()  # no status line: the server is gone mid-request
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                if reply:
+                    conn.sendall(reply)
 
-    threading.Thread(target=drop_each, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
-        err, _ = attempt(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", timeout_s=5.0)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
     finally:
+        stop.set()
+        thread.join(timeout=5)
         listener.close()
+
+
+def test_a_connection_the_server_drops_is_unavailable_not_a_timeout():
+    # The SDK's aiohttp transport reports a dropped connection as httpx.ConnectTimeout (its cause is the
+    # aiohttp error); a person reading the cell's reason must see a connection error, not a slow server.
+    with raw_server(b"") as base_url:  # no status line: the server is gone mid-request
+        err, _ = attempt(base_url, timeout_s=5.0)
     assert isinstance(err, UnavailableError) and err.reason == "connection_error", err
     assert "timed out" not in str(err)
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 abc\r\n\r\n",  # no status code
+    b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 10_000 + b"\r\nContent-Length: 2\r\n\r\n{}",  # a header over aiohttp's 8 KB
+])
+def test_a_response_the_http_client_cannot_read_is_a_retryable_trawl_error(reply):
+    # aiohttp raises ClientResponseError for these, which neither its transport nor the SDK turns into an
+    # openai error; it must still be a trawl error (the gateway retries, falls back and records it).
+    with raw_server(reply) as base_url:
+        err, _ = attempt(base_url, timeout_s=5.0)
+    assert isinstance(err, UnavailableError) and err.reason in ("malformed_response", "connection_error"), repr(err)
+
+
+def test_the_connection_pool_holds_every_call_the_provider_allows():
+    client = ProviderClient(provider("p", "http://127.0.0.1:9/v1", max_concurrency=4000), "sk-test-0123456789")
+    limits = client._sdk()._client._transport.limits  # the SDK's httpx client, over the aiohttp transport
+    assert limits.max_connections >= 4000
 
 
 def test_slow_server_times_out(llm_server_factory):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from ray.exceptions import RayActorError
+import pytest
+from ray.exceptions import RayActorError, RayTaskError
 
 from actors.research_pool import ResearchPool, route
 from pipelines.actor_away import AwayPolicy
@@ -34,8 +35,10 @@ class _Method:
 class FakeWorker:
     """A research worker 'actor': ``kill()`` drops its state; its next call raises RayActorError, then it is back."""
 
-    def __init__(self, name: str, store: FakeServices, *, stays_dead: bool = False, hold: asyncio.Event | None = None):
+    def __init__(self, name: str, store: FakeServices, *, stays_dead: bool = False, hold: asyncio.Event | None = None,
+                 flush_fails: int = 0):
         self.name, self.store, self.stays_dead, self.hold = name, store, stays_dead, hold
+        self.flush_fails = flush_fails  # hand-overs whose records do not reach the writer (then they do)
         self.lost = False
         self.incarnations = 0
         self.submitted: list[tuple[str, str]] = []
@@ -48,7 +51,9 @@ class FakeWorker:
         self.worker = CellWorker(self.services, Counter(), self._flush, max_in_flight=4, cell_timeout_s=None, name=self.name)
 
     async def _flush(self) -> None:
-        return None
+        if self.flush_fails:
+            self.flush_fails -= 1
+            raise OSError("the writer refused the records")
 
     def kill(self) -> None:
         for task in self.worker._tasks.values():
@@ -68,7 +73,10 @@ class FakeWorker:
         self._revive()
         if self.hold is not None:
             await self.hold.wait()
-        return await self.worker.finished(0.01)
+        try:
+            return await self.worker.finished(0.01)
+        except OSError as exc:  # raised inside the actor's method: the caller gets a RayTaskError
+            raise RayTaskError("finished", "", exc) from None
 
     def _revive(self) -> None:
         if self.lost:
@@ -92,7 +100,8 @@ def _run_with(workers: list[FakeWorker], job, driver: FakeServices, *, during=No
     async def main():
         events: asyncio.Queue = asyncio.Queue()
         pool = ResearchPool(events, per_worker=4, on_counters=lambda c: None,
-                            away=AwayPolicy(wait_s=0.05, first_backoff_s=0.001, max_backoff_s=0.01), poll_wait_s=0.01)
+                            away=AwayPolicy(wait_s=0.05, first_backoff_s=0.001, max_backoff_s=0.01), poll_wait_s=0.01,
+                            hand_over_backoff_s=0.001)
         pool.launch(workers)
         dag, skipped = build_dag(job)
         extra = asyncio.ensure_future(during(pool)) if during else None
@@ -169,6 +178,25 @@ def test_with_no_worker_left_the_driver_researches_the_cells():
     assert dag.is_finished()
     assert {c["worker"] for c in driver.records["cells"]} == {"driver"} and len(driver.records["cells"]) == 9
     assert "cells" not in shared.records
+
+
+def test_a_hand_over_that_fails_is_sent_again_and_every_cell_is_done():
+    job = _job(rows=_rows(4))
+    shared, driver = FakeServices(), FakeServices()
+    flaky = FakeWorker("research[0]", shared, flush_fails=2)  # the writer refuses twice, then takes the records
+    dag, _ = _run_with([flaky], job, driver)
+    assert dag.is_finished() and flaky.flush_fails == 0
+    recorded = shared.records["cells"] + driver.records.get("cells", [])
+    assert {(c["row_key"], c["column"]) for c in recorded} == {(r, c) for r in _rows(4) for c in job.columns}
+    assert not [c for c in recorded if c["reason"] == "internal"]
+
+
+def test_a_worker_that_can_never_hand_its_cells_over_ends_the_job_with_the_reason():
+    job = _job(rows=_rows(2))
+    stuck = FakeWorker("research[0]", FakeServices(), flush_fails=10**6)  # e.g. its output cannot be written
+    with pytest.raises(RuntimeError, match="could not hand its cells over 5 times in a row.*writer refused"):
+        _run_with([stuck], job, FakeServices())
+    assert stuck.flush_fails > 10**6 - 10  # a few tries, not a loop
 
 
 def test_default_workers_one_per_four_cpus_of_each_node_with_cpus():

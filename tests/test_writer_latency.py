@@ -3,13 +3,15 @@ then the driver keeps the records) and BackgroundWriter (appends never wait for 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 
 import pytest
 import ray
 
-from actors.writer import BackgroundWriter, DeferredWriter, writer_name
+from actors.writer import BackgroundWriter, BatchedRecordSink, DeferredWriter, writer_name
 from pipelines.errors import StoreError
 from pipelines.store.reader import read_table
 from pipelines.store.writer import StoreWriter
@@ -86,17 +88,59 @@ def test_an_append_is_acknowledged_while_the_writer_thread_is_writing(tmp_path):
     assert [r["answer"] for r in read_table(tmp_path, "cells").to_pylist()] == ["second"]  # written in order: the later wins
 
 
-def test_a_failed_background_write_is_raised_by_the_next_call(tmp_path):
+def test_a_failed_background_write_is_raised_by_a_later_call(tmp_path):
     class _FullDisk(StoreWriter):
+        attempted = threading.Event()
+
         def write(self, buffers):
             if buffers:
+                self.attempted.set()
                 raise StoreError("disk full")
             return 0
 
-    writer = BackgroundWriter(_FullDisk(tmp_path, auto_flush=False, max_age_s=0.0), check_s=0.01)
-    writer.append_many([("cells", [cell("Acme", "ceo", "x")])])
-    deadline = time.monotonic() + 30
-    while writer._failure is None and time.monotonic() < deadline:  # the thread's write lands within its next check
-        time.sleep(0.01)
-    with pytest.raises(StoreError, match="disk full"):
-        writer.append_many([("cells", [cell("Beta", "ceo", "y")])])
+    disk = _FullDisk(tmp_path, auto_flush=False, max_age_s=0.0)
+    writer = BackgroundWriter(disk, check_s=0.01)
+    try:
+        writer.append_many([("cells", [cell("Acme", "ceo", "x")])])
+        assert disk.attempted.wait(30)  # the thread took the buffer and failed to write it
+        with pytest.raises(StoreError, match="disk full"):  # the failure is kept for the caller after it
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                writer.append_many([("cells", [cell("Beta", "ceo", "y")])])
+                time.sleep(0.01)
+    finally:
+        with contextlib.suppress(StoreError):
+            writer.close()
+
+
+def test_an_output_that_cannot_be_created_fails_before_anything_starts(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create output folder"):
+        DeferredWriter(str(tmp_path / "a-file" / "out"), job_id="demo-abc")
+
+
+def test_a_bad_batch_kept_in_the_driver_is_refused_alone(tmp_path):
+    writer = DeferredWriter(str(tmp_path), job_id="demo-abc")
+    writer.send([("jobs", [job_record()]), ("cells", [cell("Good1", "ceo", "a")])])
+    writer.send([("cells", [{**cell("Bad", "ceo", "b"), "no_such_field": 1}])])
+    writer.send([("cells", [cell("Good2", "ceo", "c")])])
+    with pytest.raises(StoreError, match="1 record batch"):
+        writer.close()
+    assert sorted(r["row_key"] for r in read_table(tmp_path, "cells").to_pylist()) == ["Good1", "Good2"]
+    assert [r["status"] for r in read_table(tmp_path, "jobs").to_pylist()] == ["done"]
+
+
+def test_a_bad_kept_batch_handed_to_the_actor_is_reported_and_refused_alone(ray_local, tmp_path):
+    writer = DeferredWriter(str(tmp_path), job_id="demo-hnd")
+    sink = BatchedRecordSink(writer, max_records=1, linger_s=60)
+    sink.record("cells", [cell("Good1", "ceo", "a", job_id="demo-hnd")])
+    sink.record("cells", [{**cell("Bad", "ceo", "b", job_id="demo-hnd"), "no_such_field": 1}])
+    sink.record("cells", [cell("Good2", "ceo", "c", job_id="demo-hnd")])
+    handle = writer.handle()
+    try:
+        failed = asyncio.run(sink.flush())
+        assert len(failed) == 1 and "no_such_field" in str(failed[0])  # the sender learns a batch was refused
+        writer.close()
+        assert sorted(r["row_key"] for r in read_table(tmp_path, "cells").to_pylist()) == ["Good1", "Good2"]
+    finally:
+        ray.kill(handle, no_restart=True)

@@ -156,8 +156,11 @@ class ProviderClient:
         # against 1.48 ms for httpx's own transport over pools of 8 connections (httpx's pool checks
         # every connection it holds on every request), and one pool is enough. Errors, timeouts and
         # proxies from the environment still go through httpx's client and the SDK's error classes.
-        # One TLS context per process: building one loads the CA bundle (~40 ms).
-        http_client = openai.DefaultAioHttpClient(verify=_tls_context())
+        # One TLS context per process: building one loads the CA bundle (~40 ms). The pool holds as many
+        # connections as the provider may have calls in flight (the SDK's default caps it at 1,000, and a
+        # call waiting for a connection would count that wait against its timeout).
+        limits = httpx.Limits(max_connections=max(self.provider.max_concurrency, 100), max_keepalive_connections=100)
+        http_client = openai.DefaultAioHttpClient(verify=_tls_context(), limits=limits)
         timeout_s = self.provider.timeout_s
         if self.provider.kind == "azure":
             # The SDK's Azure client posts to {endpoint}/openai/deployments/{model}/chat/completions?api-version=...
@@ -190,6 +193,10 @@ class ProviderClient:
             raise convert_openai_error(exc, self.provider.name, self._key) from None
         except (openai.OpenAIError, TimeoutError) as exc:
             raise convert_openai_error(exc, self.provider.name, self._key) from None
+        except aiohttp.ClientError as exc:  # what the SDK's aiohttp transport does not map to httpx (e.g. a header over 8 KB)
+            reason = "malformed_response" if isinstance(exc, aiohttp.ClientResponseError) else "connection_error"
+            raise UnavailableError(scrub(f"{self.provider.name}: {reason.replace('_', ' ')}: {type(exc).__name__}: {exc}", self._key),
+                                   reason=reason) from None
         self._on_headers({k.lower(): v for k, v in response.headers.items()})
         try:
             data = json.loads(response.content)
