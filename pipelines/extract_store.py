@@ -56,7 +56,10 @@ class ExtractedStore:
 
     def has(self, url: str) -> bool:
         """Whether an entry for ``url`` exists (one stat: cheap enough for the event loop; ``get`` reads it)."""
-        return self.path_for(url).is_file()
+        try:
+            return self.path_for(url).is_file()
+        except OSError:  # e.g. no permission: let get() try, and report it as the miss it is
+            return True
 
     def get(self, url: str, *, host_allowed: Callable[[str, int | None], bool], now: datetime | None = None) -> ExtractedPage | None:
         """The stored extraction of ``url``, or None (missing, expired, corrupt, or behind a host this job does not allow)."""

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.errors import StoreError
-from pipelines.store.catalog import CATALOG_STAMP
+from pipelines.store.catalog import CATALOG_STAMP, refresh_catalog
 from pipelines.store.reader import list_jobs, part_files, previous_state, read_table
 from pipelines.store.schemas import SCHEMAS
 from pipelines.store.writer import StoreWriter
@@ -106,6 +106,13 @@ def test_close_writes_each_partition_once_and_keeps_an_unchanged_catalog(tmp_pat
     with duckdb.connect(str(catalog), read_only=True) as con:
         con.execute(f"SET file_search_path = '{tmp_path}'")
         assert con.execute("SELECT answer FROM cells ORDER BY row_key").fetchall() == [("Ada",), ("Bea",)]
+    catalog.unlink()  # a catalog replaced by something else (here: an older trawl, a user) is rebuilt, stamp or not
+    with duckdb.connect(str(catalog)) as con:
+        con.execute("CREATE VIEW not_ours AS SELECT 1")
+    refresh_catalog(tmp_path)
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        assert "cells" in {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    built = catalog.stat().st_ino, catalog.stat().st_mtime_ns
     with StoreWriter(tmp_path) as w:  # a new table partition changes the views: rebuilt
         w.append("pages", [{"job_id": "demo-abc", "url": "http://a.example/", "status": "ok"}])
     assert catalog.stat().st_ino != built[0]

@@ -58,7 +58,10 @@ class PageStore:
 
     def has(self, url: str) -> bool:
         """Whether a page is stored for ``url`` (one stat: cheap enough for the event loop; ``get`` reads it)."""
-        return self.path_for(url).is_file()
+        try:
+            return self.path_for(url).is_file()
+        except OSError:  # e.g. no permission: let get() try, and report it as the miss it is
+            return True
 
     def get(self, url: str, *, now: datetime | None = None) -> StoredPage | None:
         path = self.path_for(url)

@@ -186,11 +186,11 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
     final, stamp_file = folder / CATALOG_FILE, folder / CATALOG_STAMP
     statements = view_statements(folder, relative=True)
     stamp = hashlib.sha256("\n".join([duckdb.__version__, STORAGE_VERSION, *statements]).encode("utf-8")).hexdigest()
-    try:
-        if final.is_file() and stamp_file.read_text(encoding="utf-8").strip() == stamp:
+    try:  # the stamp names the file it was written for too: a catalog rebuilt by anything else is rebuilt here
+        if stamp_file.read_text(encoding="utf-8").strip() == f"{stamp} {_file_id(final)}":
             return final
     except OSError:
-        pass  # no stamp yet: build
+        pass  # no stamp or no catalog yet: build
     tmp = folder / f".{CATALOG_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         stamp_file.unlink(missing_ok=True)  # a crash below leaves no stamp, so the next close rebuilds
@@ -202,7 +202,7 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
         finally:
             con.close()
         os.replace(tmp, final)
-        stamp_file.write_text(stamp + "\n", encoding="utf-8")
+        stamp_file.write_text(f"{stamp} {_file_id(final)}\n", encoding="utf-8")
     except (duckdb.Error, OSError) as err:
         raise StoreError(f"cannot build {final}: {err}") from None
     finally:
@@ -210,6 +210,11 @@ def refresh_catalog(output_dir: str | os.PathLike[str]) -> Path:
             if leftover.exists():
                 leftover.unlink()
     return final
+
+
+def _file_id(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def duckdb_cli_hint(output_dir: str | os.PathLike[str]) -> str:
