@@ -147,6 +147,16 @@ def start_writer(output_dir: str, *, job_id: str):
     return WriterActor.options(name=writer_name(job_id), scheduling_strategy=on_this_node()).remote(output_dir)  # type: ignore[attr-defined]  # an @ray.remote class
 
 
+def _actor_exists(name: str) -> bool:
+    if not ray.is_initialized():  # no cluster: no actor (and no Ray started just to look)
+        return False
+    try:
+        ray.get_actor(name)
+    except ValueError:
+        return False
+    return True
+
+
 class DeferredWriter:
     """The job's writer actor, started only when a process other than the driver has records to send.
 
@@ -159,8 +169,12 @@ class DeferredWriter:
     """
 
     def __init__(self, output_dir: str, *, job_id: str, max_kept: int = 50_000) -> None:
-        """Raises ``StoreError`` now for an output that cannot be created (a missing bucket, no permission):
-        the actor would only meet it on the first miss, after research had started and LLM calls were paid."""
+        """Raises ``StoreError`` now for an output that cannot be created (a missing bucket, no permission),
+        or when a run of the same job is going on (its writer exists): the actor would only meet either on
+        the first miss, after research had started and LLM calls were paid."""
+        if _actor_exists(writer_name(job_id)):
+            raise StoreError(f"job {job_id} is already running on this cluster (its writer {writer_name(job_id)} "
+                             "exists); one run of a job at a time, or give this one another name")
         self.output_dir, self.job_id, self.max_kept = output_dir, job_id, max_kept
         self._local = StoreWriter(output_dir)  # creates (and so checks) the output; writes only if the actor never starts
         self._handle = None

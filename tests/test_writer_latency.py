@@ -119,6 +119,16 @@ def test_an_output_that_cannot_be_created_fails_before_anything_starts(tmp_path)
         DeferredWriter(str(tmp_path / "a-file" / "out"), job_id="demo-abc")
 
 
+def test_a_second_run_of_a_running_job_is_refused_before_it_starts(ray_local, tmp_path):
+    first = DeferredWriter(str(tmp_path / "a"), job_id="demo-twice")
+    handle = first.handle()  # the first run has met its first miss: its writer actor exists
+    try:
+        with pytest.raises(StoreError, match="already running"):
+            DeferredWriter(str(tmp_path / "b"), job_id="demo-twice")
+    finally:
+        ray.kill(handle, no_restart=True)
+
+
 def test_a_bad_batch_kept_in_the_driver_is_refused_alone(tmp_path):
     writer = DeferredWriter(str(tmp_path), job_id="demo-abc")
     writer.send([("jobs", [job_record()]), ("cells", [cell("Good1", "ceo", "a")])])
