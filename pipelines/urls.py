@@ -76,8 +76,9 @@ def normalize_url(url: str) -> str | None:
 
 
 # The URL functions below are pure and see the same URLs again and again (a site's pages are found by
-# many cells): cached, they were ~5 % of a research worker's CPU less (py-spy, benchmarks/scale.py).
-@lru_cache(maxsize=65_536)
+# many cells): cached, they were ~5 % of a research worker's CPU less (py-spy, benchmarks/scale.py). 8,192
+# entries each: a few MB per process, where 65,536 long URLs could hold tens.
+@lru_cache(maxsize=8_192)
 def _normalize_url(url: str) -> str | None:
     url = url.strip()
     if not url or any(c in url for c in "\r\n\t"):
@@ -154,7 +155,7 @@ def _is_tracking(key: str) -> bool:
     return key in TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8_192)
 def fetch_url(url: str) -> str | None:
     """The URL to request for a search result: as given, minus tracking parameters and the fragment.
 
@@ -200,7 +201,7 @@ def warm_up() -> None:
     _psl()
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8_192)
 def registrable_domain(host: str) -> str:
     """The part of a host a registrant controls, by the Public Suffix List.
 
