@@ -117,7 +117,7 @@ def test_render_off_keeps_the_static_outcome_and_says_why():
 
 
 def test_the_rendered_page_wins_when_it_reads_more_and_a_failed_render_keeps_its_reason():
-    rendered = _static(b"<html><body><article><p>" + FACT.encode() * 2 + b"</p></article></body></html>", url="http://other/")
+    rendered = _static(b"<html><body><article><p>" + FACT.encode() * 2 + b"</p></article></body></html>", url="http://other.example/")
     page = _tier(_static(EMPTY_SHELL), RenderSettings(), rendered=rendered)
     assert page.ok and "Imelda Fanshawe" in page.text and page.url == "http://q.example/"
     failed = ExtractedPage(url="http://q.example/", final_url="http://q.example/", status="failed", reason="render_timeout: over 15s")

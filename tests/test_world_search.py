@@ -67,12 +67,12 @@ def test_injected_search_faults(world):
 
 def test_index_ranks_by_bm25_and_snippets_follow_the_query():
     index = SearchIndex([
-        Document("http://a/1", "Pricing", "Our plans start at 10 dollars. Enterprise pricing on request."),
-        Document("http://a/2", "Holiday policy", "Employees get 30 days of paid leave. Carry-over is allowed."),
-        Document("http://a/3", "Office", "The office is in Leeds."),
+        Document("http://a.example/1", "Pricing", "Our plans start at 10 dollars. Enterprise pricing on request."),
+        Document("http://a.example/2", "Holiday policy", "Employees get 30 days of paid leave. Carry-over is allowed."),
+        Document("http://a.example/3", "Office", "The office is in Leeds."),
     ])
     hits = index.search("how many days of paid leave do employees get")
-    assert hits[0].url == "http://a/2" and "30 days" in hits[0].snippet
+    assert hits[0].url == "http://a.example/2" and "30 days" in hits[0].snippet
     assert index.search("zzzz unknownword") == []
 
 
