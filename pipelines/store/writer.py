@@ -270,13 +270,14 @@ class StoreWriter:
             removed += self._compact_partition(tbl, jid)
         return removed
 
-    def _compact_partition(self, table: str, job_id: str) -> int:
+    def _compact_partition(self, table: str, job_id: str, new: pa.Table | None = None) -> int:
+        """The partition's part files, and ``new`` rows written after them, as one file; returns files removed."""
         folder = self._partition(table, job_id)
         files = self._parts(folder)
-        if len(files) <= 1:
+        if new is None and len(files) <= 1:
             return 0  # a single part was deduplicated when it was flushed
-        data = dedup_latest(_read_files(files, table, self._remote), KEYS[table])
-        self._write_part(folder, data)  # newest name: it wins over the old parts until they are gone
+        parts = ([_read_files(files, table, self._remote)] if files else []) + ([new] if new is not None else [])
+        self._write_part(folder, dedup_latest(pa.concat_tables(parts), KEYS[table]))  # newest name: wins until the old go
         self._remove(files)
         self._part_counts[(table, job_id)] = 1
         return len(files)
@@ -309,19 +310,8 @@ class StoreWriter:
         jobs = {jid for _, jid in self._touched} | {jid for _, jid in buffers}
         for table, job_id in sorted({(t, jid) for t in SCHEMAS for jid in jobs}):
             buf = buffers.get((table, job_id))
-            new = self._arrow(table, buf.records) if buf is not None else None
-            folder = self._partition(table, job_id)
-            files = self._parts(folder)
-            if new is None and len(files) <= 1:
-                continue  # nothing new, and a single part was deduplicated when it was written
-            if not files or table == "jobs":
-                self._catalog_dirty = True
-            parts = ([_read_files(files, table, self._remote)] if files else []) + ([new] if new is not None else [])
-            self._write_part(folder, dedup_latest(pa.concat_tables(parts), KEYS[table]))  # newest name: wins until the old go
-            self._remove(files)
-            self._touched.add((table, job_id))
-            self._part_counts[(table, job_id)] = 1
-        self.refresh_catalog()
+            self._compact_partition(table, job_id, self._arrow(table, buf.records) if buf is not None else None)
+        self.refresh_catalog()  # rebuilt only if the views changed (a new partition, job or column)
         self._closed = True
 
     def __enter__(self) -> StoreWriter:
