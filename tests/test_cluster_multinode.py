@@ -129,12 +129,23 @@ def _raw_duplicates(output: str, table: str) -> int:
     return sum(n - 1 for n in keys.values() if n > 1)
 
 
-def _during_research(chaos):
-    """run_job's ``on_start``: ``chaos(progress)`` runs in a thread while the job researches (joined at the end)."""
+def _until_the_fault_lands(world, land):
+    """run_job's ``on_start``: every LLM call of the world is held from now on; while the job researches, a thread
+    calls ``land()`` every 50 ms until it returns True (the fault landed) or 300 s pass, then the calls go on."""
+    world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
+
+    def chaos():
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not land():
+                time.sleep(0.05)
+        finally:
+            world.set_faults("llm", LLMFaults())
+
     def on_start(progress, connection):
         @contextlib.contextmanager
         def view():
-            t = threading.Thread(target=chaos, args=(progress,), daemon=True)
+            t = threading.Thread(target=chaos, daemon=True)
             t.start()
             try:
                 yield
@@ -162,24 +173,18 @@ def test_losing_a_worker_mid_job_still_finishes_every_cell_once(cluster, world, 
     spare = c.add_node(**NODE)  # one more node, so that two stay whichever node we lose
     c.wait_for_nodes()
     job = _job(world, tmp_path / "out", ["ceo", "founded", "hq_city", "employees"], "lose-a-node")
-    world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
     lost: dict = {}
 
-    def remove_a_node_whose_worker_holds_cells(progress):
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not lost:
-                found = _worker_holding_cells(job.job_id, workers=3)
-                node = next((n for n in [*workers, spare] if found and n.node_id == found[1]), None)
-                if node is not None:
-                    c.remove_node(node, allow_graceful=False)
-                    workers[:] = [w for w in workers if w is not node]  # later tests use the nodes that stay
-                    lost["node_id"] = node.node_id
-                time.sleep(0.05)
-        finally:
-            world.set_faults("llm", LLMFaults())
+    def remove_a_node_whose_worker_holds_cells() -> bool:
+        found = _worker_holding_cells(job.job_id, workers=3)
+        node = next((n for n in [*workers, spare] if found and n.node_id == found[1]), None)
+        if node is not None:
+            c.remove_node(node, allow_graceful=False)
+            workers[:] = [w for w in workers if w is not node]  # later tests use the nodes that stay
+            lost["node_id"] = node.node_id
+        return bool(lost)
 
-    result = run_job(job, dashboard=False, on_start=_during_research(remove_a_node_whose_worker_holds_cells))
+    result = run_job(job, dashboard=False, on_start=_until_the_fault_lands(world, remove_a_node_whose_worker_holds_cells))
     assert lost, "no research worker ever held a cell"
     if spare not in workers and spare.node_id != lost["node_id"]:
         workers.append(spare)
@@ -197,22 +202,16 @@ def test_killing_a_research_worker_mid_job_loses_no_cell_and_duplicates_no_row(c
     """Every cell's LLM calls are held until the kill has landed on a worker that holds cells."""
     job = _job(world, tmp_path / "out", ["ceo", "founded"], "kill-a-research-worker")
     total = len(job.row_keys()) * len(job.columns)
-    world.set_faults("llm", LLMFaults(hold_prompts_with=["</question>"]))
     victim: dict = {}
 
-    def kill_a_worker_holding_cells(progress):
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not victim:
-                found = _worker_holding_cells(job.job_id, workers=2)
-                if found is not None:
-                    ray.kill(found[0], no_restart=False)  # a crash: Ray starts it again
-                    victim["index"] = found[2]
-                time.sleep(0.05)
-        finally:
-            world.set_faults("llm", LLMFaults())
+    def kill_a_worker_holding_cells() -> bool:
+        found = _worker_holding_cells(job.job_id, workers=2)
+        if found is not None:
+            ray.kill(found[0], no_restart=False)  # a crash: Ray starts it again
+            victim["index"] = found[2]
+        return bool(victim)
 
-    result = run_job(job, dashboard=False, on_start=_during_research(kill_a_worker_holding_cells))
+    result = run_job(job, dashboard=False, on_start=_until_the_fault_lands(world, kill_a_worker_holding_cells))
     assert victim, "no research worker ever held a cell"
     assert result.statuses == {"done": total}, result.statuses
     workers = {c["worker"].split("@")[0] for c in query(result.output, "SELECT worker FROM cells").to_pylist()}
