@@ -26,7 +26,7 @@ from pipelines.fetch import FetchResult, PageFetcher, shard_index
 from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.settings import FetchSettings
 
-__all__ = ["FetcherActor", "FetcherPool", "shard_for", "fetcher_name"]
+__all__ = ["FetcherActor", "FetcherPool", "default_fetcher_count", "fetcher_name", "shard_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,23 @@ def shard_for(url: str, shards: int) -> int:
 
 def fetcher_name(index: int) -> str:
     return f"trawl.fetcher[{index}]"
+
+
+CPUS_PER_FETCHER = 2
+MIN_FETCHERS = 2
+
+
+def default_fetcher_count(nodes: list[dict]) -> int:
+    """Fetchers for ``fetch.shards: null``: one per ``CPUS_PER_FETCHER`` CPUs of the live nodes, at least ``MIN_FETCHERS``.
+
+    ``nodes``: ``ray.nodes()``. Why this many: in ``benchmarks/scale.py`` (1,000 rows, 2 cores) a page costs the
+    fetchers about 0.6x the CPU extraction spends on it, and one actor runs on at most one core, so a node's
+    fetchers need about half its cores at full load. Fewer actor processes also start sooner: on 2 cores, 2
+    fetchers instead of 4 brought a job's wall on a started Ray from 1.19-1.26x to 1.10-1.15x its critical path
+    (``benchmarks/critical_path.py``, ``trawl_lazy``).
+    """
+    cpus = sum(int(n.get("Resources", {}).get("CPU", 0)) for n in nodes if n.get("Alive"))
+    return max(MIN_FETCHERS, cpus // CPUS_PER_FETCHER)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=2)
@@ -78,7 +95,8 @@ class FetcherActor:
 
 
 class FetcherPool:
-    """``settings.shards`` named fetcher actors; ``fetch(url)`` routes by domain and returns an ObjectRef.
+    """``settings.shards`` named fetcher actors (None: ``default_fetcher_count``); ``fetch(url)`` routes by domain
+    and returns an ObjectRef.
 
     Actors are named ``trawl.fetcher[i]`` inside a namespace of their own
     (``trawl.<job_id>``, or a random one when no job id is given) so two jobs
@@ -90,6 +108,7 @@ class FetcherPool:
         if problems:  # fail here, clearly, rather than as actors that die in their constructor
             raise SpecError(problems)
         self.settings = settings
+        self.shards = settings.shards or default_fetcher_count(ray.nodes())
         self.namespace = f"trawl.{job_id or uuid.uuid4().hex[:12]}"
         concurrency = int(settings.max_concurrency)
         self.actors = [
@@ -101,7 +120,7 @@ class FetcherPool:
                 # over several nodes: sockets and bandwidth spread, and page bodies land near the extraction tasks
                 scheduling_strategy="SPREAD",
             ).remote(settings, fetcher_name(i), page_store_dir)
-            for i in range(settings.shards)
+            for i in range(self.shards)
         ]
 
     def fetch(self, url: str) -> ray.ObjectRef:

@@ -80,10 +80,10 @@ class JobWorkers:
 
         With research workers: the fetchers, the quota actor and the workers; the gateways are None
         (each worker and the driver run their own)."""
-        if not self.started:
-            self.writer.handle()  # first: the gateways look it up by name, the workers hold its handle
         if not self.started and self.research_nodes:
             self._start_research()
+        if not self.started:
+            self.writer.handle()  # before the gateways: they look it up by name
         if not self.started:
             job, name = self.job, writer_name(self.job.job_id)
             self.llm = start_llm_gateway(
@@ -105,16 +105,23 @@ class JobWorkers:
 
     def _start_research(self) -> None:
         job = self.job
-        self.start_quota()
+        # Fetchers first: a job's first pages wait on them, and Ray starts a node's actor processes a few at a
+        # time (as many as it has CPUs). The writer and the quota actor are not waited on before the first answers.
         fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"), job_id=job.job_id)
-        # a worker needs the job's settings, not its rows or spec text (each cell carries its own row)
-        settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
-        setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer.handle(), fetchers, self.quota,
-                            len(self.research_nodes))
-        # Kept in the object store by this reference for the whole run: a restarted worker reads its constructor
-        # arguments again, and Ray does not keep them alive for restarts (ray-project/ray#53727).
-        self._setup_ref = ray.put(setup)
-        self.research = start_research_workers(self._setup_ref, self.research_nodes, job.job_id)
+        try:
+            self.writer.handle()  # the workers hold its handle
+            self.start_quota()
+            # a worker needs the job's settings, not its rows or spec text (each cell carries its own row)
+            settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
+            setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer.handle(), fetchers, self.quota,
+                                len(self.research_nodes))
+            # Kept in the object store by this reference for the whole run: a restarted worker reads its constructor
+            # arguments again, and Ray does not keep them alive for restarts (ray-project/ray#53727).
+            self._setup_ref = ray.put(setup)
+            self.research = start_research_workers(self._setup_ref, self.research_nodes, job.job_id)
+        except BaseException:
+            fetchers.kill()  # not started as far as the job knows: nothing else would end them
+            raise
         self.fetchers = fetchers
 
     def driver_done(self) -> None:

@@ -74,7 +74,11 @@ class FetchSettings(Strict):
     max_redirects: int = Field(5, ge=0, le=20, description="Redirect hops followed, each checked by the address guard.")
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect timeout.")
     total_timeout_s: float = Field(20.0, gt=0, le=600, description="Whole-response timeout, body included.")
-    shards: int = Field(4, ge=1, le=256, description="Fetcher actors; domains are hashed onto them.")
+    shards: int | None = Field(
+        None, ge=1, le=256,
+        description="Fetcher actors; domains are hashed onto them. None: one per 2 CPUs of the cluster's live nodes, "
+                    "at least 2 (fetching costs about 0.6x extraction's CPU per page, and one actor uses at most one core).",
+    )
     max_concurrency: int = Field(256, ge=1, le=10_000, description="Concurrent fetches one fetcher actor accepts.")
     max_connections: int = Field(256, ge=1, le=10_000, description="Open connections per fetcher.")
     max_crawl_delay_s: float = Field(30.0, ge=0, le=3600, description="Cap on a robots.txt Crawl-delay.")

@@ -25,6 +25,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from actors.fetcher import default_fetcher_count
 from cluster.runner import DRIVER_CELLS_WITH_WORKERS, run_job
 from pipelines.spec import parse_job
 from pipelines.store.query import query
@@ -114,7 +115,7 @@ def test_work_spreads_over_both_workers(cluster, world, tmp_path):
     assert research_nodes == {n[:12] for n in worker_ids}, (researched, worker_ids, head_id)  # both workers, never the head
     seen.update(_actor_nodes("FetcherActor"))
     seen = {k: v for k, v in seen.items() if k not in before}
-    assert len(seen) == job.fetch.shards
+    assert len(seen) == (job.fetch.shards or default_fetcher_count(ray.nodes()))  # the default: one per 2 CPUs, at least 2
     assert len(set(seen.values())) >= 2, f"fetchers all on one node: {seen}"
     # the writer and the gateways sit on the driver's node, so losing a worker never takes them along
     assert dict(singletons) == {cls: {head_id} for cls in SINGLETONS}, (dict(singletons), head_id)

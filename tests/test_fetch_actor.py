@@ -7,9 +7,32 @@ import time
 import pytest
 import ray
 
-from actors.fetcher import FetcherPool, fetcher_name, shard_for
+from actors.fetcher import FetcherPool, default_fetcher_count, fetcher_name, shard_for
 from pipelines.settings import FetchSettings
 from tests.fixtures_fetch import local_fetch_settings
+
+
+def _node(cpus: float, alive: bool = True) -> dict:
+    return {"NodeID": f"n{cpus}{alive}", "Alive": alive, "Resources": {"CPU": cpus} if cpus else {}}
+
+
+def test_default_fetcher_count_follows_the_cluster_cpus():
+    assert default_fetcher_count([_node(2)]) == 2  # this machine's size: the minimum
+    assert default_fetcher_count([_node(1)]) == 2
+    assert default_fetcher_count([_node(8)]) == 4  # the old fixed default, now for an 8-core node
+    assert default_fetcher_count([_node(0), _node(16), _node(16)]) == 16  # a head without CPUs adds none
+    assert default_fetcher_count([_node(16), _node(64, alive=False)]) == 8  # a dead node adds none
+    assert default_fetcher_count([]) == 2
+
+
+def test_pool_starts_the_default_count_when_shards_is_unset(ray_local):
+    settings = local_fetch_settings()
+    assert settings.shards is None
+    pool = FetcherPool(settings, page_store_dir=None, job_id="auto")
+    try:
+        assert len(pool.actors) == pool.shards == default_fetcher_count(ray.nodes()) == 2  # ray_local has 2 CPUs
+    finally:
+        pool.kill()
 
 
 def test_pool_routes_by_domain(ray_local, fetch_server):
