@@ -7,6 +7,7 @@ and a reason, never an exception: one bad page must not sink a batch.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -164,11 +165,30 @@ def _with_chunk_index(page: ExtractedPage) -> ExtractedPage:
     return page
 
 
+@functools.cache
+def _trafilatura():
+    """trafilatura, imported on first use (heavy, and only extraction workers need it), with its justext stoplist
+    held as a frozenset.
+
+    trafilatura (2.3.1) keeps the union of jusText's stoplists (154,484 words) as a tuple, ``JT_STOPLIST``, and
+    hands it to ``justext.core.classify_paragraphs`` whenever it falls back to jusText; that function looks the
+    list up in an ``lru_cache`` (``define_stoplist``), which hashes the whole tuple on every call: ~1.5 ms, a
+    tuple does not keep its hash. A frozenset with the same words keeps its hash, and ``define_stoplist`` returns
+    the same lower-cased set for it, so the extracted text is unchanged. Measured on the local world's pages:
+    3.66 -> 2.28 ms of CPU per page (``tests/test_extract.py`` checks that the text is the same).
+    """
+    import trafilatura
+    import trafilatura.external as external
+
+    external.JT_STOPLIST = frozenset(external.JT_STOPLIST or external.jt_stoplist_init())
+    return trafilatura
+
+
 def _main_text(body: bytes, charset: str | None, content_type: str | None, url: str) -> tuple[str, str]:
     text = decode_body(body, charset)  # the fetcher's sniffed encoding; sniffed here when it is unknown
     if content_type and content_type.startswith("text/plain"):
         return "", text.strip()
-    import trafilatura  # imported lazily: heavy, and only extraction workers need it
+    trafilatura = _trafilatura()
     from trafilatura.utils import load_html
 
     def extract(**options):

@@ -64,3 +64,30 @@ def test_page_record_matches_pages_schema():
 
     page = extract_page(Fetched("http://acme.example/about", body=PAGE.encode()))
     assert set(page_record(page, "job")) == set(SCHEMAS["pages"].names)
+
+
+def test_jusText_fallback_reads_the_same_text_with_the_frozen_stoplist(monkeypatch):
+    """The frozenset stoplist (pipelines.extract._trafilatura) is a speed fix only: on real pages that fall back
+    to jusText, the text is the one trafilatura's own tuple gives."""
+    import pytest
+    import trafilatura.external as external
+
+    from benchmarks.realweb import find_realweb, load_pages
+    from pipelines.extract import _trafilatura
+
+    folder = find_realweb()
+    if folder is None:
+        pytest.skip("no shared/realweb beside the repository (see shared/realweb/README.md)")
+    _trafilatura()
+    frozen = external.JT_STOPLIST
+    assert isinstance(frozen, frozenset) and len(frozen) > 100_000
+
+    calls = []
+    real_try_justext = external.try_justext
+    monkeypatch.setattr(external, "try_justext", lambda *a, **k: calls.append(1) or real_try_justext(*a, **k))
+    pages = [Fetched(url=p["url"], body=p["body"], charset=None) for p in load_pages(folder, limit=150)]
+    fast = [extract_page(p).text for p in pages]
+    monkeypatch.setattr(external, "JT_STOPLIST", tuple(frozen))  # trafilatura's own form
+    assert len(calls) >= 8, "too few pages reached jusText for this test to say anything"
+    stock = [extract_page(p).text for p in pages]
+    assert fast == stock
