@@ -19,6 +19,7 @@ from typing import Any
 
 import ray
 from ray.util import metrics
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from pipelines import urls
 from pipelines.errors import SpecError
@@ -26,7 +27,7 @@ from pipelines.fetch import FetchResult, PageFetcher, shard_index
 from pipelines.fetch.checks import fetch_settings_problems
 from pipelines.settings import FetchSettings
 
-__all__ = ["FetcherActor", "FetcherPool", "default_fetcher_count", "fetcher_name", "shard_for"]
+__all__ = ["FetcherActor", "FetcherPool", "default_fetcher_count", "fetcher_name", "fetcher_nodes", "shard_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def fetcher_name(index: int) -> str:
     return f"trawl.fetcher[{index}]"
 
 
+# Logical memory (bytes) a fetcher asks for. It keeps the request from being empty: Ray places an actor that asks
+# for nothing on a random node whatever its scheduling strategy says (ray-project/ray#25344, fixed only for hard
+# node affinity), and did so here with soft affinity and with SPREAD alike. A fetcher's RSS is ~100 MB.
+FETCHER_MEMORY = 64 * 1024 * 1024
 CPUS_PER_FETCHER = 2
 MIN_FETCHERS = 2
 
@@ -55,6 +60,17 @@ def default_fetcher_count(nodes: list[dict]) -> int:
     """
     cpus = sum(int(n.get("Resources", {}).get("CPU", 0)) for n in nodes if n.get("Alive"))
     return max(MIN_FETCHERS, cpus // CPUS_PER_FETCHER)
+
+
+def fetcher_nodes(nodes: list[dict], count: int) -> list[str | None]:
+    """Node id for each of ``count`` fetchers: round-robin over the live nodes with CPUs (where extraction runs),
+    sorted by id; None (let Ray spread them) when no node has CPUs.
+
+    Ray's ``SPREAD`` strategy is best effort: in ``tests/test_cluster_multinode.py`` it put both of two fetchers on
+    one node, and losing that node then stalled every fetch of the job at once.
+    """
+    with_cpus = sorted(n["NodeID"] for n in nodes if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
+    return [with_cpus[i % len(with_cpus)] if with_cpus else None for i in range(count)]
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=2)
@@ -108,19 +124,22 @@ class FetcherPool:
         if problems:  # fail here, clearly, rather than as actors that die in their constructor
             raise SpecError(problems)
         self.settings = settings
-        self.shards = settings.shards or default_fetcher_count(ray.nodes())
+        nodes = ray.nodes()
+        self.shards = settings.shards or default_fetcher_count(nodes)
         self.namespace = f"trawl.{job_id or uuid.uuid4().hex[:12]}"
         concurrency = int(settings.max_concurrency)
+        # over several nodes: sockets and bandwidth spread, and page bodies land near the extraction tasks. The
+        # affinity is soft: a fetcher whose node is lost is restarted on another one.
         self.actors = [
             FetcherActor.options(  # type: ignore[attr-defined]  # an @ray.remote class
                 name=fetcher_name(i),
                 namespace=self.namespace,
                 get_if_exists=False,
                 max_concurrency=concurrency,
-                # over several nodes: sockets and bandwidth spread, and page bodies land near the extraction tasks
-                scheduling_strategy="SPREAD",
+                memory=FETCHER_MEMORY,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node, soft=True) if node else "SPREAD",
             ).remote(settings, fetcher_name(i), page_store_dir)
-            for i in range(self.shards)
+            for i, node in enumerate(fetcher_nodes(nodes, self.shards))
         ]
 
     def fetch(self, url: str) -> ray.ObjectRef:

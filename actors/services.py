@@ -191,10 +191,17 @@ class RayServices:
         return self._finish_page(page, started)
 
     async def _fetch_and_extract_remote(self, url: str) -> ExtractedPage:
-        """Fetch and extract ``url``; a fetcher or worker lost after Ray's own retries (its node went away)
-        fails the whole batch that waited on it, so the page is tried again, up to ``page_attempts``."""
+        """Fetch and extract ``url``.
+
+        A fetcher that is away (killed, or its node lost; Ray restarts it, elsewhere if need be) is waited for
+        as a gateway is (``AwayPolicy``): Ray's own retries run out within seconds while a lost node is still
+        being detected. Any other failure of the fetch or of the extraction task that waited on it (a lost
+        extraction worker fails its whole batch) tries the page again, up to ``page_attempts``.
+        """
         self._ensure_workers()
-        for attempt in range(1, self.page_attempts + 1):
+        backoff = self.away.start()
+        attempt = 1
+        while True:
             try:
                 fetched = self.fetchers.fetch(url)
                 page = await self.batcher.extract(url, fetched)
@@ -203,9 +210,15 @@ class RayServices:
                 return page
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 failure = exc
-                if attempt < self.page_attempts:
-                    self.count("page_retries")
-                    await asyncio.sleep(0.5 * attempt)
+                if _fetcher_away(exc) and (delay := backoff.next_delay()) is not None:
+                    self.count("actor_retries")
+                    await asyncio.sleep(delay)
+                    continue
+                if attempt >= self.page_attempts:
+                    break
+                self.count("page_retries")
+                await asyncio.sleep(0.5 * attempt)
+                attempt += 1
         return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED,
                              reason=f"internal: {type(failure).__name__}: {str(failure)[:200]}")
 
@@ -246,6 +259,12 @@ class RayServices:
             self.metrics.sync()  # the last cells have left the flight
         if failed:
             raise failed[0]
+
+
+def _fetcher_away(exc: BaseException) -> bool:
+    """Whether a page failed because an actor was away (a fetcher killed or on a lost node), not because of the page:
+    a ``RayActorError`` itself, or as the cause of the extraction task that was handed the lost fetch."""
+    return isinstance(exc, RayActorError) or (isinstance(exc, RayTaskError) and isinstance(exc.cause, RayActorError))
 
 
 def _task_error(stage: str, exc: RayTaskError) -> TrawlError:

@@ -7,7 +7,7 @@ import time
 import pytest
 import ray
 
-from actors.fetcher import FetcherPool, default_fetcher_count, fetcher_name, shard_for
+from actors.fetcher import FetcherPool, default_fetcher_count, fetcher_name, fetcher_nodes, shard_for
 from pipelines.settings import FetchSettings
 from tests.fixtures_fetch import local_fetch_settings
 
@@ -23,6 +23,13 @@ def test_default_fetcher_count_follows_the_cluster_cpus():
     assert default_fetcher_count([_node(0), _node(16), _node(16)]) == 16  # a head without CPUs adds none
     assert default_fetcher_count([_node(16), _node(64, alive=False)]) == 8  # a dead node adds none
     assert default_fetcher_count([]) == 2
+
+
+def test_fetchers_go_round_robin_over_the_nodes_with_cpus():
+    head, a, b = {**_node(0), "NodeID": "head"}, {**_node(4), "NodeID": "a"}, {**_node(4), "NodeID": "b"}
+    dead = {**_node(8, alive=False), "NodeID": "c"}
+    assert fetcher_nodes([b, head, dead, a], 3) == ["a", "b", "a"]  # never the CPU-less head or a dead node
+    assert fetcher_nodes([head], 2) == [None, None]  # no node with CPUs: Ray places them
 
 
 def test_pool_starts_the_default_count_when_shards_is_unset(ray_local):

@@ -15,6 +15,7 @@ stand-ins that fail the way Ray reports such losses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from ray.exceptions import ActorUnavailableError, RayTaskError
@@ -122,18 +123,42 @@ def test_a_page_whose_fetcher_was_lost_is_fetched_again():
     got = asyncio.run(services.page("http://a.test/"))
     assert got.status == "ok" and got.text == "hello"
     assert fetchers.calls == 2
-    assert services.progress.counters["page_retries"] == 1
+    assert services.progress.counters["actor_retries"] == 1
     assert services.progress.counters["pages_ok"] == 1 and not services.progress.counters["pages_failed"]
 
 
-def test_a_page_that_keeps_losing_its_worker_ends_failed_with_the_reason():
+def test_a_fetcher_away_longer_than_the_page_attempts_is_waited_for():
+    """A lost node takes seconds to be declared dead; its fetcher's calls fail fast meanwhile (Ray's own retries
+    spent on "connection refused"). That costs the page time, not its attempts."""
+    page = ExtractedPage(url="http://a.test/", final_url="http://a.test/", status="ok", text="hello")
     fetchers = _Fetchers()
-    services = _services(fetchers=fetchers, batcher=_Batcher(_unavailable()), page_attempts=2)
+    lost_fetch = RayTaskError("extract_batch", "traceback", _unavailable())  # the extraction task handed the lost fetch
+    services = _services(fetchers=fetchers, batcher=_Batcher(_unavailable(), lost_fetch, _unavailable(), page),
+                         page_attempts=2, actor_wait_s=30)
+    services.away = dataclasses.replace(services.away, first_backoff_s=0.01, max_backoff_s=0.02)
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "ok" and got.text == "hello"
+    assert fetchers.calls == 4
+    assert services.progress.counters["actor_retries"] == 3 and not services.progress.counters["page_retries"]
+
+
+def test_a_fetcher_gone_for_good_ends_the_page_failed_with_the_reason():
+    fetchers = _Fetchers()
+    services = _services(fetchers=fetchers, batcher=_Batcher(_unavailable()), page_attempts=2, actor_wait_s=0.6)
     got = asyncio.run(services.page("http://a.test/"))
     assert got.status == "failed"
     assert got.reason.startswith("internal: ActorUnavailableError")
-    assert fetchers.calls == 2
+    assert 3 <= fetchers.calls <= 6  # a few tries inside the wait, then the page attempts
     assert services.progress.counters["pages_failed"] == 1
+
+
+def test_a_page_whose_extraction_keeps_failing_ends_failed_after_its_attempts():
+    fetchers = _Fetchers()
+    crash = RayTaskError("extract_batch", "traceback", RuntimeError("worker crashed"))
+    services = _services(fetchers=fetchers, batcher=_Batcher(crash), page_attempts=2)
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "failed" and got.reason.startswith("internal: RayTaskError"), got.reason
+    assert fetchers.calls == 2 and services.progress.counters["page_retries"] == 1
 
 
 class _Reader:
