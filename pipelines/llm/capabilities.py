@@ -54,9 +54,11 @@ class Capabilities:
 
     def merged(self, changes: dict | None) -> Capabilities:
         """This row with ``changes`` (field -> value; None values ignored) applied."""
-        known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in (changes or {}).items() if k in known and v is not None})
+        applied = {k: v for k, v in (changes or {}).items() if v is not None and k in _FIELDS and getattr(self, k) != v}
+        return replace(self, **applied) if applied else self  # once per LLM request: no copy when nothing changes
 
+
+_FIELDS = frozenset(f.name for f in fields(Capabilities))
 
 _OPENAI_REF = "https://platform.openai.com/docs/api-reference/chat/create"
 _OPENAI_REASONING = "https://platform.openai.com/docs/guides/reasoning"
