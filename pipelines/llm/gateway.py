@@ -77,6 +77,11 @@ class _Candidate:
     def config(self) -> ProviderConfig:
         return self.provider.config
 
+    @functools.cached_property
+    def estimate(self) -> int:
+        """``_estimate_tokens(body)``, once: routing and admission ask for it several times per attempt."""
+        return _estimate_tokens(self.body)
+
 
 class Gateway:
     """Fallback, limits, cache, budgets and telemetry for every LLM call of a job (or a cluster)."""
@@ -310,7 +315,7 @@ class Gateway:
                 p = cand.provider
                 if p.config.name in given_up or not p.breaker.available():
                     continue
-                delay = p.limits.delay(_estimate_tokens(cand.body))
+                delay = p.limits.delay(cand.estimate)
                 busy = p.in_flight >= p.concurrency
                 if delay <= self.settings.max_limit_wait_s and not busy:
                     best = (False, delay, cand)
@@ -336,13 +341,13 @@ class Gateway:
         """
         p = cand.provider
         async with p.turn.slot(priority):
-            delay = p.limits.delay(_estimate_tokens(cand.body))
+            delay = p.limits.delay(cand.estimate)
             if delay > 0:
                 await self._sleep(delay)
 
     async def _attempt(self, req: LLMRequest, cand: _Candidate, key: str, attempt: int, fallback_from: str | None):
         p, cfg = cand.provider, cand.provider.config
-        estimate = _estimate_tokens(cand.body)
+        estimate = cand.estimate
         record = functools.partial(  # what every record of this attempt shares; mypy checks the keywords
             call_record, ctx=req.context, stage=req.stage, logical_key=key, attempt=attempt, provider=cfg,
             request_hash=cand.request_hash, prompt_version=req.prompt_version, fallback_from=fallback_from,
