@@ -196,21 +196,24 @@ class RayServices:
         A fetcher that is away (killed, or its node lost; Ray restarts it, elsewhere if need be) is waited for
         as a gateway is (``AwayPolicy``): Ray's own retries run out within seconds while a lost node is still
         being detected. Any other failure of the fetch or of the extraction task that waited on it (a lost
-        extraction worker fails its whole batch) tries the page again, up to ``page_attempts``.
+        extraction worker fails its whole batch), and any failure of the render tier (a renderer has one
+        restart, not a wait's worth), tries the page again, up to ``page_attempts``.
         """
         self._ensure_workers()
         backoff = self.away.start()
         attempt = 1
         while True:
+            rendering = False
             try:
                 fetched = self.fetchers.fetch(url)
                 page = await self.batcher.extract(url, fetched)
                 if self.render_tier is not None:  # the browser is given the fetched document: no second request
+                    rendering = True
                     page = await self.render_tier.after_static(page, fetched)
                 return page
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 failure = exc
-                if _fetcher_away(exc) and (delay := backoff.next_delay()) is not None:
+                if not rendering and _fetcher_away(exc) and (delay := backoff.next_delay()) is not None:
                     self.count("actor_retries")
                     await asyncio.sleep(delay)
                     continue
@@ -263,8 +266,12 @@ class RayServices:
 
 def _fetcher_away(exc: BaseException) -> bool:
     """Whether a page failed because an actor was away (a fetcher killed or on a lost node), not because of the page:
-    a ``RayActorError`` itself, or as the cause of the extraction task that was handed the lost fetch."""
-    return isinstance(exc, RayActorError) or (isinstance(exc, RayTaskError) and isinstance(exc.cause, RayActorError))
+    a ``RayActorError`` itself, or as the cause of the extraction task that was handed the lost fetch.
+
+    An actor whose constructor raised is not away but gone: Ray does not restart it, whatever its
+    ``max_restarts``, so waiting for it only delays the page's failure by the whole wait."""
+    lost = exc.cause if isinstance(exc, RayTaskError) else exc
+    return isinstance(lost, RayActorError) and not lost.actor_init_failed
 
 
 def _task_error(stage: str, exc: RayTaskError) -> TrawlError:

@@ -18,7 +18,7 @@ import asyncio
 import dataclasses
 
 import pytest
-from ray.exceptions import ActorUnavailableError, RayTaskError
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
 from actors.services import RayServices
 from pipelines.coordinator import Progress
@@ -150,6 +150,41 @@ def test_a_fetcher_gone_for_good_ends_the_page_failed_with_the_reason():
     assert got.reason.startswith("internal: ActorUnavailableError")
     assert 3 <= fetchers.calls <= 6  # a few tries inside the wait, then the page attempts
     assert services.progress.counters["pages_failed"] == 1
+
+
+def test_a_fetcher_whose_constructor_failed_is_not_waited_for():
+    """Ray does not restart an actor whose __init__ raised (max_restarts=-1 or not): its pages fail after their
+    attempts, not after the whole away wait each (measured with a real Ray: 120 s per page)."""
+    fetchers = _Fetchers()
+    never_built = ActorDiedError.from_task_error(RayTaskError("FetcherActor.__init__", "traceback", OSError("no page store")))
+    lost_fetch = RayTaskError("extract_batch", "traceback", never_built)
+    services = _services(fetchers=fetchers, batcher=_Batcher(lost_fetch), page_attempts=2, actor_wait_s=30)
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "failed"
+    assert fetchers.calls == 2 and not services.progress.counters["actor_retries"]
+
+
+class _RenderTier:
+    def __init__(self, error):
+        self.error = error
+        self.calls = 0
+
+    async def after_static(self, page, fetched):
+        self.calls += 1
+        raise self.error
+
+
+def test_a_renderer_gone_for_good_is_not_waited_for_as_a_fetcher():
+    """A renderer has one restart (max_restarts=1); once it is dead, the extraction of its render fails with
+    a RayActorError cause like a lost fetch, but no wait brings it back: the page uses its attempts."""
+    page = ExtractedPage(url="http://a.test/", final_url="http://a.test/", status="ok", text="hello")
+    fetchers = _Fetchers()
+    render = _RenderTier(RayTaskError("extract_batch", "traceback", ActorDiedError()))
+    services = _services(fetchers=fetchers, batcher=_Batcher(page), page_attempts=2, actor_wait_s=30,
+                         render_tier=render)
+    got = asyncio.run(services.page("http://a.test/"))
+    assert got.status == "failed"
+    assert render.calls == 2 and not services.progress.counters["actor_retries"]
 
 
 def test_a_page_whose_extraction_keeps_failing_ends_failed_after_its_attempts():
