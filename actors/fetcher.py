@@ -58,7 +58,7 @@ def default_fetcher_count(nodes: list[dict]) -> int:
     fetchers instead of 4 brought a job's wall on a started Ray from 1.19-1.26x to 1.10-1.15x its critical path
     (``benchmarks/critical_path.py``, ``trawl_lazy``).
     """
-    cpus = sum(int(n.get("Resources", {}).get("CPU", 0)) for n in nodes if n.get("Alive"))
+    cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes if n.get("Alive")))  # 4 nodes of 1.5 CPUs: 6
     return max(MIN_FETCHERS, cpus // CPUS_PER_FETCHER)
 
 

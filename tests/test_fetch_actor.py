@@ -23,6 +23,7 @@ def test_default_fetcher_count_follows_the_cluster_cpus():
     assert default_fetcher_count([_node(0), _node(16), _node(16)]) == 16  # a head without CPUs adds none
     assert default_fetcher_count([_node(16), _node(64, alive=False)]) == 8  # a dead node adds none
     assert default_fetcher_count([]) == 2
+    assert default_fetcher_count([{**_node(1.5), "NodeID": str(i)} for i in range(4)]) == 3  # 6 CPUs, in fractions
 
 
 def test_fetchers_go_round_robin_over_the_nodes_with_cpus():
