@@ -41,10 +41,12 @@ def fetcher_name(index: int) -> str:
     return f"trawl.fetcher[{index}]"
 
 
-# Logical memory (bytes) a fetcher asks for. It keeps the request from being empty: Ray places an actor that asks
-# for nothing on a random node whatever its scheduling strategy says (ray-project/ray#25344, fixed only for hard
-# node affinity), and did so here with soft affinity and with SPREAD alike. A fetcher's RSS is ~100 MB.
-FETCHER_MEMORY = 64 * 1024 * 1024
+# Logical memory (bytes) a fetcher asks for: one byte, only so that the request is not empty. Ray places an actor
+# that asks for nothing on a random node whatever its scheduling strategy says (ray-project/ray#25344, fixed only
+# for hard node affinity), and did so here with soft affinity and with SPREAD alike. A real reservation (64 MiB was
+# tried) would leave every fetcher pending, and the job's pages hanging, on a cluster whose logical memory is
+# taken by other work.
+FETCHER_MEMORY = 1
 CPUS_PER_FETCHER = 2
 MIN_FETCHERS = 2
 

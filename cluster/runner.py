@@ -215,7 +215,7 @@ class JobRun:
 
         def start_on_first_miss():
             handles = workers.start()
-            batcher.warm_up()  # after the fetchers: Ray's SPREAD skips nodes whose CPUs the warm-up tasks already hold
+            batcher.warm_up()  # after the actors: a job's first pages wait on the fetchers, not on warm extraction workers
             return handles
 
         llm_cache, search_cache = caches
