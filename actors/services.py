@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 
@@ -222,8 +223,7 @@ class RayServices:
                 self.count("page_retries")
                 await asyncio.sleep(0.5 * attempt)
                 attempt += 1
-        return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED,
-                             reason=f"internal: {type(failure).__name__}: {str(failure)[:200]}")
+        return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED, reason=_failure_reason(failure))
 
     def _finish_page(self, page: ExtractedPage, started: float) -> ExtractedPage:
         if self.metrics:
@@ -262,6 +262,17 @@ class RayServices:
             self.metrics.sync()  # the last cells have left the flight
         if failed:
             raise failed[0]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """``pages.reason`` for a page lost to Ray: ``internal: <error type>: <message>``, naming the task's cause
+    (Ray's own text starts with a coloured ``ray::extract[...]()`` header and a traceback) without terminal colours."""
+    cause = exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+    message = " ".join(_ANSI.sub("", str(cause)).split())
+    return f"internal: {type(cause).__name__}: {message[:200]}"
 
 
 def _fetcher_away(exc: BaseException) -> bool:

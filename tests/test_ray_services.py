@@ -189,10 +189,10 @@ def test_a_renderer_gone_for_good_is_not_waited_for_as_a_fetcher():
 
 def test_a_page_whose_extraction_keeps_failing_ends_failed_after_its_attempts():
     fetchers = _Fetchers()
-    crash = RayTaskError("extract_batch", "traceback", RuntimeError("worker crashed"))
+    crash = RayTaskError("extract_batch", "\x1b[36mray::extract[job=j, n=1]()\x1b[39m\n  File ...", RuntimeError("worker\ncrashed"))
     services = _services(fetchers=fetchers, batcher=_Batcher(crash), page_attempts=2)
     got = asyncio.run(services.page("http://a.test/"))
-    assert got.status == "failed" and got.reason.startswith("internal: RayTaskError"), got.reason
+    assert got.status == "failed" and got.reason == "internal: RuntimeError: worker crashed", got.reason  # the cause, readable
     assert fetchers.calls == 2 and services.progress.counters["page_retries"] == 1
 
 
