@@ -108,6 +108,9 @@ class RayServices:
                 except RayTaskError as exc:
                     raise _task_error(stage, exc) from None
                 except RayActorError as exc:
+                    if exc.actor_init_failed:  # its constructor raised: Ray does not restart it, waiting cannot help
+                        raise UnavailableError(f"{stage} actor failed to start: {_failure_reason(exc)}",
+                                               reason=f"{stage}_actor_died") from None
                     delay = backoff.next_delay()
                     if delay is None:
                         raise UnavailableError(f"{stage} actor unavailable for {self.away.wait_s:g}s: {str(exc)[:200]}",

@@ -107,6 +107,17 @@ def test_a_gateway_gone_for_good_fails_the_call_with_a_reason_not_a_crash():
     assert 2 <= gateway.complete.calls <= 4  # a few tries inside the window, then it gives up
 
 
+def test_a_gateway_whose_constructor_failed_fails_the_call_at_once_with_the_cause():
+    never_built = ActorDiedError.from_task_error(RayTaskError("_LLMGatewayActor.__init__", "traceback", KeyError("OPENAI_API_KEY")))
+    gateway = _Gateway(never_built)
+    services = _services(llm=gateway, actor_wait_s=30)
+    with pytest.raises(UnavailableError) as info:
+        asyncio.run(services.llm(_REQ))
+    assert info.value.reason == "judge_actor_died"
+    assert "failed to start" in str(info.value) and "\x1b[" not in str(info.value)
+    assert gateway.complete.calls == 1  # Ray will not restart it: no 30 s of re-sends
+
+
 def test_a_provider_error_from_a_live_gateway_is_not_retried_here():
     cause = RateLimitedError("429 from provider", reason="http_429")
     gateway = _Gateway(RayTaskError("complete", "traceback", cause))
