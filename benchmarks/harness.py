@@ -296,7 +296,10 @@ class MemorySampler:
 
 _VAGUE = ("ray_idle", "ray_worker_starting")
 _ACTOR_CLASSES = {"LLMGatewayActor": "llm_gateway", "SearchGatewayActor": "search_gateway", "FetcherActor": "fetcher",
-                  "WriterActor": "writer"}
+                  "WriterActor": "writer", "ResearchWorker": "research", "QuotaActor": "quota", "RendererActor": "renderer"}
+# trawl's own processes besides extraction (issue 16's "CPU per page outside extraction"); Ray's and the world's are not
+TRAWL_OUTSIDE_EXTRACTION = ("driver", "ray_research", "ray_fetcher", "ray_writer", "ray_quota", "ray_llm_gateway",
+                            "ray_search_gateway", "ray_renderer")
 
 
 def _process_group(proc: psutil.Process, driver_pid: int) -> str:

@@ -31,7 +31,20 @@ from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import BENCH_COLUMNS, CPUAccounting, MemorySampler, add_design_arg, apply_design, bench_spec, machine_info, markdown_table, run_trawl_timed, start_ray, write_results  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    BENCH_COLUMNS,
+    TRAWL_OUTSIDE_EXTRACTION,
+    CPUAccounting,
+    MemorySampler,
+    add_design_arg,
+    apply_design,
+    bench_spec,
+    machine_info,
+    markdown_table,
+    run_trawl_timed,
+    start_ray,
+    write_results,
+)
 
 
 def _extract_timed(item: tuple) -> tuple[bool, float]:
@@ -90,15 +103,42 @@ def run_size(world, rows: int, columns: dict, tmp: str, args) -> dict:
                              chunk_chars=800)
     pps, pps_research = (pages / wall if wall else 0.0), (pages / research if research else 0.0)
     lim = limit.get("pages_per_s")
+    cpu_result = cpu.result()
     return {
         "rows": rows, "cells": rows * len(columns), "statuses": run["statuses"], "wall_s": wall,
         "startup_s": run["startup_s"], "research_s": research, "pages": pages, "pages_per_s": round(pps, 2),
         "pages_per_s_research": round(pps_research, 2), "page_fan_in": counters.get("page_fan_in", 0),
         "llm_calls": counters.get("llm_calls", 0), "searches": counters.get("searches", 0),
         "extract_s_per_page": round(counters.get("extract_ms", 0) / 1000 / pages, 4) if pages else None,
-        "memory": mem.result(), "cpu": cpu.result(), "extraction_limit": limit,
+        "memory": mem.result(), "cpu": cpu_result, "extraction_limit": limit,
         "ratio_to_limit": round(pps / lim, 3) if lim else None,
         "ratio_to_limit_research": round(pps_research / lim, 3) if lim else None,
+        **cpu_ratios(cpu_result["cpu_s_by_group"], pages, pps_research, cores=os.cpu_count() or 2),
+    }
+
+
+def cpu_ratios(by_group: dict[str, float], pages: int, pages_per_s: float, cores: int) -> dict:
+    """Issue 16's CPU figures from CPU seconds by process group.
+
+    - ``cpu_outside_over_extraction``: trawl's CPU outside extraction (``TRAWL_OUTSIDE_EXTRACTION``: driver,
+      research workers, fetchers, writer, quota, gateways) divided by the extraction tasks' CPU;
+    - ``cpu_ms_per_page``: the same two per page (ms), so that a cheaper extraction, which raises the ratio,
+      can be told from a dearer trawl;
+    - ``limit_with_world_pages_per_s``: ``cores`` / (extraction + world servers' CPU per page): what the machine
+      could do if trawl cost nothing, with the world's servers sharing its cores; ``ratio_to_limit_with_world``
+      is the research throughput against it.
+    """
+    extraction = by_group.get("ray_extract", 0.0)
+    outside = sum(by_group.get(g, 0.0) for g in TRAWL_OUTSIDE_EXTRACTION)
+    world = sum(v for k, v in by_group.items() if k.startswith("world_"))
+    limit = cores / ((extraction + world) / pages) if pages and extraction + world else None
+    return {
+        "cpu_outside_over_extraction": round(outside / extraction, 3) if extraction else None,
+        "cpu_ms_per_page": {"outside_extraction": round(outside / pages * 1000, 2) if pages else None,
+                            "extraction": round(extraction / pages * 1000, 2) if pages else None,
+                            "world": round(world / pages * 1000, 2) if pages else None},
+        "limit_with_world_pages_per_s": round(limit, 1) if limit else None,
+        "ratio_to_limit_with_world": round(pages_per_s / limit, 3) if limit else None,
     }
 
 
@@ -131,14 +171,18 @@ def main(argv: list[str] | None = None) -> dict:
     table = markdown_table(
         ["rows", "cells", "wall s (start-up)", "pages", "pages/s (research)", "limit pages/s", "trawl / limit (research)",
          "extract s/page (trawl)", "extract CPU s/page (limit)", "driver peak RSS MiB", "object store peak MiB",
-         "CPU s: extraction / world servers / total"],
+         "CPU s: extraction / world servers / total", "CPU outside extraction ÷ extraction (ms/page)",
+         "trawl / limit with world"],
         [[r["rows"], r["cells"], f"{r['wall_s']} ({r['startup_s']})", r["pages"],
           f"{r['pages_per_s']} ({r['pages_per_s_research']})", r["extraction_limit"].get("pages_per_s"),
           f"{r['ratio_to_limit']} ({r['ratio_to_limit_research']})", r["extract_s_per_page"],
           r["extraction_limit"].get("cpu_s_per_page"),
           r["memory"]["driver_peak_rss_mib"], r["memory"]["object_store_peak_used_mib"],
           f"{r['cpu']['cpu_s_by_group'].get('ray_extract', 0)} / "
-          f"{round(sum(v for k, v in r['cpu']['cpu_s_by_group'].items() if k.startswith('world_')), 1)} / {r['cpu']['cpu_s_total']}"]
+          f"{round(sum(v for k, v in r['cpu']['cpu_s_by_group'].items() if k.startswith('world_')), 1)} / {r['cpu']['cpu_s_total']}",
+          f"{r['cpu_outside_over_extraction']} ({r['cpu_ms_per_page']['outside_extraction']} / "
+          f"{r['cpu_ms_per_page']['extraction']})",
+          f"{r['ratio_to_limit_with_world']} (limit {r['limit_with_world_pages_per_s']})"]
          for r in runs])
     md = (f"Zero injected latency; columns: {', '.join(columns)}; 4 keywords x 10 results, up to 12 pages per cell; "
           f"one world of {max(sizes)} companies.\n\n{table}\n")

@@ -59,6 +59,9 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
     elif script == "scale":
         run = data["runs"][0]
         assert run["rows"] == 2 and run["pages"] > 0 and run["extraction_limit"]["pages"] > 0
+        # the research worker's and fetchers' CPU is counted as trawl's, under their own groups
+        assert {"ray_research", "ray_fetcher"} <= set(run["cpu"]["cpu_s_by_group"]), run["cpu"]["cpu_s_by_group"]
+        assert run["cpu_outside_over_extraction"] > 0 and run["ratio_to_limit_with_world"] > 0
     elif script == "gateway_cpu":
         assert set(data["runs"]) == {"sdk_create", "httpx_post", "trawl"} and all(r["failed"] == 0 for r in data["runs"].values())
     elif script == "pdf_readers":
