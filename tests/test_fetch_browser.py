@@ -89,8 +89,8 @@ def test_refresh_hops_count_against_max_redirects(browser_web):
 
 
 def test_a_refresh_to_a_private_address_meets_the_address_guard(browser_web):
-    result, _ = read(browser_web.url("site.example", "/moved-to?u=http://10.1.2.3/admin"))
-    assert result.status == "blocked" and result.reason.startswith("blocked_address: 10.1.2.3")
+    result, _ = read(browser_web.url("site.example", "/moved-to?u=http://192.0.2.1/admin"))
+    assert result.status == "blocked" and result.reason.startswith("blocked_address: 192.0.2.1")
 
 
 # -- cookies for one redirect chain ----------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_the_environment_proxy_is_ignored(browser_web, monkeypatch):
     assert result.status == "ok" and b"proxied target" not in result.body
 
 
-@pytest.mark.parametrize("bad", ["socks5://127.0.0.1:1080", "http://proxy-without-port", "not a url"])
+@pytest.mark.parametrize("bad", ["socks5://127.0.0.1:1080", "http://proxy-without-port.example", "not a url"])
 def test_a_bad_proxy_setting_is_rejected(bad):
     with pytest.raises(ValueError, match="fetch.proxy"):
         local_fetch_settings(proxy=bad)
