@@ -50,8 +50,10 @@ __all__ = [
     "RefusedError",
     "ContentError",
     "BudgetExhaustedError",
+    "exception_chain",
 ]
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -172,3 +174,16 @@ class ContentError(PermanentError):
 
 class BudgetExhaustedError(TrawlError):
     reason = "budget_exhausted"
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it (``__cause__``, ``__context__``, an aiohttp ``os_error``), each once."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        todo.extend([getattr(cur, "os_error", None), cur.__cause__, cur.__context__])

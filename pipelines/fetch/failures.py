@@ -10,21 +10,10 @@ import asyncio
 
 import aiohttp
 
+from pipelines.errors import exception_chain
 from pipelines.fetch.resolver import BlockedAddressError
 
 __all__ = ["classify_exception"]
-
-
-def _chain(exc: BaseException):
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        cur = todo.pop()
-        if cur is None or id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        todo.extend([getattr(cur, "os_error", None), cur.__cause__, cur.__context__])
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
@@ -34,7 +23,7 @@ def _short(exc: BaseException, limit: int = 160) -> str:
 
 def classify_exception(exc: BaseException) -> tuple[str, str]:
     """(status, reason) for an exception raised while fetching."""
-    for cur in _chain(exc):
+    for cur in exception_chain(exc):
         if isinstance(cur, BlockedAddressError):
             return "blocked", cur.reason
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

@@ -22,7 +22,7 @@ import aiohttp
 import httpx2 as httpx  # the HTTP client the openai SDK itself uses (a pinned dependency of it)
 import openai
 
-from pipelines.errors import AuthError, BadRequestError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError
+from pipelines.errors import AuthError, BadRequestError, RateLimitedError, TimeoutError_, TrawlError, UnavailableError, exception_chain
 from pipelines.llm.config import ProviderConfig
 from pipelines.llm.replies import read_message
 from pipelines.llm.usage import UsageDetails, output_tokens_of, usage_details
@@ -63,15 +63,6 @@ def _headers_of(exc: openai.APIStatusError) -> dict[str, str]:
         return {}
 
 
-def _causes(exc: BaseException):
-    seen = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        yield cause
-        cause = cause.__cause__
-
-
 def _refused_or_dropped(exc: BaseException) -> BaseException | None:
     """The aiohttp connection error under an ``APITimeoutError`` that was no timeout, else None.
 
@@ -79,7 +70,7 @@ def _refused_or_dropped(exc: BaseException) -> BaseException | None:
     that is not a timeout, a refused connection or a dropped one included, to ``httpx.ConnectTimeout``,
     which the SDK raises as ``APITimeoutError``; the aiohttp error is kept as the cause.
     """
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, aiohttp.ClientConnectionError):
             return None if isinstance(cause, aiohttp.ServerTimeoutError | asyncio.TimeoutError) else cause
     return None
