@@ -32,7 +32,7 @@ from pathlib import Path
 
 from pipelines.chunk_index import ChunkIndex
 from pipelines.extract import ExtractedPage
-from pipelines.fetch.page_store import write_gzip_atomically
+from pipelines.fetch.page_store import may_exist, write_gzip_atomically
 
 __all__ = ["ExtractedStore", "EXTRACT_VERSION"]
 
@@ -56,10 +56,7 @@ class ExtractedStore:
 
     def has(self, url: str) -> bool:
         """Whether an entry for ``url`` exists (one stat: cheap enough for the event loop; ``get`` reads it)."""
-        try:
-            return self.path_for(url).is_file()
-        except OSError:  # e.g. no permission: let get() try, and report it as the miss it is
-            return True
+        return may_exist(self.path_for(url))
 
     def get(self, url: str, *, host_allowed: Callable[[str, int | None], bool], now: datetime | None = None) -> ExtractedPage | None:
         """The stored extraction of ``url``, or None (missing, expired, corrupt, or behind a host this job does not allow)."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["PageStore", "StoredPage", "write_gzip_atomically"]
+__all__ = ["PageStore", "StoredPage", "may_exist", "write_gzip_atomically"]
 
 _MAX_HEADER = 64_000
 
@@ -58,10 +58,7 @@ class PageStore:
 
     def has(self, url: str) -> bool:
         """Whether a page is stored for ``url`` (one stat: cheap enough for the event loop; ``get`` reads it)."""
-        try:
-            return self.path_for(url).is_file()
-        except OSError:  # e.g. no permission: let get() try, and report it as the miss it is
-            return True
+        return may_exist(self.path_for(url))
 
     def get(self, url: str, *, now: datetime | None = None) -> StoredPage | None:
         path = self.path_for(url)
@@ -110,6 +107,15 @@ class PageStore:
             "canonical_url": page.canonical_url,
         }
         return write_gzip_atomically(path, [json.dumps(header).encode("utf-8") + b"\n", page.body], self._level)
+
+
+def may_exist(path: Path) -> bool:
+    """Whether a store file is there, by one stat; True when the stat itself fails (e.g. no permission), so that
+    reading it is tried and reports the miss it is."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
 
 
 def write_gzip_atomically(path: Path, parts: list[bytes], compresslevel: int = 5) -> bool:
