@@ -82,19 +82,8 @@ class JobWorkers:
         (each worker and the driver run their own)."""
         if not self.started and self.research_nodes:
             self._start_research()
-        if not self.started:
-            self.writer.handle()  # before the gateways: they look it up by name
-        if not self.started:
-            job, name = self.job, writer_name(self.job.job_id)
-            self.llm = start_llm_gateway(
-                self.llm_settings, budget=job.budget, writer=name, cache_dir=self.paths.llm_cache_dir,
-                name=f"trawl.llm_gateway[{job.job_id}]",
-                spent={job.job_id: self.spent} if self.spent[0] or self.spent[1] else None,
-            )
-            self.search = start_search_gateway(job.search, writer=name, cache_dir=self.paths.search_cache_dir,
-                                               name=f"trawl.search_gateway[{job.job_id}]")
-            self.fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"),
-                                        job_id=job.job_id)
+        elif not self.started:
+            self._start_gateways()
         return self.llm, self.search, self.fetchers
 
     def start_quota(self):
@@ -103,17 +92,30 @@ class JobWorkers:
             self.quota = start_quota(self.job, self.llm_settings, self.spent, participants=len(self.research_nodes) + 1)
         return self.quota
 
+    def _start_gateways(self) -> None:
+        """The earlier design (``run.research_workers: 0``): one LLM and one search gateway actor, and the fetchers."""
+        self.writer.handle()  # before the gateways: they look it up by name
+        job, name = self.job, writer_name(self.job.job_id)
+        self.llm = start_llm_gateway(
+            self.llm_settings, budget=job.budget, writer=name, cache_dir=self.paths.llm_cache_dir,
+            name=f"trawl.llm_gateway[{job.job_id}]",
+            spent={job.job_id: self.spent} if self.spent[0] or self.spent[1] else None,
+        )
+        self.search = start_search_gateway(job.search, writer=name, cache_dir=self.paths.search_cache_dir,
+                                           name=f"trawl.search_gateway[{job.job_id}]")
+        self.fetchers = self._fetcher_pool()
+
     def _start_research(self) -> None:
         job = self.job
         # Fetchers first: a job's first pages wait on them, and Ray starts a node's actor processes a few at a
         # time (as many as it has CPUs). The writer and the quota actor are not waited on before the first answers.
-        fetchers = FetcherPool(job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"), job_id=job.job_id)
+        fetchers = self._fetcher_pool()
         try:
-            self.writer.handle()  # the workers hold its handle
+            writer = self.writer.handle()  # the workers hold its handle
             self.start_quota()
             # a worker needs the job's settings, not its rows or spec text (each cell carries its own row)
             settings_only = dataclasses.replace(job, rows=[], spec_yaml="")
-            setup = WorkerSetup(settings_only, self.paths, self.llm_settings, self.writer.handle(), fetchers, self.quota,
+            setup = WorkerSetup(settings_only, self.paths, self.llm_settings, writer, fetchers, self.quota,
                                 len(self.research_nodes))
             # Kept in the object store by this reference for the whole run: a restarted worker reads its constructor
             # arguments again, and Ray does not keep them alive for restarts (ray-project/ray#53727).
@@ -123,6 +125,10 @@ class JobWorkers:
             fetchers.kill()  # not started as far as the job knows: nothing else would end them
             raise
         self.fetchers = fetchers
+
+    def _fetcher_pool(self) -> FetcherPool:
+        return FetcherPool(self.job.fetch, page_store_dir=os.path.join(self.paths.state_dir, "page-store"),
+                           job_id=self.job.job_id)
 
     def driver_done(self) -> None:
         """The driver has no cell left and starts none: its share of the providers' concurrency goes to the workers."""
