@@ -108,8 +108,8 @@ class RayServices:
                 except RayTaskError as exc:
                     raise _task_error(stage, exc) from None
                 except RayActorError as exc:
-                    if exc.actor_init_failed:  # its constructor raised: Ray does not restart it, waiting cannot help
-                        raise UnavailableError(f"{stage} actor failed to start: {_failure_reason(exc)}",
+                    if not _actor_away(exc):  # its constructor raised: Ray does not restart it, waiting cannot help
+                        raise UnavailableError(f"{stage} actor failed to start: {_cause_text(exc)}",
                                                reason=f"{stage}_actor_died") from None
                     delay = backoff.next_delay()
                     if delay is None:
@@ -217,7 +217,7 @@ class RayServices:
                 return page
             except Exception as exc:  # noqa: BLE001 - after the last attempt this page fails, not the job
                 failure = exc
-                if not rendering and _fetcher_away(exc) and (delay := backoff.next_delay()) is not None:
+                if not rendering and _actor_away(exc) and (delay := backoff.next_delay()) is not None:
                     self.count("actor_retries")
                     await asyncio.sleep(delay)
                     continue
@@ -226,7 +226,7 @@ class RayServices:
                 self.count("page_retries")
                 await asyncio.sleep(0.5 * attempt)
                 attempt += 1
-        return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED, reason=_failure_reason(failure))
+        return ExtractedPage(url=url, final_url=url, status=PageStatus.FAILED, reason=f"internal: {_cause_text(failure)}")
 
     def _finish_page(self, page: ExtractedPage, started: float) -> ExtractedPage:
         if self.metrics:
@@ -270,20 +270,20 @@ class RayServices:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _failure_reason(exc: BaseException) -> str:
-    """``pages.reason`` for a page lost to Ray: ``internal: <error type>: <message>``, naming the task's cause
-    (Ray's own text starts with a coloured ``ray::extract[...]()`` header and a traceback) without terminal colours."""
+def _cause_text(exc: BaseException) -> str:
+    """``<error type>: <message>`` of a Ray failure's cause, on one line without terminal colours (Ray's own text
+    starts with a coloured ``ray::extract[...]()`` header and a traceback); for ``pages.reason`` and errors."""
     cause = exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
     message = " ".join(_ANSI.sub("", str(cause)).split())
-    return f"internal: {type(cause).__name__}: {message[:200]}"
+    return f"{type(cause).__name__}: {message[:200]}"
 
 
-def _fetcher_away(exc: BaseException) -> bool:
-    """Whether a page failed because an actor was away (a fetcher killed or on a lost node), not because of the page:
-    a ``RayActorError`` itself, or as the cause of the extraction task that was handed the lost fetch.
+def _actor_away(exc: BaseException) -> bool:
+    """Whether ``exc`` says an actor is away and may come back (killed, or on a lost node: Ray restarts it): a
+    ``RayActorError`` itself, or as the cause of a task that was handed the lost actor's result (a fetch).
 
     An actor whose constructor raised is not away but gone: Ray does not restart it, whatever its
-    ``max_restarts``, so waiting for it only delays the page's failure by the whole wait."""
+    ``max_restarts``, so waiting for it only delays the failure by the whole wait."""
     lost = exc.cause if isinstance(exc, RayTaskError) else exc
     return isinstance(lost, RayActorError) and not lost.actor_init_failed
 
