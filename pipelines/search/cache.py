@@ -70,6 +70,11 @@ class SearchCache:
         os.makedirs(cache_dir, exist_ok=True)
         db = sqlite3.connect(os.path.join(cache_dir, CACHE_FILE), timeout=10, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL, as the LLM response cache: a commit is not fsynced (a checkpoint is), and
+        # the file stays consistent after an application crash; a power cut may lose the last entries, which a
+        # cache can afford (https://www.sqlite.org/pragma.html#pragma_synchronous). With FULL, every search
+        # result fsynced the WAL on the research worker's event loop.
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS search_cache ("
             "key TEXT PRIMARY KEY, provider TEXT, query TEXT, created_at REAL, hits_json TEXT)"
