@@ -25,6 +25,7 @@ CASES = {
     "cache": ["--rows", "1", "--columns", "1", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
     "tokens": ["--rows", "1", "--columns", "1", "--variants", "ranked,whole"],
     "gateway_cpu": ["--calls", "20", "--concurrency", "4", "--repeats", "1"],
+    "ray_call_cpu": ["--pages", "40", "--batch", "4", "--in-flight", "8", "--repeats", "1"],
     "pdf_readers": ["--documents", "1", "--pages", "2", "--repeats", "1"],
     "render_cost": ["--pages", "2"],
     "progress": ["--companies", "2", "--llm-latency", "0", "--search-latency", "0", "--page-latency", "0"],
@@ -63,7 +64,12 @@ def test_benchmark_script_runs_at_tiny_size(script, tmp_path):
         assert {"ray_research", "ray_fetcher"} <= set(run["cpu"]["cpu_s_by_group"]), run["cpu"]["cpu_s_by_group"]
         assert run["cpu_outside_over_extraction"] > 0 and run["ratio_to_limit_with_world"] > 0
     elif script == "gateway_cpu":
-        assert set(data["runs"]) == {"sdk_create", "httpx_post", "trawl"} and all(r["failed"] == 0 for r in data["runs"].values())
+        assert set(data["runs"]) == {"sdk_create", "httpx_post", "trawl", "aiohttp_direct"}
+        assert all(r["failed"] == 0 for r in data["runs"].values())
+        assert "sdk_request_path_cpu_ms_per_call" in data["summary"]
+    elif script == "ray_call_cpu":
+        assert set(data["runs"]) == {"one_call_per_page", "list_of_4", "num_returns_4", "streaming_4"}
+        assert all(r["caller_cpu_ms_per_page"] > 0 and r["callee_cpu_ms_per_page"] > 0 for r in data["runs"].values())
     elif script == "pdf_readers":
         assert {r["reader"] for r in data["results"]} == {"pypdf", "pypdfium2", "pdfminer.six"}
         assert all(r["planted_on_its_page"] for r in data["results"])
