@@ -123,6 +123,32 @@ def test_slow_server_times_out(llm_server_factory):
     assert isinstance(err, TimeoutError_) and err.reason == "timeout"
 
 
+def test_a_call_the_sdk_never_ends_still_times_out(monkeypatch):
+    # trawl's own deadline (timeout_s + TIMEOUT_MARGIN_S) ends a call whose transport ignores the SDK's timeout,
+    # and it is a trawl timeout, not a bare TimeoutError or a cancelled task.
+    from pipelines.llm import client as client_module
+
+    monkeypatch.setattr(client_module, "TIMEOUT_MARGIN_S", 0.0)
+    never = asyncio.Event()
+
+    class Stuck:
+        async def post(self, *args, **kwargs):
+            await never.wait()
+
+    client = ProviderClient(provider("p", "http://127.0.0.1:9/v1", timeout_s=0.05), "sk-test-0123456789")
+    client._client = Stuck()  # type: ignore[assignment]
+
+    async def call():
+        try:
+            await client.complete({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        except Exception as exc:  # noqa: BLE001 - the error is what is checked
+            return exc
+        return None
+
+    err = asyncio.run(asyncio.wait_for(call(), 10.0))  # without trawl's deadline: this wait_for fails the test
+    assert isinstance(err, TimeoutError_) and err.reason == "timeout", repr(err)
+
+
 def test_a_body_without_choices_is_a_retryable_malformed_response(llm_server):
     llm_server.script = [(200, {}, {"id": "x", "object": "chat.completion", "model": "m", "choices": []})]
     err, _ = attempt(llm_server.base_url)

@@ -110,6 +110,11 @@ def convert_openai_error(exc: BaseException, provider: str, secret: str | None =
     return UnavailableError(msg, reason=type(exc).__name__.lower())
 
 
+# Seconds past ``timeout_s`` after which trawl gives up on a call the SDK's own timeout did not end
+# (a transport that ignores it); the SDK's timeout is the one that normally fires.
+TIMEOUT_MARGIN_S = 5.0
+
+
 def _estimate_tokens(text: str) -> int:
     # Only when a server reports no usage: ~4 characters per token for English text.
     return max(1, len(text) // 4)
@@ -177,7 +182,7 @@ class ProviderClient:
         try:
             # Belt and braces over the SDK's own timeout. asyncio.timeout, not wait_for: on Python 3.11
             # wait_for wraps the call in one more Task, a cost on every call.
-            async with asyncio.timeout(self.provider.timeout_s + 5.0):
+            async with asyncio.timeout(self.provider.timeout_s + TIMEOUT_MARGIN_S):
                 response = await self._sdk().post("/chat/completions", cast_to=httpx.Response, body=body)
         except openai.APIStatusError as exc:
             self._on_headers(_headers_of(exc))

@@ -70,10 +70,10 @@ class SearchCache:
         os.makedirs(cache_dir, exist_ok=True)
         db = sqlite3.connect(os.path.join(cache_dir, CACHE_FILE), timeout=10, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL, as the LLM response cache: a commit is not fsynced (a checkpoint is), and
-        # the file stays consistent after an application crash; a power cut may lose the last entries, which a
-        # cache can afford (https://www.sqlite.org/pragma.html#pragma_synchronous). With FULL, every search
-        # result fsynced the WAL on the research worker's event loop.
+        # WAL with synchronous=NORMAL, as the LLM response cache: a commit is not fsynced (a checkpoint is). The
+        # file is always consistent and a commit survives an application crash; a power loss or an OS crash may
+        # roll back the last commits, which a cache can afford (https://www.sqlite.org/pragma.html#pragma_synchronous).
+        # With FULL, every search result fsynced the WAL on the research worker's event loop.
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS search_cache ("

@@ -44,6 +44,7 @@ class PythonResultCache:
                 self._db = sqlite3.connect(os.path.join(directory, CACHE_FILE), timeout=10, isolation_level=None,
                                            check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # as the LLM and search caches (see pipelines/search/cache.py)
                 self._db.execute("CREATE TABLE IF NOT EXISTS python_results (key TEXT PRIMARY KEY, target TEXT, "
                                  "version TEXT, value_json TEXT, created_at REAL)")
             except (OSError, sqlite3.Error) as err:  # an unusable folder costs the cache, not the job
