@@ -89,8 +89,8 @@ def test_refresh_hops_count_against_max_redirects(browser_web):
 
 
 def test_a_refresh_to_a_private_address_meets_the_address_guard(browser_web):
-    result, _ = read(browser_web.url("site.example", "/moved-to?u=http://192.0.2.1/admin"))
-    assert result.status == "blocked" and result.reason.startswith("blocked_address: 192.0.2.1")
+    result, _ = read(browser_web.url("site.example", "/moved-to?u=http://127.0.0.2/admin"))
+    assert result.status == "blocked" and result.reason.startswith("blocked_address: 127.0.0.2")
 
 
 # -- cookies for one redirect chain ----------------------------------------------------------------
