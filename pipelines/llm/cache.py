@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from pipelines import cache_db
+
 __all__ = ["CachedReply", "ResponseCache", "CACHE_FILE"]
 
 CACHE_FILE = "llm-cache.sqlite3"
@@ -56,9 +58,7 @@ class ResponseCache:
         self.path = os.path.join(directory, CACHE_FILE) if directory else ":memory:"
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db: sqlite3.Connection | None = cache_db.connect(self.path, timeout_s=30.0)
         self._db.execute(_SCHEMA)
 
     def get(self, request_hash: str) -> CachedReply | None:

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from dataclasses import asdict
 
+from pipelines import cache_db
 from pipelines.search.config import SearchProviderConfig
 from pipelines.search.types import SearchHit, SearchRequest
 
@@ -68,13 +69,7 @@ class SearchCache:
 
     def _open(self, cache_dir: str) -> sqlite3.Connection:
         os.makedirs(cache_dir, exist_ok=True)
-        db = sqlite3.connect(os.path.join(cache_dir, CACHE_FILE), timeout=10, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL, as the LLM response cache: a commit is not fsynced (a checkpoint is). The
-        # file is always consistent and a commit survives an application crash; a power loss or an OS crash may
-        # roll back the last commits, which a cache can afford (https://www.sqlite.org/pragma.html#pragma_synchronous).
-        # With FULL, every search result fsynced the WAL on the research worker's event loop.
-        db.execute("PRAGMA synchronous=NORMAL")
+        db = cache_db.connect(os.path.join(cache_dir, CACHE_FILE), timeout_s=10)
         db.execute(
             "CREATE TABLE IF NOT EXISTS search_cache ("
             "key TEXT PRIMARY KEY, provider TEXT, query TEXT, created_at REAL, hits_json TEXT)"

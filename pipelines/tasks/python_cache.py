@@ -18,6 +18,8 @@ import sqlite3
 import threading
 import time
 
+from pipelines import cache_db
+
 __all__ = ["PythonResultCache", "CACHE_FILE", "MISS", "cache_key"]
 
 logger = logging.getLogger(__name__)
@@ -41,10 +43,7 @@ class PythonResultCache:
         if directory:
             try:
                 os.makedirs(directory, exist_ok=True)
-                self._db = sqlite3.connect(os.path.join(directory, CACHE_FILE), timeout=10, isolation_level=None,
-                                           check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")  # as the LLM and search caches (see pipelines/search/cache.py)
+                self._db = cache_db.connect(os.path.join(directory, CACHE_FILE), timeout_s=10)
                 self._db.execute("CREATE TABLE IF NOT EXISTS python_results (key TEXT PRIMARY KEY, target TEXT, "
                                  "version TEXT, value_json TEXT, created_at REAL)")
             except (OSError, sqlite3.Error) as err:  # an unusable folder costs the cache, not the job
